@@ -1,0 +1,1245 @@
+//! The state machine: apply an event to a member, atomically and idempotently.
+//!
+//! Checks run in a fixed, documented order, and the first failing one is the
+//! error returned:
+//!
+//! 1. the member belongs to this program (`WrongProgram`);
+//! 2. the event id was seen: same payload → the original receipt
+//!    (`Applied::duplicate`), else `IdReusedWithDifferentPayload`, or
+//!    `AlreadyApplied` when the receipt is no longer kept;
+//! 3. the event's fields (`InvalidEvent`);
+//! 4. its time: not older than the late window, nor than a forgotten id (`TooLate`);
+//! 5. the kind's own checks (`NotFound`, `ReturnExceedsPurchase`,
+//!    `ReturnWindowClosed`, `HoldClosed`, `BurnRefused`, `InsufficientPoints`,
+//!    `Overflow`).
+//!
+//! The event is applied to a copy of the member, which replaces the original
+//! only when everything succeeded.
+
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
+use rust_decimal::Decimal;
+
+use crate::earn::{self, day_and_month, Context, Priced};
+use crate::error::{Error, Result};
+use crate::event::{
+    check_id, Adjust, Basket, Capture, Event, EventKind, Hold, Line, Purchase, Redeem, Return, Void, LINES_MAX,
+};
+use crate::member::{
+    BurnRecord, DayCount, HoldRecord, HoldStatus, LineRecord, Lot, LotOrigin, Member, Processed, PurchaseRecord, Take,
+};
+use crate::number::{format_points, Amount, Points};
+use crate::program::{CompiledBurn, ExpiryFrom, ExpiryKind, Program};
+use crate::receipt::{Entry, EntryKind, Expiring, Explanation, Receipt};
+use crate::time::{local_date, start_of_day};
+
+/// The result of [`Program::apply`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Applied {
+    /// The receipt; for a duplicate, the original one, byte for byte.
+    pub receipt: Receipt,
+    /// True when the event id was applied before and nothing changed now.
+    pub duplicate: bool,
+}
+
+/// A dry run of a purchase: what a basket would earn and how much of it could
+/// be paid with points. Nothing changes.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Quote {
+    /// Points the basket would earn.
+    pub points: Points,
+    /// Per rule.
+    pub explanations: Vec<Explanation>,
+    /// Points the member could spend at that instant.
+    pub available: Points,
+    /// The most points the first burn rule lets pay for this basket (0 without burn rules).
+    pub max_burn: Points,
+    /// Their money value.
+    pub max_burn_value: Amount,
+}
+
+/// One event's working copy of the member, and what the receipt will say.
+struct Work<'p> {
+    program: &'p Program,
+    m: Member,
+    entries: Vec<Entry>,
+    explanations: Vec<Explanation>,
+    notes: Vec<String>,
+    shortfall: Points,
+    paid: Option<Amount>,
+}
+
+fn add(a: Points, b: Points, what: &str) -> Result<Points> {
+    a.checked_add(b).ok_or_else(|| Error::overflow(what))
+}
+
+impl Program {
+    /// Enrolls a member: a shortcut for [`Program::start`] with an `enroll`
+    /// event whose id is `enroll:<member id>`.
+    ///
+    /// ```
+    /// # let program = loyalty::Program::from_json_str(r#"{"id":"p","currency":"EUR","time_zone":"UTC"}"#).unwrap();
+    /// let m = program.enroll("m-42", "2026-03-01T10:00:00Z".parse().unwrap(), Default::default()).unwrap();
+    /// assert_eq!(m.balances().available, 0);
+    /// ```
+    pub fn enroll(&self, member: &str, at: DateTime<Utc>, profile: crate::Profile) -> Result<Member> {
+        let event = Event {
+            id: format!("enroll:{member}"),
+            at,
+            kind: EventKind::Enroll(crate::event::Enroll { member: member.to_owned(), profile }),
+        };
+        Ok(self.start(&event)?.0)
+    }
+
+    /// Creates a member from an `enroll` event.
+    ///
+    /// ```
+    /// # let program = loyalty::Program::from_json_str(r#"{"id":"p","currency":"EUR","time_zone":"UTC"}"#).unwrap();
+    /// let e = loyalty::Event::from_json_str(
+    ///     r#"{"id":"e1","at":"2026-03-01T10:00:00Z","type":"enroll","member":"m-1"}"#).unwrap();
+    /// let (member, receipt) = program.start(&e).unwrap();
+    /// assert_eq!((member.id(), receipt.event.as_str()), ("m-1", "e1"));
+    /// ```
+    pub fn start(&self, event: &Event) -> Result<(Member, Receipt)> {
+        let EventKind::Enroll(enroll) = &event.kind else {
+            return Err(Error::Enrollment {
+                event: event.id.clone(),
+                reason: format!("a member starts with an enroll event, not {}", event.kind.name()),
+            });
+        };
+        check_id(&event.id, "id", &event.id)?;
+        check_id(&event.id, "member", &enroll.member)?;
+        for (k, v) in &enroll.profile.attributes {
+            check_id(&event.id, "profile.attributes", k)?;
+            if v.len() > crate::event::ID_LEN_MAX {
+                return Err(Error::event(&event.id, format!("profile.attributes.{k}"), "longer than 128 bytes"));
+            }
+        }
+        let mut member = Member::new(&enroll.member, &self.spec.id, event.at, enroll.profile.clone());
+        let work = Work::new(self, member.clone());
+        let receipt = work.finish(event, &mut member)?;
+        Ok((member, receipt))
+    }
+
+    /// Replays an event log from empty: the first event must be `enroll`.
+    /// The result equals applying the events one by one.
+    ///
+    /// ```
+    /// # let program = loyalty::Program::from_json_str(r#"{"id":"p","currency":"EUR","time_zone":"UTC"}"#).unwrap();
+    /// let log = [
+    ///     r#"{"id":"e1","at":"2026-03-01T10:00:00Z","type":"enroll","member":"m-1"}"#,
+    ///     r#"{"id":"e2","at":"2026-03-02T10:00:00Z","type":"adjust","points":50,"reason":"welcome"}"#,
+    /// ].map(|t| loyalty::Event::from_json_str(t).unwrap());
+    /// let member = program.replay(&log).unwrap();
+    /// assert_eq!(member.balances().available, 50);
+    /// ```
+    pub fn replay<'e>(&self, events: impl IntoIterator<Item = &'e Event>) -> Result<Member> {
+        let mut events = events.into_iter();
+        let first = events.next().ok_or_else(|| Error::Enrollment {
+            event: String::new(),
+            reason: "an empty log has no enroll event".into(),
+        })?;
+        let (mut member, _) = self.start(first)?;
+        for e in events {
+            self.apply(&mut member, e)?;
+        }
+        Ok(member)
+    }
+
+    /// Applies one event to a member: all of it, or (on error) nothing.
+    ///
+    /// ```
+    /// let program = loyalty::Program::from_toml_str(r#"
+    /// id = "cafe"
+    /// currency = "RUB"
+    /// time_zone = "Europe/Moscow"
+    /// categories = ["coffee"]
+    /// [[earn]]
+    /// id = "base"
+    /// name = "1 point per 10 RUB"
+    /// kind = "per_amount"
+    /// points = 1
+    /// per = "10"
+    /// "#).unwrap();
+    /// let mut m = program.enroll("m", "2026-12-01T09:00:00Z".parse().unwrap(), Default::default()).unwrap();
+    /// let sale = loyalty::Event::from_json_str(r#"{"id":"s1","at":"2026-12-01T10:00:00Z","type":"purchase",
+    ///   "lines":[{"sku":"latte","category":"coffee","quantity":"2","unit_price":"180"}]}"#).unwrap();
+    /// let first = program.apply(&mut m, &sale).unwrap();
+    /// assert_eq!(first.receipt.explanations[0].text, "1 point per 10 RUB: +36");
+    /// let again = program.apply(&mut m, &sale).unwrap();   // a POS retry
+    /// assert!(again.duplicate && again.receipt == first.receipt);
+    /// assert_eq!(m.balances().available, 36);
+    /// ```
+    pub fn apply(&self, member: &mut Member, event: &Event) -> Result<Applied> {
+        if member.program != self.spec.id {
+            return Err(Error::WrongProgram {
+                member: member.id.clone(),
+                member_program: member.program.clone(),
+                program: self.spec.id.clone(),
+            });
+        }
+        let fingerprint = event.fingerprint();
+        if let Some(seen) = member.recent.iter().find(|p| p.id == event.id) {
+            if seen.fingerprint != fingerprint {
+                return Err(Error::IdReusedWithDifferentPayload { event: event.id.clone() });
+            }
+            return match &seen.receipt {
+                Some(r) => Ok(Applied { receipt: (**r).clone(), duplicate: true }),
+                None => Err(Error::AlreadyApplied { event: event.id.clone() }),
+            };
+        }
+        check_id(&event.id, "id", &event.id)?;
+        if let EventKind::Enroll(_) = event.kind {
+            return Err(Error::Enrollment {
+                event: event.id.clone(),
+                reason: format!("member '{}' is already enrolled", member.id),
+            });
+        }
+        self.check_time(member, event)?;
+        // Work on a copy without the idempotency log, which is large and only appended to.
+        let recent = std::mem::take(&mut member.recent);
+        let copy = member.clone();
+        member.recent = recent;
+        let work = Work::new(self, copy);
+        let receipt = work.finish(event, member)?;
+        Ok(Applied { receipt, duplicate: false })
+    }
+
+    fn check_time(&self, member: &Member, event: &Event) -> Result<()> {
+        if event.at >= member.clock {
+            return Ok(());
+        }
+        let window = self.spec.limits.late_window.before(member.clock, self.zone).unwrap_or(member.clock);
+        let forgotten = member
+            .recent
+            .first()
+            .filter(|_| member.recent.len() as u32 >= self.spec.limits.remember_events)
+            .map(|p| p.at);
+        let oldest = match forgotten {
+            Some(f) if f > window => f,
+            _ => window,
+        };
+        if event.at < oldest || event.at < member.enrolled_at {
+            return Err(Error::TooLate {
+                event: event.id.clone(),
+                at: event.at,
+                clock: member.clock,
+                oldest: oldest.max(member.enrolled_at),
+            });
+        }
+        Ok(())
+    }
+
+    /// What a basket would earn at `at`, and how much of it points could pay.
+    /// Changes nothing; uses the same rules, caps and counters as [`Program::apply`].
+    ///
+    /// ```
+    /// # let program = loyalty::Program::from_json_str(r#"{"id":"p","currency":"EUR","time_zone":"UTC",
+    /// #   "categories":["x"],"earn":[{"id":"base","kind":"per_amount","points":1,"per":"10"}]}"#).unwrap();
+    /// let at = "2026-01-01T00:00:00Z".parse().unwrap();
+    /// let m = program.enroll("m", at, Default::default()).unwrap();
+    /// let basket: loyalty::Basket = serde_json::from_str(
+    ///     r#"{"lines":[{"sku":"a","category":"x","quantity":"3","unit_price":"9.99"}]}"#).unwrap();
+    /// let q = program.quote(&m, &basket, at).unwrap();
+    /// assert_eq!(q.points, 2);  // 29.97 / 10, floored
+    /// ```
+    pub fn quote(&self, member: &Member, basket: &Basket, at: DateTime<Utc>) -> Result<Quote> {
+        let priced = self.price(".", &basket.lines)?;
+        let ctx = Context::new(self, at, basket.channel.as_deref(), basket.store.as_deref(), member);
+        let earned = if self.daily_purchases_left(member, ctx.date) {
+            earn::evaluate(self, &priced, &ctx)?
+        } else {
+            earn::Earned::default()
+        };
+        let explanations = earned.rules.iter().map(|o| earn::explain(self, o)).collect();
+        let available = self.available_at(member, at.max(member.clock));
+        let (max_burn, max_burn_value) = match self.burn.first() {
+            Some(rule) => {
+                let limit = self.burn_limit(rule, &priced)?.unwrap_or(Points::MAX);
+                let mut points = available.min(limit).max(0);
+                points -= points % rule.spec.step_points;
+                if points < rule.spec.min_points {
+                    points = 0;
+                }
+                (points, self.money(rule, points)?)
+            }
+            None => (0, Amount::ZERO),
+        };
+        Ok(Quote { points: earned.total, explanations, available, max_burn, max_burn_value })
+    }
+
+    /// Points that expire after `from` and up to `until` (all, when `None`),
+    /// grouped by expiry instant, soonest first.
+    ///
+    /// ```
+    /// # let program = loyalty::Program::from_json_str(r#"{"id":"p","currency":"EUR","time_zone":"UTC"}"#).unwrap();
+    /// let m = program.enroll("m", "2026-01-01T00:00:00Z".parse().unwrap(), Default::default()).unwrap();
+    /// assert!(program.upcoming_expiries(&m, m.clock(), None).is_empty());
+    /// ```
+    pub fn upcoming_expiries(
+        &self,
+        member: &Member,
+        from: DateTime<Utc>,
+        until: Option<DateTime<Utc>>,
+    ) -> Vec<Expiring> {
+        let mut out: Vec<Expiring> = Vec::new();
+        let mut lots: Vec<&Lot> = member.lots.iter().filter(|l| l.remaining > 0).collect();
+        lots.sort_by_key(|l| l.burn_order());
+        for lot in lots {
+            let Some(at) = lot.expires_at else { continue };
+            if at <= from || until.is_some_and(|u| at > u) {
+                continue;
+            }
+            match out.last_mut() {
+                Some(last) if last.at == at => last.points += lot.remaining,
+                _ => out.push(Expiring { at, date: local_date(self.zone, at), points: lot.remaining }),
+            }
+        }
+        out
+    }
+
+    /// Points a member can spend at `at` (which should not be before the member's clock).
+    fn available_at(&self, m: &Member, at: DateTime<Utc>) -> Points {
+        let mut held_open: Points = 0;
+        for h in &m.holds {
+            if h.status == HoldStatus::Open && h.timeout_at > at {
+                held_open += h.points;
+            }
+        }
+        let mut free: Points = 0;
+        for lot in &m.lots {
+            let usable = (!lot.pending || lot.available_at <= at) && lot.expires_at.is_none_or(|e| e > at);
+            if usable {
+                free += lot.remaining;
+            } else if lot.expires_at.is_some_and(|e| e <= at) {
+                // Held points survive expiry until their hold closes.
+                free += lot.held;
+            }
+        }
+        free - held_open - m.debt
+    }
+
+    fn daily_purchases_left(&self, m: &Member, date: NaiveDate) -> bool {
+        match self.spec.limits.earning_purchases_per_day {
+            None => true,
+            Some(limit) => day_and_month(&m.days, "purchases", "", date).2 < limit,
+        }
+    }
+
+    /// Prices lines and checks their fields.
+    fn price<'l>(&self, event: &str, lines: &'l [Line]) -> Result<Vec<Priced<'l>>> {
+        if lines.len() > LINES_MAX {
+            return Err(Error::event(event, "lines", format!("more than {LINES_MAX} lines")));
+        }
+        let base = &self.spec.earning_base;
+        let mut out = Vec::with_capacity(lines.len());
+        for (i, line) in lines.iter().enumerate() {
+            let field = |f: &str| format!("lines[{i}].{f}");
+            check_id(event, &field("sku"), &line.sku)?;
+            if !self.categories.contains(&line.category) {
+                return Err(Error::event(
+                    event,
+                    field("category"),
+                    format!("category '{}' is not declared by the program", line.category),
+                ));
+            }
+            if line.quantity.is_negative() || line.quantity.is_zero() {
+                return Err(Error::event(
+                    event,
+                    field("quantity"),
+                    format!("must be greater than zero, not {}", line.quantity),
+                ));
+            }
+            if line.unit_price.is_negative() {
+                return Err(Error::event(
+                    event,
+                    field("unit_price"),
+                    format!("must not be negative, not {}", line.unit_price),
+                ));
+            }
+            if line.discount.is_negative() {
+                return Err(Error::event(
+                    event,
+                    field("discount"),
+                    format!("must not be negative, not {}", line.discount),
+                ));
+            }
+            let gross = line
+                .unit_price
+                .decimal()
+                .checked_mul(line.quantity.decimal())
+                .filter(|g| g.abs() < Decimal::from(10_i64.pow(15)))
+                .ok_or_else(|| Error::event(event, field("quantity"), "unit_price × quantity is too large"))?;
+            if line.discount.decimal() > gross {
+                return Err(Error::event(
+                    event,
+                    field("discount"),
+                    format!("{} is more than the line's price {gross}", line.discount),
+                ));
+            }
+            let amount = gross - line.discount.decimal();
+            let discounted_too_much = self
+                .max_discount
+                .is_some_and(|max| !gross.is_zero() && line.discount.decimal() * Decimal::ONE_HUNDRED > max * gross);
+            let earns = !discounted_too_much
+                && !base.exclude_categories.iter().any(|c| *c == line.category)
+                && !base.exclude_skus.iter().any(|s| *s == line.sku);
+            out.push(Priced { line, amount, earns });
+        }
+        Ok(out)
+    }
+
+    /// The most points a burn rule lets pay for these lines, or `None` when it sets no limit.
+    fn burn_limit(&self, rule: &CompiledBurn, priced: &[Priced<'_>]) -> Result<Option<Points>> {
+        let s = &rule.spec;
+        if priced.is_empty() {
+            return Ok(None);
+        }
+        let eligible: Decimal = priced
+            .iter()
+            .filter(|p| !s.exclude_categories.contains(&p.line.category) && !s.exclude_skus.contains(&p.line.sku))
+            .map(|p| p.amount)
+            .sum();
+        let share = s.max_share_percent.map(Amount::decimal).unwrap_or(Decimal::ONE_HUNDRED);
+        let money = eligible * share / Decimal::ONE_HUNDRED;
+        let units = money * Decimal::from(10_i64.pow(self.scale())) / rule.value;
+        let units = i64::try_from(units.floor()).map_err(|_| Error::overflow("the points a basket may take"))?;
+        Ok(Some(units - units % s.step_points))
+    }
+
+    fn money(&self, rule: &CompiledBurn, points: Points) -> Result<Amount> {
+        let value = Decimal::from(points)
+            .checked_mul(rule.value)
+            .and_then(|v| v.checked_div(Decimal::from(10_i64.pow(self.scale()))))
+            .ok_or_else(|| Error::overflow("money value of points"))?;
+        Ok(Amount::from_decimal(value.normalize()))
+    }
+
+    /// When a lot earned at `earned` and available at `available` expires.
+    fn expiry(&self, earned: DateTime<Utc>, available: DateTime<Utc>) -> Result<Option<DateTime<Utc>>> {
+        let e = &self.spec.expiry;
+        let overflow = || Error::overflow("an expiry instant");
+        let at = match e.kind {
+            ExpiryKind::None => return Ok(None),
+            ExpiryKind::After | ExpiryKind::Inactivity => {
+                let from = if e.from == ExpiryFrom::Available { available } else { earned };
+                let period = e.period.ok_or_else(overflow)?;
+                let t = period.after(from, self.zone).ok_or_else(overflow)?;
+                e.round_to.apply(t, self.zone).ok_or_else(overflow)?
+            }
+            ExpiryKind::FixedDate => {
+                let (month, day) = (e.month.unwrap_or(12), e.day.unwrap_or(31));
+                let date = local_date(self.zone, earned);
+                let on = |year: i32| {
+                    NaiveDate::from_ymd_opt(year, month, day).or_else(|| NaiveDate::from_ymd_opt(year, month, day - 1))
+                };
+                let mut last = on(date.year()).ok_or_else(overflow)?;
+                if last < date {
+                    last = on(date.year() + 1).ok_or_else(overflow)?;
+                }
+                let year = last.year().checked_add(e.years_after as i32).ok_or_else(overflow)?;
+                let last = on(year).ok_or_else(overflow)?;
+                start_of_day(self.zone, last.succ_opt().ok_or_else(overflow)?).ok_or_else(overflow)?
+            }
+        };
+        Ok(Some(at))
+    }
+}
+
+impl<'p> Work<'p> {
+    fn new(program: &'p Program, m: Member) -> Work<'p> {
+        Work { program, m, entries: Vec::new(), explanations: Vec::new(), notes: Vec::new(), shortfall: 0, paid: None }
+    }
+
+    fn post(
+        &mut self,
+        kind: EntryKind,
+        points: Points,
+        at: DateTime<Utc>,
+        lot: Option<u64>,
+        rule: Option<&str>,
+        reason: String,
+    ) {
+        self.entries.push(Entry { seq: 0, kind, points, at, lot, rule: rule.map(str::to_owned), reason });
+    }
+
+    fn pts(&self, p: Points) -> String {
+        format_points(p, self.program.scale())
+    }
+
+    /// Applies the event to the working copy; on success stores the result
+    /// into `target` and returns the receipt.
+    fn finish(mut self, event: &Event, target: &mut Member) -> Result<Receipt> {
+        let clock = self.m.clock.max(event.at);
+        self.catch_up(clock)?;
+        self.m.clock = clock;
+        match &event.kind {
+            EventKind::Enroll(_) | EventKind::Advance => {}
+            EventKind::Purchase(p) => self.purchase(event, p)?,
+            EventKind::Return(r) => self.return_(event, r)?,
+            EventKind::Hold(h) => self.hold(event, h)?,
+            EventKind::Capture(c) => self.capture(event, c)?,
+            EventKind::Void(v) => self.void(event, v)?,
+            EventKind::Redeem(r) => self.redeem(event, r)?,
+            EventKind::Adjust(a) => self.adjust(event, a)?,
+        }
+        // A late event may have made a lot that is already due to activate or expire.
+        self.catch_up(clock)?;
+        self.compact()?;
+
+        let mut seq = self.m.next_entry;
+        for e in &mut self.entries {
+            e.seq = seq;
+            seq += 1;
+        }
+        self.m.next_entry = seq;
+        let program = self.program;
+        let mut next_expiries = program.upcoming_expiries(&self.m, clock, None);
+        next_expiries.truncate(3);
+        let receipt = Receipt {
+            event: event.id.clone(),
+            kind: event.kind.name().to_owned(),
+            member: self.m.id.clone(),
+            at: event.at,
+            entries: self.entries,
+            explanations: self.explanations,
+            balances: self.m.balances(),
+            next_expiries,
+            shortfall: self.shortfall,
+            paid: self.paid,
+            notes: self.notes,
+        };
+        debug_assert_eq!(self.m.check_invariants(), Ok(()), "after event {}", event.id);
+
+        let limits = &program.spec.limits;
+        let mut recent = std::mem::take(&mut target.recent);
+        recent.push(Processed {
+            id: event.id.clone(),
+            fingerprint: event.fingerprint(),
+            at: event.at,
+            receipt: Some(Box::new(receipt.clone())),
+        });
+        let excess = recent.len().saturating_sub(limits.remember_events as usize);
+        recent.drain(..excess);
+        let keep_from = recent.len().saturating_sub(limits.keep_receipts as usize);
+        for p in &mut recent[..keep_from] {
+            p.receipt = None;
+        }
+        self.m.recent = recent;
+        *target = self.m;
+        Ok(receipt)
+    }
+
+    /// Brings the ledger to `to`: holds time out, pending points activate,
+    /// points expire, and free points pay off a debt, each at its own instant.
+    fn catch_up(&mut self, to: DateTime<Utc>) -> Result<()> {
+        let mut due: Vec<Entry> = Vec::new();
+        for h in &mut self.m.holds {
+            if h.status == HoldStatus::Open && h.timeout_at <= to {
+                for t in &h.takes {
+                    if let Some(lot) = self.m.lots.iter_mut().find(|l| l.seq == t.lot) {
+                        lot.held -= t.points;
+                    }
+                    due.push(Entry {
+                        seq: 0,
+                        kind: EntryKind::Release,
+                        points: t.points,
+                        at: h.timeout_at,
+                        lot: Some(t.lot),
+                        rule: Some(h.rule.clone()),
+                        reason: format!("hold '{}' timed out", h.id),
+                    });
+                }
+                h.status = HoldStatus::Released;
+                h.closed_at = Some(h.timeout_at);
+            }
+        }
+        for lot in &mut self.m.lots {
+            if lot.pending && lot.available_at <= to {
+                lot.pending = false;
+                if lot.remaining > 0 {
+                    due.push(Entry {
+                        seq: 0,
+                        kind: EntryKind::Activate,
+                        points: lot.remaining,
+                        at: lot.available_at,
+                        lot: Some(lot.seq),
+                        rule: None,
+                        reason: "pending points became available".into(),
+                    });
+                }
+            }
+        }
+        for lot in &mut self.m.lots {
+            if lot.expires_at.is_some_and(|e| e <= to) {
+                let gone = lot.remaining - lot.held;
+                if gone > 0 {
+                    lot.remaining -= gone;
+                    self.m.totals.expired = add(self.m.totals.expired, gone, "expired points")?;
+                    let at = lot.expires_at.unwrap_or(to);
+                    due.push(Entry {
+                        seq: 0,
+                        kind: EntryKind::Expire,
+                        points: -gone,
+                        at,
+                        lot: Some(lot.seq),
+                        rule: None,
+                        reason: "points expired".into(),
+                    });
+                }
+            }
+        }
+        due.sort_by_key(|e| e.at);
+        self.entries.extend(due);
+        self.settle(to);
+        Ok(())
+    }
+
+    /// Pays a debt from free points, oldest-expiring first.
+    fn settle(&mut self, at: DateTime<Utc>) {
+        if self.m.debt == 0 {
+            return;
+        }
+        let order = self.burn_order();
+        for i in order {
+            if self.m.debt == 0 {
+                break;
+            }
+            let lot = &mut self.m.lots[i];
+            let take = lot.free().min(self.m.debt);
+            if take > 0 {
+                lot.remaining -= take;
+                self.m.debt -= take;
+                let seq = lot.seq;
+                self.post(EntryKind::Settle, -take, at, Some(seq), None, "paid off a negative balance".into());
+            }
+        }
+    }
+
+    /// Lot indices in burn order.
+    fn burn_order(&self) -> Vec<usize> {
+        let mut order: Vec<usize> = (0..self.m.lots.len()).collect();
+        order.sort_by_key(|&i| self.m.lots[i].burn_order());
+        order
+    }
+
+    fn available(&self) -> Points {
+        self.m.balances().available
+    }
+
+    /// Takes `points` free points, oldest-expiring first; the caller checked they exist.
+    fn take_free(&mut self, points: Points) -> Vec<Take> {
+        let mut left = points;
+        let mut takes = Vec::new();
+        for i in self.burn_order() {
+            if left == 0 {
+                break;
+            }
+            let lot = &mut self.m.lots[i];
+            let take = lot.free().min(left);
+            if take > 0 {
+                lot.remaining -= take;
+                left -= take;
+                takes.push(Take { lot: lot.seq, expires_at: lot.expires_at, points: take });
+            }
+        }
+        takes
+    }
+
+    fn new_lot(
+        &mut self,
+        amount: Points,
+        earned_at: DateTime<Utc>,
+        available_at: DateTime<Utc>,
+        expires_at: Option<DateTime<Utc>>,
+        origin: LotOrigin,
+        source: &str,
+    ) -> u64 {
+        let seq = self.m.next_lot;
+        self.m.next_lot += 1;
+        self.m.lots.push(Lot {
+            seq,
+            amount,
+            remaining: amount,
+            held: 0,
+            pending: available_at > earned_at,
+            earned_at,
+            available_at,
+            expires_at,
+            source: source.to_owned(),
+            origin,
+        });
+        seq
+    }
+
+    fn count_day(&mut self, date: NaiveDate, key: String, points: Points) -> Result<()> {
+        match self.m.days.iter_mut().find(|d| d.date == date && d.key == key) {
+            Some(d) => {
+                d.points = add(d.points, points, "a daily counter")?;
+                d.count += 1;
+            }
+            None => self.m.days.push(DayCount { date, key, points, count: 1 }),
+        }
+        Ok(())
+    }
+
+    fn purchase(&mut self, event: &Event, p: &Purchase) -> Result<()> {
+        let program = self.program;
+        let priced = program.price(&event.id, &p.lines)?;
+        for (field, v) in [("order", &p.order), ("channel", &p.channel), ("store", &p.store)] {
+            if let Some(v) = v {
+                check_id(&event.id, field, v)?;
+            }
+        }
+        let order = p.order.clone().unwrap_or_else(|| event.id.clone());
+        if let Some(other) = self.m.purchases.iter().find(|r| r.order == order) {
+            return Err(Error::event(
+                &event.id,
+                "order",
+                format!("order '{order}' was already settled by purchase '{}'", other.event),
+            ));
+        }
+        let ctx = Context::new(program, event.at, p.channel.as_deref(), p.store.as_deref(), &self.m);
+        let date = ctx.date;
+        let earned = if program.daily_purchases_left(&self.m, date) {
+            earn::evaluate(program, &priced, &ctx)?
+        } else {
+            self.notes.push(format!(
+                "no points: the limit of {} earning purchases a day is reached",
+                program.spec.limits.earning_purchases_per_day.unwrap_or(0)
+            ));
+            earn::Earned::default()
+        };
+        for o in &earned.rules {
+            self.explanations.push(earn::explain(program, o));
+        }
+        let mut lot = None;
+        if earned.total > 0 {
+            let available_at = match program.spec.pending {
+                Some(period) => {
+                    period.after(event.at, program.zone).ok_or_else(|| Error::overflow("a pending period"))?
+                }
+                None => event.at,
+            };
+            let expires_at = program.expiry(event.at, available_at)?;
+            let seq = self.new_lot(earned.total, event.at, available_at, expires_at, LotOrigin::Earn, &event.id);
+            lot = Some(seq);
+            let reason = if available_at > event.at {
+                format!(
+                    "earned {} points, pending until {}",
+                    self.pts(earned.total),
+                    available_at.with_timezone(&program.zone).format("%Y-%m-%d %H:%M")
+                )
+            } else {
+                format!("earned {} points", self.pts(earned.total))
+            };
+            self.post(EntryKind::Earn, earned.total, event.at, Some(seq), None, reason);
+            self.m.totals.earned = add(self.m.totals.earned, earned.total, "earned points")?;
+            for o in earned.rules.iter().filter(|o| o.points > 0) {
+                let id = &program.earn[o.rule].id;
+                self.count_day(date, format!("earn:{id}"), o.points)?;
+                let life = self.m.lifetime.entry(id.clone()).or_insert(0);
+                *life = add(*life, o.points, "a lifetime counter")?;
+            }
+            self.count_day(date, "purchases:".to_owned(), 0)?;
+        }
+        if program.spec.expiry.kind == ExpiryKind::Inactivity {
+            let pushed = program.expiry(event.at, event.at)?;
+            for l in &mut self.m.lots {
+                if l.expires_at < pushed {
+                    l.expires_at = pushed;
+                }
+            }
+        }
+        let amount: Decimal = priced.iter().map(|p| p.amount).sum();
+        self.m.purchases.push(PurchaseRecord {
+            event: event.id.clone(),
+            order,
+            at: event.at,
+            lot,
+            amount: Amount::from_decimal(amount),
+            returned: Amount::ZERO,
+            lines: priced
+                .iter()
+                .zip(&earned.lines)
+                .map(|(p, &points)| LineRecord {
+                    quantity: p.line.quantity,
+                    returned: Amount::ZERO,
+                    amount: Amount::from_decimal(p.amount),
+                    points,
+                    reversed: 0,
+                })
+                .collect(),
+        });
+        Ok(())
+    }
+
+    fn return_(&mut self, event: &Event, r: &Return) -> Result<()> {
+        let program = self.program;
+        let id = &event.id;
+        let index = self.m.purchases.iter().position(|p| p.event == r.purchase).ok_or_else(|| Error::NotFound {
+            event: id.clone(),
+            what: "purchase (or its return window has passed)",
+            id: r.purchase.clone(),
+        })?;
+        let purchase = &self.m.purchases[index];
+        if event.at < purchase.at {
+            return Err(Error::event(
+                id,
+                "at",
+                format!("a return cannot precede its purchase ({})", purchase.at.to_rfc3339()),
+            ));
+        }
+        let closes = program
+            .spec
+            .limits
+            .return_window
+            .after(purchase.at, program.zone)
+            .ok_or_else(|| Error::overflow("the return window"))?;
+        if event.at >= closes {
+            return Err(Error::ReturnWindowClosed { event: id.clone(), purchase: r.purchase.clone(), closed: closes });
+        }
+        // Quantities asked for, per line, summed over repeated lines.
+        let mut asked: Vec<Decimal> = vec![Decimal::ZERO; purchase.lines.len()];
+        if r.lines.is_empty() {
+            for (i, l) in purchase.lines.iter().enumerate() {
+                asked[i] = l.quantity.decimal() - l.returned.decimal();
+            }
+            if asked.iter().all(|q| q.is_zero()) {
+                return Err(Error::event(id, "lines", format!("purchase '{}' is already fully returned", r.purchase)));
+            }
+        }
+        for (k, rl) in r.lines.iter().enumerate() {
+            let line = purchase.lines.get(rl.line).ok_or_else(|| Error::NotFound {
+                event: id.clone(),
+                what: "line",
+                id: format!("{} (lines[{k}].line)", rl.line),
+            })?;
+            let left = line.quantity.decimal() - line.returned.decimal();
+            let q = match rl.quantity {
+                Some(q) if q.is_negative() || q.is_zero() => {
+                    return Err(Error::event(
+                        id,
+                        format!("lines[{k}].quantity"),
+                        format!("must be greater than zero, not {q}"),
+                    ))
+                }
+                Some(q) => q.decimal(),
+                None => left,
+            };
+            asked[rl.line] += q;
+            if asked[rl.line] > left || left.is_zero() {
+                return Err(Error::ReturnExceedsPurchase {
+                    event: id.clone(),
+                    purchase: r.purchase.clone(),
+                    line: rl.line,
+                    requested: asked[rl.line].normalize().to_string(),
+                    left: left.normalize().to_string(),
+                });
+            }
+        }
+        // Points to take back: cumulative per line, so the total never exceeds what was earned.
+        let purchase = &mut self.m.purchases[index];
+        let mut due: Points = 0;
+        for (line, q) in purchase.lines.iter_mut().zip(&asked) {
+            if q.is_zero() {
+                continue;
+            }
+            let returned = line.returned.decimal() + q;
+            let cumulative = if returned == line.quantity.decimal() {
+                line.points
+            } else {
+                let share = Decimal::from(line.points) * returned / line.quantity.decimal();
+                i64::try_from(share.floor()).map_err(|_| Error::overflow("reversed points"))?
+            };
+            due += cumulative - line.reversed;
+            line.reversed = cumulative;
+            line.returned = Amount::from_decimal(returned);
+        }
+        let returned_amount: Decimal =
+            purchase.lines.iter().map(|l| l.amount.decimal() * l.returned.decimal() / l.quantity.decimal()).sum();
+        let fully = purchase.lines.iter().all(|l| l.returned == l.quantity);
+        purchase.returned = Amount::from_decimal(returned_amount.normalize());
+        let (source, order, total) = (purchase.lot, purchase.order.clone(), purchase.amount.decimal());
+        if due > 0 {
+            self.reverse(event, due, source)?;
+        }
+        // Points that paid for this order come back in the same proportion.
+        for b in 0..self.m.burns.len() {
+            if self.m.burns[b].order != order {
+                continue;
+            }
+            let burn = &self.m.burns[b];
+            let cumulative = if fully || total.is_zero() {
+                burn.points
+            } else {
+                i64::try_from((Decimal::from(burn.points) * returned_amount / total).floor())
+                    .map_err(|_| Error::overflow("refunded points"))?
+            };
+            let delta = cumulative - burn.refunded;
+            if delta > 0 {
+                self.refund(b, delta, event)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Takes back `due` earned points: from the purchase's own lot, then from
+    /// other available lots, then from other pending lots; what is still
+    /// missing becomes debt (if the program allows it) or a shortfall.
+    fn reverse(&mut self, event: &Event, due: Points, source: Option<u64>) -> Result<()> {
+        let mut left = due;
+        let mut order: Vec<usize> = Vec::new();
+        if let Some(i) = source.and_then(|s| self.m.lots.iter().position(|l| l.seq == s)) {
+            order.push(i);
+        }
+        for i in self.burn_order() {
+            if !order.contains(&i) && !self.m.lots[i].pending {
+                order.push(i);
+            }
+        }
+        for i in self.burn_order() {
+            if !order.contains(&i) {
+                order.push(i);
+            }
+        }
+        for i in order {
+            if left == 0 {
+                break;
+            }
+            let lot = &mut self.m.lots[i];
+            let take = (lot.remaining - lot.held).min(left);
+            if take <= 0 {
+                continue;
+            }
+            lot.remaining -= take;
+            left -= take;
+            let (seq, pending) = (lot.seq, lot.pending);
+            let reason = if pending && Some(seq) == source {
+                "return: pending points cancelled".to_owned()
+            } else if Some(seq) == source {
+                "return: points taken back".to_owned()
+            } else {
+                "return: points taken back from other points".to_owned()
+            };
+            self.post(EntryKind::Reverse, -take, event.at, Some(seq), None, reason);
+        }
+        let taken = due - left;
+        self.m.totals.reversed = add(self.m.totals.reversed, taken, "reversed points")?;
+        if left > 0 {
+            if self.program.spec.limits.allow_negative_balance {
+                self.m.debt = add(self.m.debt, left, "a negative balance")?;
+                self.m.totals.reversed = add(self.m.totals.reversed, left, "reversed points")?;
+                self.post(
+                    EntryKind::Reverse,
+                    -left,
+                    event.at,
+                    None,
+                    None,
+                    "return: points already spent, balance goes negative".into(),
+                );
+                self.notes.push(format!(
+                    "{} points were already spent: the balance is negative until new points pay it off",
+                    self.pts(left)
+                ));
+            } else {
+                self.shortfall = left;
+                self.notes.push(format!(
+                    "{} points were already spent and could not be taken back (shortfall)",
+                    self.pts(left)
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Gives back `points` of burn `b`, newest takes first, into new lots that
+    /// keep the expiry of the lots they came from.
+    fn refund(&mut self, b: usize, points: Points, event: &Event) -> Result<()> {
+        let burn = &self.m.burns[b];
+        let mut skip = burn.refunded;
+        let mut left = points;
+        let mut parts: Vec<(Option<DateTime<Utc>>, Points)> = Vec::new();
+        for t in burn.takes.iter().rev() {
+            let mut avail = t.points;
+            let s = skip.min(avail);
+            skip -= s;
+            avail -= s;
+            let give = avail.min(left);
+            if give > 0 {
+                left -= give;
+                match parts.last_mut() {
+                    Some(last) if last.0 == t.expires_at => last.1 += give,
+                    _ => parts.push((t.expires_at, give)),
+                }
+            }
+        }
+        let source = burn.event.clone();
+        self.m.burns[b].refunded += points;
+        for (expires_at, give) in parts {
+            let seq = self.new_lot(give, event.at, event.at, expires_at, LotOrigin::Refund, &event.id);
+            let reason = format!("return: points that paid in '{source}' given back");
+            self.post(EntryKind::Refund, give, event.at, Some(seq), None, reason);
+            self.m.totals.refunded = add(self.m.totals.refunded, give, "refunded points")?;
+        }
+        Ok(())
+    }
+
+    /// Checks a burn against its rule; returns the money the points are worth.
+    fn check_burn(&self, event: &Event, rule: &CompiledBurn, points: Points, lines: &[Line]) -> Result<Amount> {
+        let program = self.program;
+        let s = &rule.spec;
+        let refuse = |reason: String| Error::BurnRefused { event: event.id.clone(), rule: s.id.clone(), reason };
+        if points <= 0 {
+            return Err(Error::event(&event.id, "points", format!("must be greater than zero, not {points}")));
+        }
+        if points < s.min_points {
+            return Err(refuse(format!(
+                "{} points is fewer than the minimum of {}",
+                self.pts(points),
+                self.pts(s.min_points)
+            )));
+        }
+        if points % s.step_points != 0 {
+            return Err(refuse(format!(
+                "{} points is not a multiple of {}",
+                self.pts(points),
+                self.pts(s.step_points)
+            )));
+        }
+        let priced = program.price(&event.id, lines)?;
+        if priced.is_empty() && s.max_share_percent.is_some() {
+            return Err(refuse("the basket lines are needed to check the share payable in points".into()));
+        }
+        if let Some(limit) = program.burn_limit(rule, &priced)? {
+            if points > limit {
+                return Err(refuse(format!("at most {} points may pay for this basket", self.pts(limit))));
+            }
+        }
+        if let Some(uses) = s.uses_per_day {
+            let date = local_date(program.zone, event.at);
+            if day_and_month(&self.m.days, "burn", &s.id, date).2 >= uses {
+                return Err(refuse(format!("already used {uses} times today")));
+            }
+        }
+        let available = self.available();
+        if points > available {
+            return Err(Error::InsufficientPoints { event: event.id.clone(), requested: points, available });
+        }
+        program.money(rule, points)
+    }
+
+    fn hold(&mut self, event: &Event, h: &Hold) -> Result<()> {
+        let program = self.program;
+        let rule = program.burn_rule(&event.id, h.rule.as_deref())?;
+        if let Some(order) = &h.order {
+            check_id(&event.id, "order", order)?;
+        }
+        self.check_burn(event, rule, h.points, &h.lines)?;
+        let takes = self.take_free(h.points);
+        for t in &takes {
+            // take_free lowered `remaining`; a hold keeps the points in the lot, reserved.
+            if let Some(lot) = self.m.lots.iter_mut().find(|l| l.seq == t.lot) {
+                lot.remaining += t.points;
+                lot.held += t.points;
+            }
+            self.post(
+                EntryKind::Hold,
+                -t.points,
+                event.at,
+                Some(t.lot),
+                Some(&rule.spec.id),
+                format!("held for '{}'", h.order.as_deref().unwrap_or(&event.id)),
+            );
+        }
+        let timeout_at =
+            rule.spec.hold_timeout.after(event.at, program.zone).ok_or_else(|| Error::overflow("a hold timeout"))?;
+        self.m.holds.push(HoldRecord {
+            id: event.id.clone(),
+            rule: rule.spec.id.clone(),
+            order: h.order.clone().unwrap_or_else(|| event.id.clone()),
+            points: h.points,
+            takes,
+            at: event.at,
+            timeout_at,
+            status: HoldStatus::Open,
+            closed_at: None,
+        });
+        self.count_day(local_date(program.zone, event.at), format!("burn:{}", rule.spec.id), h.points)?;
+        self.notes.push(format!("hold open until {}", timeout_at.to_rfc3339()));
+        Ok(())
+    }
+
+    fn open_hold(&self, event: &Event, id: &str) -> Result<usize> {
+        let i = self.m.holds.iter().position(|h| h.id == id).ok_or_else(|| Error::NotFound {
+            event: event.id.clone(),
+            what: "hold",
+            id: id.to_owned(),
+        })?;
+        let status = self.m.holds[i].status;
+        if status != HoldStatus::Open {
+            return Err(Error::HoldClosed { event: event.id.clone(), hold: id.to_owned(), state: status.word() });
+        }
+        Ok(i)
+    }
+
+    fn capture(&mut self, event: &Event, c: &Capture) -> Result<()> {
+        let i = self.open_hold(event, &c.hold)?;
+        let held = self.m.holds[i].points;
+        let points = c.points.unwrap_or(held);
+        if points <= 0 || points > held {
+            return Err(Error::event(&event.id, "points", format!("must be from 1 to the {held} held, not {points}")));
+        }
+        let rule = self.program.burn_rule(&event.id, Some(&self.m.holds[i].rule))?;
+        let paid = self.program.money(rule, points)?;
+        let mut left = points;
+        let mut burned = Vec::new();
+        let takes = self.m.holds[i].takes.clone();
+        let rule_id = rule.spec.id.clone();
+        for t in &takes {
+            let lot = self.m.lots.iter_mut().find(|l| l.seq == t.lot).ok_or_else(|| Error::MemberState {
+                reason: format!("hold '{}' names lot {} that is gone", c.hold, t.lot),
+            })?;
+            let burn = t.points.min(left);
+            lot.held -= t.points;
+            lot.remaining -= burn;
+            left -= burn;
+            if burn > 0 {
+                burned.push(Take { lot: t.lot, expires_at: t.expires_at, points: burn });
+                self.post(
+                    EntryKind::Burn,
+                    -burn,
+                    event.at,
+                    Some(t.lot),
+                    Some(&rule_id),
+                    format!("paid {} with points", paid),
+                );
+            }
+            if t.points > burn {
+                self.post(
+                    EntryKind::Release,
+                    t.points - burn,
+                    event.at,
+                    Some(t.lot),
+                    Some(&rule_id),
+                    "released: captured less than held".into(),
+                );
+            }
+        }
+        let hold = &mut self.m.holds[i];
+        hold.status = HoldStatus::Captured;
+        hold.closed_at = Some(event.at);
+        let order = hold.order.clone();
+        self.m.totals.burned = add(self.m.totals.burned, points, "burned points")?;
+        self.m.burns.push(BurnRecord {
+            event: event.id.clone(),
+            order,
+            at: event.at,
+            points,
+            refunded: 0,
+            takes: burned,
+        });
+        self.paid = Some(paid);
+        Ok(())
+    }
+
+    fn void(&mut self, event: &Event, v: &Void) -> Result<()> {
+        let i = self.open_hold(event, &v.hold)?;
+        let takes = self.m.holds[i].takes.clone();
+        let rule = self.m.holds[i].rule.clone();
+        for t in &takes {
+            if let Some(lot) = self.m.lots.iter_mut().find(|l| l.seq == t.lot) {
+                lot.held -= t.points;
+            }
+            self.post(
+                EntryKind::Release,
+                t.points,
+                event.at,
+                Some(t.lot),
+                Some(&rule),
+                format!("hold '{}' voided", v.hold),
+            );
+        }
+        let hold = &mut self.m.holds[i];
+        hold.status = HoldStatus::Voided;
+        hold.closed_at = Some(event.at);
+        Ok(())
+    }
+
+    fn redeem(&mut self, event: &Event, r: &Redeem) -> Result<()> {
+        let program = self.program;
+        let rule = program.burn_rule(&event.id, r.rule.as_deref())?;
+        if let Some(order) = &r.order {
+            check_id(&event.id, "order", order)?;
+        }
+        let paid = self.check_burn(event, rule, r.points, &r.lines)?;
+        let takes = self.take_free(r.points);
+        for t in &takes {
+            self.post(
+                EntryKind::Burn,
+                -t.points,
+                event.at,
+                Some(t.lot),
+                Some(&rule.spec.id),
+                format!("paid {paid} with points"),
+            );
+        }
+        self.m.totals.burned = add(self.m.totals.burned, r.points, "burned points")?;
+        self.count_day(local_date(program.zone, event.at), format!("burn:{}", rule.spec.id), r.points)?;
+        self.m.burns.push(BurnRecord {
+            event: event.id.clone(),
+            order: r.order.clone().unwrap_or_else(|| event.id.clone()),
+            at: event.at,
+            points: r.points,
+            refunded: 0,
+            takes,
+        });
+        self.paid = Some(paid);
+        Ok(())
+    }
+
+    fn adjust(&mut self, event: &Event, a: &Adjust) -> Result<()> {
+        check_id(&event.id, "reason", &a.reason)?;
+        if a.note.len() > 1024 {
+            return Err(Error::event(&event.id, "note", "longer than 1024 bytes"));
+        }
+        let reason = if a.note.is_empty() { a.reason.clone() } else { format!("{}: {}", a.reason, a.note) };
+        if a.points > 0 {
+            let expires_at = self.program.expiry(event.at, event.at)?;
+            let seq = self.new_lot(a.points, event.at, event.at, expires_at, LotOrigin::Adjust, &event.id);
+            self.post(EntryKind::Adjust, a.points, event.at, Some(seq), None, reason);
+            self.m.totals.credited = add(self.m.totals.credited, a.points, "credited points")?;
+        } else if a.points < 0 {
+            let points = a.points.checked_neg().ok_or_else(|| Error::overflow("adjusted points"))?;
+            let available = self.available();
+            if points > available {
+                return Err(Error::InsufficientPoints { event: event.id.clone(), requested: points, available });
+            }
+            for t in self.take_free(points) {
+                self.post(EntryKind::Adjust, -t.points, event.at, Some(t.lot), None, reason.clone());
+            }
+            self.m.totals.debited = add(self.m.totals.debited, points, "debited points")?;
+        } else {
+            return Err(Error::event(&event.id, "points", "must not be zero"));
+        }
+        Ok(())
+    }
+
+    /// Drops what the bounds say is no longer needed.
+    fn compact(&mut self) -> Result<()> {
+        let program = self.program;
+        let clock = self.m.clock;
+        let zone = program.zone;
+        let limits = &program.spec.limits;
+        self.m.lots.retain(|l| l.remaining > 0);
+        let late = limits.late_window.before(clock, zone).unwrap_or(clock);
+        self.m.holds.retain(|h| h.status == HoldStatus::Open || h.closed_at.is_none_or(|c| c >= late));
+        let window = limits.return_window;
+        self.m.purchases.retain(|p| window.after(p.at, zone).is_none_or(|closes| closes > clock));
+        self.m.burns.retain(|b| window.after(b.at, zone).is_none_or(|closes| closes > clock));
+        // Daily counters: keep the months a late event may still fall in.
+        let oldest = local_date(zone, late);
+        let month_start = NaiveDate::from_ymd_opt(oldest.year(), oldest.month(), 1).unwrap_or(oldest);
+        self.m.days.retain(|d| d.date >= month_start);
+        Ok(())
+    }
+}

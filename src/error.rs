@@ -1,0 +1,228 @@
+//! The one error type of the crate.
+//!
+//! Every fallible operation returns [`Error`]. Variants are named for what
+//! happened and carry what a host needs to tell the user where: the field path,
+//! the rule id, the event id, line and column. An error never leaves a member
+//! half-changed: [`Program::apply`](crate::Program::apply) either succeeds or
+//! leaves the member exactly as it was.
+
+use chrono::{DateTime, Utc};
+
+/// Everything that can go wrong in `loyalty`.
+///
+/// ```
+/// let err = loyalty::Program::from_toml_str("id = 1").unwrap_err();
+/// assert!(matches!(err, loyalty::Error::ProgramSyntax { .. }));
+/// assert!(err.to_string().contains("line 1"));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The program text is not valid TOML or JSON, or does not fit the schema
+    /// (unknown field, wrong type, missing field).
+    #[error("program: line {line}, column {column}: {message}")]
+    ProgramSyntax {
+        /// 1-based line of the problem.
+        line: usize,
+        /// 1-based column of the problem.
+        column: usize,
+        /// What the parser said.
+        message: String,
+    },
+    /// The program parsed but breaks a rule of the schema: a negative rate, a
+    /// duplicate id, a reference to an undefined rule or category, an unknown
+    /// time zone, an empty window.
+    #[error("program: {path}{}: {reason}", rule.as_ref().map(|r| format!(" (rule '{r}')")).unwrap_or_default())]
+    ProgramInvalid {
+        /// Field path inside the program, like `earn[2].when.categories[0]`.
+        path: String,
+        /// The rule the field belongs to, if any.
+        rule: Option<String>,
+        /// What is wrong.
+        reason: String,
+    },
+    /// An event (or basket) in JSON could not be decoded.
+    #[error("event: line {line}, column {column}: {message}")]
+    EventSyntax {
+        /// 1-based line of the problem.
+        line: usize,
+        /// 1-based column of the problem.
+        column: usize,
+        /// What the parser said.
+        message: String,
+    },
+    /// An event decoded but one of its fields is not acceptable.
+    #[error("event '{event}': {field}: {reason}")]
+    InvalidEvent {
+        /// The event id.
+        event: String,
+        /// Field path inside the event, like `lines[1].quantity`.
+        field: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A member state could not be decoded or has a format this release cannot read.
+    #[error("member state: {reason}")]
+    MemberState {
+        /// What is wrong.
+        reason: String,
+    },
+    /// The member belongs to another program.
+    #[error("member '{member}' belongs to program '{member_program}', not '{program}'")]
+    WrongProgram {
+        /// The member id.
+        member: String,
+        /// The program named in the member state.
+        member_program: String,
+        /// The program asked to apply the event.
+        program: String,
+    },
+    /// An `enroll` event was applied to a member who is already enrolled, or a
+    /// member was started from an event that is not `enroll`.
+    #[error("event '{event}': {reason}")]
+    Enrollment {
+        /// The event id.
+        event: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The event id was already applied with a different payload.
+    #[error("event '{event}' was already applied with a different payload")]
+    IdReusedWithDifferentPayload {
+        /// The event id.
+        event: String,
+    },
+    /// The event id was already applied, but its receipt is no longer kept in
+    /// the member state (see `limits.keep_receipts`); the host has it.
+    #[error("event '{event}' was already applied; its receipt is no longer kept in the member state")]
+    AlreadyApplied {
+        /// The event id.
+        event: String,
+    },
+    /// The event is older than the program's late window allows.
+    #[error(
+        "event '{event}' at {at} is older than the late window allows (member clock {clock}, oldest accepted {oldest})"
+    )]
+    TooLate {
+        /// The event id.
+        event: String,
+        /// The event instant.
+        at: DateTime<Utc>,
+        /// The member's clock (latest event instant seen).
+        clock: DateTime<Utc>,
+        /// The oldest instant still accepted.
+        oldest: DateTime<Utc>,
+    },
+    /// A return, capture or void names something the member does not have.
+    #[error("event '{event}': no {what} '{id}'")]
+    NotFound {
+        /// The event id.
+        event: String,
+        /// What was looked for: `purchase`, `hold`, `burn rule`, `line`.
+        what: &'static str,
+        /// The id that was not found.
+        id: String,
+    },
+    /// A return asks for more than is left of the purchase.
+    #[error("event '{event}': line {line} of purchase '{purchase}': return of {requested} exceeds the {left} not yet returned")]
+    ReturnExceedsPurchase {
+        /// The event id.
+        event: String,
+        /// The purchase event id.
+        purchase: String,
+        /// The 0-based line index in the purchase.
+        line: usize,
+        /// Quantity asked for.
+        requested: String,
+        /// Quantity still returnable.
+        left: String,
+    },
+    /// A return came after the program's return window for that purchase.
+    #[error("event '{event}': the return window of purchase '{purchase}' closed at {closed}")]
+    ReturnWindowClosed {
+        /// The event id.
+        event: String,
+        /// The purchase event id.
+        purchase: String,
+        /// When the window closed.
+        closed: DateTime<Utc>,
+    },
+    /// A hold was already captured, voided or released.
+    #[error("event '{event}': hold '{hold}' is already {state}")]
+    HoldClosed {
+        /// The event id.
+        event: String,
+        /// The hold id.
+        hold: String,
+        /// `captured`, `voided` or `released` (timed out).
+        state: &'static str,
+    },
+    /// A burn (redeem, hold or debit) asks for more points than are available.
+    #[error("event '{event}': {requested} points requested, {available} available")]
+    InsufficientPoints {
+        /// The event id.
+        event: String,
+        /// Points asked for, in the smallest unit.
+        requested: i64,
+        /// Points available, in the smallest unit.
+        available: i64,
+    },
+    /// A burn breaks a limit of its burn rule (minimum, step, share of the
+    /// basket, uses per day, excluded lines).
+    #[error("event '{event}': burn rule '{rule}': {reason}")]
+    BurnRefused {
+        /// The event id.
+        event: String,
+        /// The burn rule id.
+        rule: String,
+        /// Which limit, with numbers.
+        reason: String,
+    },
+    /// A sum or product left the range the engine can represent exactly.
+    #[error("arithmetic overflow computing {what}")]
+    Overflow {
+        /// What was being computed.
+        what: String,
+    },
+}
+
+/// The crate's result type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    pub(crate) fn invalid(path: impl Into<String>, rule: Option<&str>, reason: impl Into<String>) -> Self {
+        Error::ProgramInvalid { path: path.into(), rule: rule.map(str::to_owned), reason: reason.into() }
+    }
+
+    pub(crate) fn event(event: &str, field: impl Into<String>, reason: impl Into<String>) -> Self {
+        Error::InvalidEvent { event: event.to_owned(), field: field.into(), reason: reason.into() }
+    }
+
+    pub(crate) fn overflow(what: impl Into<String>) -> Self {
+        Error::Overflow { what: what.into() }
+    }
+}
+
+/// Turns a byte offset in `text` into a 1-based (line, column), counting
+/// columns in characters.
+pub(crate) fn line_column(text: &str, offset: usize) -> (usize, usize) {
+    let offset = offset.min(text.len());
+    let before = text.get(..offset).unwrap_or(text);
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map(|i| i + 1).unwrap_or(0);
+    let column = before[line_start..].chars().count() + 1;
+    (line, column)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn line_column_counts_from_one() {
+        assert_eq!(line_column("abc", 0), (1, 1));
+        assert_eq!(line_column("ab\ncd", 4), (2, 2));
+        assert_eq!(line_column("é\nx", 3), (2, 1));
+        assert_eq!(line_column("x", 99), (1, 2));
+    }
+}

@@ -1,0 +1,579 @@
+//! A member's state: lots, holds, counters, the records returns need, and
+//! the ids of recent events. The host stores it (it round-trips through
+//! serde) and hands it back with the next event.
+//!
+//! Every list here is bounded (see the crate docs, "Bounds"): spent and
+//! expired lots are dropped, closed holds are kept for the late window,
+//! purchase and burn records for the return window, daily counters from the
+//! start of the month of the oldest late event, event ids up to
+//! `limits.remember_events` and receipts up to `limits.keep_receipts`.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::event::Profile;
+use crate::number::{Amount, Points};
+use crate::receipt::Receipt;
+
+/// The member-state format this release writes; it reads this one only.
+pub const MEMBER_FORMAT: u32 = 1;
+
+/// Points earned (or credited) together.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Lot {
+    /// Member-wide sequence number, from 1; burns take lots by (expires_at, seq).
+    pub seq: u64,
+    /// Points put into the lot.
+    pub amount: Points,
+    /// Points still in it: 0 ≤ remaining ≤ amount.
+    pub remaining: Points,
+    /// Of `remaining`, points reserved by open holds: 0 ≤ held ≤ remaining.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub held: Points,
+    /// True until the points become available.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub pending: bool,
+    /// When the points were earned.
+    pub earned_at: DateTime<Utc>,
+    /// When the points become (or became) available.
+    pub available_at: DateTime<Utc>,
+    /// When the points expire (usable strictly before); `None` never.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<DateTime<Utc>>,
+    /// The event that created the lot.
+    pub source: String,
+    /// How the lot came to be.
+    pub origin: LotOrigin,
+}
+
+/// How a lot came to be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LotOrigin {
+    /// Earned by a purchase.
+    Earn,
+    /// Credited by an adjustment.
+    Adjust,
+    /// Given back when something paid with points was returned.
+    Refund,
+}
+
+fn is_zero(p: &Points) -> bool {
+    *p == 0
+}
+
+impl Lot {
+    /// The order in which burns consume lots: earliest expiry first (never
+    /// expiring last), then oldest.
+    pub(crate) fn burn_order(&self) -> (bool, Option<DateTime<Utc>>, u64) {
+        (self.expires_at.is_none(), self.expires_at, self.seq)
+    }
+
+    /// Points that a burn, a hold or a settlement may take now.
+    pub(crate) fn free(&self) -> Points {
+        if self.pending {
+            0
+        } else {
+            self.remaining - self.held
+        }
+    }
+}
+
+/// Points taken from one lot.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Take {
+    /// The lot's sequence number.
+    pub lot: u64,
+    /// The lot's expiry instant (kept so a refund can restore it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<DateTime<Utc>>,
+    /// Points taken.
+    pub points: Points,
+}
+
+/// The state of a hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HoldStatus {
+    /// Reserved, waiting for capture or void.
+    Open,
+    /// Burned by a capture.
+    Captured,
+    /// Released by a void.
+    Voided,
+    /// Released because it timed out.
+    Released,
+}
+
+impl HoldStatus {
+    pub(crate) fn word(self) -> &'static str {
+        match self {
+            HoldStatus::Open => "open",
+            HoldStatus::Captured => "captured",
+            HoldStatus::Voided => "voided",
+            HoldStatus::Released => "released (timed out)",
+        }
+    }
+}
+
+/// Points reserved for a basket being paid.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HoldRecord {
+    /// The hold event id.
+    pub id: String,
+    /// The burn rule.
+    pub rule: String,
+    /// The order being paid.
+    pub order: String,
+    /// Points reserved.
+    pub points: Points,
+    /// Where they are reserved.
+    pub takes: Vec<Take>,
+    /// When the hold was made.
+    pub at: DateTime<Utc>,
+    /// When an open hold is released.
+    pub timeout_at: DateTime<Utc>,
+    /// Its state.
+    pub status: HoldStatus,
+    /// When it was captured, voided or released.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub closed_at: Option<DateTime<Utc>>,
+}
+
+/// A burn kept for the return window, so a return can give points back.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BurnRecord {
+    /// The redeem or capture event id.
+    pub event: String,
+    /// The order paid.
+    pub order: String,
+    /// When.
+    pub at: DateTime<Utc>,
+    /// Points burned.
+    pub points: Points,
+    /// Points given back so far.
+    pub refunded: Points,
+    /// The lots they came from.
+    pub takes: Vec<Take>,
+}
+
+/// One purchase line as a return needs it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LineRecord {
+    /// Quantity bought.
+    pub quantity: Amount,
+    /// Quantity returned so far.
+    pub returned: Amount,
+    /// Net money amount of the line.
+    pub amount: Amount,
+    /// Points the purchase earned, allocated to this line.
+    pub points: Points,
+    /// Points reversed so far for this line.
+    pub reversed: Points,
+}
+
+/// A purchase kept for the return window.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PurchaseRecord {
+    /// The purchase event id.
+    pub event: String,
+    /// The order id.
+    pub order: String,
+    /// When.
+    pub at: DateTime<Utc>,
+    /// The lot its points went into.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lot: Option<u64>,
+    /// Net money amount of all lines.
+    pub amount: Amount,
+    /// Net money amount returned so far.
+    pub returned: Amount,
+    /// The lines.
+    pub lines: Vec<LineRecord>,
+}
+
+/// What a member has received and given, over all time, in point units.
+///
+/// Conservation: `earned + credited + refunded = posted + burned + debited +
+/// expired + reversed`, where `posted = pending + held + available`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Totals {
+    /// Earned by purchases.
+    pub earned: Points,
+    /// Credited by adjustments.
+    pub credited: Points,
+    /// Given back by returns of things paid with points.
+    pub refunded: Points,
+    /// Spent.
+    pub burned: Points,
+    /// Debited by adjustments.
+    pub debited: Points,
+    /// Expired.
+    pub expired: Points,
+    /// Taken back by returns.
+    pub reversed: Points,
+}
+
+impl Totals {
+    /// Everything that came in.
+    ///
+    /// ```
+    /// let t = loyalty::Totals { earned: 5, credited: 2, refunded: 1, ..Default::default() };
+    /// assert_eq!(t.issued(), 8);
+    /// ```
+    pub fn issued(&self) -> Points {
+        self.earned + self.credited + self.refunded
+    }
+}
+
+/// Per-rule points and counts on one local day, for caps and daily limits.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DayCount {
+    /// The local date.
+    pub date: NaiveDate,
+    /// `earn:<rule>`, `burn:<rule>` or `purchases`.
+    pub key: String,
+    /// Points given that day.
+    pub points: Points,
+    /// Times counted that day.
+    pub count: u32,
+}
+
+/// An event the member remembers for idempotency.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Processed {
+    /// The event id.
+    pub id: String,
+    /// A stable fingerprint of the payload.
+    pub fingerprint: u64,
+    /// The event instant.
+    pub at: DateTime<Utc>,
+    /// The receipt, for the latest `limits.keep_receipts` events.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub receipt: Option<Box<Receipt>>,
+}
+
+/// One member's state.
+///
+/// ```
+/// # let program = loyalty::Program::from_json_str(r#"{"id":"p","currency":"EUR","time_zone":"UTC"}"#).unwrap();
+/// let member = program.enroll("m-42", "2026-01-01T00:00:00Z".parse().unwrap(), Default::default()).unwrap();
+/// let json = member.to_json();
+/// assert_eq!(loyalty::Member::from_json_str(&json).unwrap(), member);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Member {
+    pub(crate) format: u32,
+    pub(crate) id: String,
+    pub(crate) program: String,
+    pub(crate) enrolled_at: DateTime<Utc>,
+    pub(crate) profile: Profile,
+    pub(crate) clock: DateTime<Utc>,
+    pub(crate) next_lot: u64,
+    pub(crate) next_entry: u64,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) lots: Vec<Lot>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) holds: Vec<HoldRecord>,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub(crate) debt: Points,
+    pub(crate) totals: Totals,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) days: Vec<DayCount>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub(crate) lifetime: BTreeMap<String, Points>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) purchases: Vec<PurchaseRecord>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) burns: Vec<BurnRecord>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) recent: Vec<Processed>,
+}
+
+impl Member {
+    pub(crate) fn new(id: &str, program: &str, at: DateTime<Utc>, profile: Profile) -> Member {
+        Member {
+            format: MEMBER_FORMAT,
+            id: id.to_owned(),
+            program: program.to_owned(),
+            enrolled_at: at,
+            profile,
+            clock: at,
+            next_lot: 1,
+            next_entry: 1,
+            lots: Vec::new(),
+            holds: Vec::new(),
+            debt: 0,
+            totals: Totals::default(),
+            days: Vec::new(),
+            lifetime: BTreeMap::new(),
+            purchases: Vec::new(),
+            burns: Vec::new(),
+            recent: Vec::new(),
+        }
+    }
+
+    /// Decodes a member state, refusing formats this release cannot read.
+    ///
+    /// ```
+    /// let err = loyalty::Member::from_json_str(r#"{"format": 99}"#).unwrap_err();
+    /// assert!(err.to_string().contains("format 99"));
+    /// ```
+    pub fn from_json_str(text: &str) -> Result<Member> {
+        #[derive(Deserialize)]
+        struct Head {
+            format: u32,
+        }
+        let head: Head = serde_json::from_str(text)
+            .map_err(|e| Error::MemberState { reason: format!("line {}, column {}: {e}", e.line(), e.column()) })?;
+        if head.format != MEMBER_FORMAT {
+            return Err(Error::MemberState {
+                reason: format!(
+                    "format {} is not readable by this release (it reads format {MEMBER_FORMAT})",
+                    head.format
+                ),
+            });
+        }
+        serde_json::from_str(text)
+            .map_err(|e| Error::MemberState { reason: format!("line {}, column {}: {e}", e.line(), e.column()) })
+    }
+
+    /// Encodes the state as one line of JSON; the same state always gives the same bytes.
+    ///
+    /// ```
+    /// # let program = loyalty::Program::from_json_str(r#"{"id":"p","currency":"EUR","time_zone":"UTC"}"#).unwrap();
+    /// let m = program.enroll("m", "2026-01-01T00:00:00Z".parse().unwrap(), Default::default()).unwrap();
+    /// assert!(m.to_json().starts_with(r#"{"format":1,"id":"m""#));
+    /// ```
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+
+    /// The member id.
+    ///
+    /// ```
+    /// # let program = loyalty::Program::from_json_str(r#"{"id":"p","currency":"EUR","time_zone":"UTC"}"#).unwrap();
+    /// let m = program.enroll("m-1", "2026-01-01T00:00:00Z".parse().unwrap(), Default::default()).unwrap();
+    /// assert_eq!(m.id(), "m-1");
+    /// ```
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// The id of the program the member belongs to.
+    ///
+    /// ```
+    /// # let program = loyalty::Program::from_json_str(r#"{"id":"p","currency":"EUR","time_zone":"UTC"}"#).unwrap();
+    /// let m = program.enroll("m-1", "2026-01-01T00:00:00Z".parse().unwrap(), Default::default()).unwrap();
+    /// assert_eq!(m.program_id(), "p");
+    /// ```
+    pub fn program_id(&self) -> &str {
+        &self.program
+    }
+
+    /// The member's profile.
+    ///
+    /// ```
+    /// # let program = loyalty::Program::from_json_str(r#"{"id":"p","currency":"EUR","time_zone":"UTC"}"#).unwrap();
+    /// let m = program.enroll("m-1", "2026-01-01T00:00:00Z".parse().unwrap(), Default::default()).unwrap();
+    /// assert!(m.profile().birth_date.is_none());
+    /// ```
+    pub fn profile(&self) -> &Profile {
+        &self.profile
+    }
+
+    /// The latest event instant applied: the member's clock.
+    ///
+    /// ```
+    /// # let program = loyalty::Program::from_json_str(r#"{"id":"p","currency":"EUR","time_zone":"UTC"}"#).unwrap();
+    /// let at = "2026-01-01T00:00:00Z".parse().unwrap();
+    /// let m = program.enroll("m-1", at, Default::default()).unwrap();
+    /// assert_eq!(m.clock(), at);
+    /// ```
+    pub fn clock(&self) -> DateTime<Utc> {
+        self.clock
+    }
+
+    /// When the member enrolled.
+    ///
+    /// ```
+    /// # let program = loyalty::Program::from_json_str(r#"{"id":"p","currency":"EUR","time_zone":"UTC"}"#).unwrap();
+    /// let at = "2026-01-01T00:00:00Z".parse().unwrap();
+    /// assert_eq!(program.enroll("m", at, Default::default()).unwrap().enrolled_at(), at);
+    /// ```
+    pub fn enrolled_at(&self) -> DateTime<Utc> {
+        self.enrolled_at
+    }
+
+    /// Open lots (pending or available, not yet spent or expired), in creation order.
+    ///
+    /// ```
+    /// # let program = loyalty::Program::from_json_str(r#"{"id":"p","currency":"EUR","time_zone":"UTC"}"#).unwrap();
+    /// let m = program.enroll("m", "2026-01-01T00:00:00Z".parse().unwrap(), Default::default()).unwrap();
+    /// assert!(m.lots().is_empty());
+    /// ```
+    pub fn lots(&self) -> &[Lot] {
+        &self.lots
+    }
+
+    /// Holds, open and recently closed.
+    ///
+    /// ```
+    /// # let program = loyalty::Program::from_json_str(r#"{"id":"p","currency":"EUR","time_zone":"UTC"}"#).unwrap();
+    /// let m = program.enroll("m", "2026-01-01T00:00:00Z".parse().unwrap(), Default::default()).unwrap();
+    /// assert!(m.holds().is_empty());
+    /// ```
+    pub fn holds(&self) -> &[HoldRecord] {
+        &self.holds
+    }
+
+    /// Lifetime totals.
+    ///
+    /// ```
+    /// # let program = loyalty::Program::from_json_str(r#"{"id":"p","currency":"EUR","time_zone":"UTC"}"#).unwrap();
+    /// let m = program.enroll("m", "2026-01-01T00:00:00Z".parse().unwrap(), Default::default()).unwrap();
+    /// assert_eq!(m.totals().issued(), 0);
+    /// ```
+    pub fn totals(&self) -> &Totals {
+        &self.totals
+    }
+
+    /// Points owed after returns took back points already spent (0 or more).
+    ///
+    /// ```
+    /// # let program = loyalty::Program::from_json_str(r#"{"id":"p","currency":"EUR","time_zone":"UTC"}"#).unwrap();
+    /// let m = program.enroll("m", "2026-01-01T00:00:00Z".parse().unwrap(), Default::default()).unwrap();
+    /// assert_eq!(m.debt(), 0);
+    /// ```
+    pub fn debt(&self) -> Points {
+        self.debt
+    }
+
+    /// Purchases still inside their return window.
+    ///
+    /// ```
+    /// # let program = loyalty::Program::from_json_str(r#"{"id":"p","currency":"EUR","time_zone":"UTC"}"#).unwrap();
+    /// let m = program.enroll("m", "2026-01-01T00:00:00Z".parse().unwrap(), Default::default()).unwrap();
+    /// assert!(m.purchases().is_empty());
+    /// ```
+    pub fn purchases(&self) -> &[PurchaseRecord] {
+        &self.purchases
+    }
+
+    /// Burns still inside the return window.
+    ///
+    /// ```
+    /// # let program = loyalty::Program::from_json_str(r#"{"id":"p","currency":"EUR","time_zone":"UTC"}"#).unwrap();
+    /// let m = program.enroll("m", "2026-01-01T00:00:00Z".parse().unwrap(), Default::default()).unwrap();
+    /// assert!(m.burns().is_empty());
+    /// ```
+    pub fn burns(&self) -> &[BurnRecord] {
+        &self.burns
+    }
+
+    /// Event ids remembered for idempotency, oldest first.
+    ///
+    /// ```
+    /// # let program = loyalty::Program::from_json_str(r#"{"id":"p","currency":"EUR","time_zone":"UTC"}"#).unwrap();
+    /// let m = program.enroll("m", "2026-01-01T00:00:00Z".parse().unwrap(), Default::default()).unwrap();
+    /// assert_eq!(m.recent_events().len(), 1); // the enroll event
+    /// ```
+    pub fn recent_events(&self) -> &[Processed] {
+        &self.recent
+    }
+
+    /// Posted, pending, held and available points, as of the member's clock.
+    ///
+    /// ```
+    /// # let program = loyalty::Program::from_json_str(r#"{"id":"p","currency":"EUR","time_zone":"UTC"}"#).unwrap();
+    /// let m = program.enroll("m", "2026-01-01T00:00:00Z".parse().unwrap(), Default::default()).unwrap();
+    /// assert_eq!(m.balances().available, 0);
+    /// ```
+    pub fn balances(&self) -> crate::Balances {
+        let mut b = crate::Balances::default();
+        for lot in &self.lots {
+            if lot.pending {
+                b.pending += lot.remaining;
+            } else {
+                b.held += lot.held;
+                b.available += lot.remaining - lot.held;
+            }
+        }
+        b.available -= self.debt;
+        b.posted = b.pending + b.held + b.available;
+        b
+    }
+
+    /// Checks the ledger invariants of the crate docs; returns the first one
+    /// broken. The engine asserts them after every event in debug builds; the
+    /// property tests call this.
+    ///
+    /// ```
+    /// # let program = loyalty::Program::from_json_str(r#"{"id":"p","currency":"EUR","time_zone":"UTC"}"#).unwrap();
+    /// let m = program.enroll("m", "2026-01-01T00:00:00Z".parse().unwrap(), Default::default()).unwrap();
+    /// assert_eq!(m.check_invariants(), Ok(()));
+    /// ```
+    pub fn check_invariants(&self) -> std::result::Result<(), String> {
+        for lot in &self.lots {
+            if !(0 <= lot.held && lot.held <= lot.remaining && lot.remaining <= lot.amount) {
+                return Err(format!(
+                    "lot {}: need 0 ≤ held ≤ remaining ≤ amount, have {} {} {}",
+                    lot.seq, lot.held, lot.remaining, lot.amount
+                ));
+            }
+            if lot.pending && lot.held != 0 {
+                return Err(format!("lot {}: pending points are held", lot.seq));
+            }
+        }
+        let b = self.balances();
+        let t = &self.totals;
+        let out = b.posted + t.burned + t.debited + t.expired + t.reversed;
+        if t.issued() != out {
+            return Err(format!(
+                "conservation: issued {} ≠ posted {} + burned {} + debited {} + expired {} + reversed {}",
+                t.issued(),
+                b.posted,
+                t.burned,
+                t.debited,
+                t.expired,
+                t.reversed
+            ));
+        }
+        let open_held: Points = self.holds.iter().filter(|h| h.status == HoldStatus::Open).map(|h| h.points).sum();
+        if open_held != b.held {
+            return Err(format!("holds: open holds reserve {open_held}, lots hold {}", b.held));
+        }
+        if self.debt < 0 {
+            return Err("debt is negative".into());
+        }
+        if self.debt > 0 && self.lots.iter().any(|l| l.free() > 0) {
+            return Err("debt is owed while free points exist".into());
+        }
+        for p in &self.purchases {
+            for (i, l) in p.lines.iter().enumerate() {
+                if l.reversed > l.points || l.reversed < 0 {
+                    return Err(format!("purchase {} line {i}: reversed {} of {}", p.event, l.reversed, l.points));
+                }
+            }
+        }
+        for burn in &self.burns {
+            if burn.refunded > burn.points || burn.refunded < 0 {
+                return Err(format!("burn {}: refunded {} of {}", burn.event, burn.refunded, burn.points));
+            }
+        }
+        Ok(())
+    }
+}

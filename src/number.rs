@@ -1,0 +1,327 @@
+//! Exact numbers: decimal amounts, rounding, points.
+//!
+//! Money, quantities, rates and percents are [`Amount`]s: decimals parsed
+//! strictly from strings (`"12.50"`) or integers (`12`). Floats are refused,
+//! because `0.1` as a float is not one tenth; so are exponents (`1e3`),
+//! underscores, signs other than a leading `-`, more than
+//! [`Amount::FRACTION_DIGITS_MAX`] fraction digits or more than
+//! [`Amount::INTEGER_DIGITS_MAX`] integer digits. Points are `i64` integers in
+//! the program's smallest point unit.
+
+use std::fmt;
+use std::str::FromStr;
+
+use rust_decimal::{Decimal, RoundingStrategy};
+use serde::{Deserialize, Serialize};
+
+/// Points, as an integer count of the program's smallest point unit.
+///
+/// With `points.scale = 0` one unit is one point; with `scale = 2` the value
+/// `1250` means 12.50 points.
+pub type Points = i64;
+
+/// An exact decimal number: a money amount, a quantity, a rate or a percent.
+///
+/// ```
+/// use loyalty::Amount;
+/// let price: Amount = "199.90".parse().unwrap();
+/// assert_eq!(price.to_string(), "199.90");
+/// assert!("1e3".parse::<Amount>().is_err());
+/// assert!("0.1234567890123".parse::<Amount>().is_err()); // 13 fraction digits
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Amount(Decimal);
+
+impl Amount {
+    /// The most fraction digits an amount may have.
+    pub const FRACTION_DIGITS_MAX: usize = 12;
+    /// The most integer digits an amount may have.
+    pub const INTEGER_DIGITS_MAX: usize = 15;
+    /// Zero.
+    pub const ZERO: Amount = Amount(Decimal::ZERO);
+
+    /// The amount as a `rust_decimal::Decimal`.
+    ///
+    /// ```
+    /// let a: loyalty::Amount = "2.5".parse().unwrap();
+    /// assert_eq!(a.decimal(), rust_decimal::Decimal::new(25, 1));
+    /// ```
+    pub fn decimal(self) -> Decimal {
+        self.0
+    }
+
+    /// An amount from a whole number.
+    ///
+    /// ```
+    /// assert_eq!(loyalty::Amount::from_int(10).to_string(), "10");
+    /// ```
+    pub fn from_int(value: i64) -> Amount {
+        Amount(Decimal::from(value))
+    }
+
+    /// True when the amount is below zero.
+    ///
+    /// ```
+    /// assert!("-1".parse::<loyalty::Amount>().unwrap().is_negative());
+    /// ```
+    pub fn is_negative(self) -> bool {
+        self.0.is_sign_negative() && !self.0.is_zero()
+    }
+
+    /// True when the amount is zero.
+    ///
+    /// ```
+    /// assert!("0.00".parse::<loyalty::Amount>().unwrap().is_zero());
+    /// ```
+    pub fn is_zero(self) -> bool {
+        self.0.is_zero()
+    }
+
+    pub(crate) fn from_decimal(value: Decimal) -> Amount {
+        Amount(value)
+    }
+}
+
+pub(crate) fn amount_is_zero(a: &Amount) -> bool {
+    a.is_zero()
+}
+
+/// Why a text is not an [`Amount`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("'{text}' is not an exact decimal amount: {reason}")]
+pub struct AmountError {
+    text: String,
+    reason: &'static str,
+}
+
+impl FromStr for Amount {
+    type Err = AmountError;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let fail = |reason| AmountError {
+            // Keep the message short even for a 10 KB input.
+            text: text.chars().take(40).collect(),
+            reason,
+        };
+        let digits = text.strip_prefix('-').unwrap_or(text);
+        let (int, frac) = match digits.split_once('.') {
+            Some((i, f)) => (i, Some(f)),
+            None => (digits, None),
+        };
+        if int.is_empty() || !int.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(fail("expected digits with an optional '-' and '.' (no exponent, sign '+', spaces or '_')"));
+        }
+        if int.trim_start_matches('0').len() > Amount::INTEGER_DIGITS_MAX {
+            return Err(fail("more than 15 integer digits"));
+        }
+        if let Some(frac) = frac {
+            if frac.is_empty() || !frac.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(fail("expected digits after '.'"));
+            }
+            if frac.len() > Amount::FRACTION_DIGITS_MAX {
+                return Err(fail("more than 12 fraction digits"));
+            }
+        }
+        Decimal::from_str_exact(text).map(Amount).map_err(|_| fail("out of range"))
+    }
+}
+
+impl fmt::Display for Amount {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.0, f)
+    }
+}
+
+impl Serialize for Amount {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for Amount {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = Amount;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a decimal amount as a string like \"12.50\", or an integer")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Amount, E> {
+                v.parse().map_err(E::custom)
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Amount, E> {
+                v.to_string().parse().map_err(E::custom)
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Amount, E> {
+                v.to_string().parse().map_err(E::custom)
+            }
+            fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Amount, E> {
+                Err(E::custom(format!(
+                    "{v} is a floating-point number; write amounts as strings (\"12.50\") so they stay exact"
+                )))
+            }
+        }
+        d.deserialize_any(Visitor)
+    }
+}
+
+/// How a fractional number of points becomes a whole number of point units.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Rounding {
+    /// Toward negative infinity: 12.9 → 12.
+    #[default]
+    Floor,
+    /// Toward positive infinity: 12.1 → 13.
+    Ceil,
+    /// To nearest, halves away from zero: 12.5 → 13.
+    HalfUp,
+    /// To nearest, halves to even: 12.5 → 12, 13.5 → 14.
+    HalfEven,
+}
+
+impl Rounding {
+    /// Rounds `value` to `scale` fraction digits.
+    ///
+    /// ```
+    /// use loyalty::Rounding;
+    /// use rust_decimal::Decimal;
+    /// assert_eq!(Rounding::HalfEven.round(Decimal::new(125, 1), 0), Decimal::new(12, 0));
+    /// assert_eq!(Rounding::Floor.round(Decimal::new(-125, 1), 0), Decimal::new(-13, 0));
+    /// ```
+    pub fn round(self, value: Decimal, scale: u32) -> Decimal {
+        let strategy = match self {
+            Rounding::Floor => RoundingStrategy::ToNegativeInfinity,
+            Rounding::Ceil => RoundingStrategy::ToPositiveInfinity,
+            Rounding::HalfUp => RoundingStrategy::MidpointAwayFromZero,
+            Rounding::HalfEven => RoundingStrategy::MidpointNearestEven,
+        };
+        value.round_dp_with_strategy(scale, strategy)
+    }
+}
+
+/// Where a rule's points are rounded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RoundAt {
+    /// Sum the rule's exact points over the basket, then round once.
+    #[default]
+    PerTransaction,
+    /// Round the rule's points on each line, then sum.
+    PerLine,
+}
+
+/// Formats point units as points: `1250` at scale 2 → `12.50`.
+///
+/// ```
+/// assert_eq!(loyalty::format_points(1250, 2), "12.50");
+/// assert_eq!(loyalty::format_points(-7, 0), "-7");
+/// ```
+pub fn format_points(units: Points, scale: u32) -> String {
+    Decimal::from_i128_with_scale(i128::from(units), scale).to_string()
+}
+
+/// A 64-bit FNV-1a hasher that writes every integer little-endian, so a
+/// fingerprint is the same on every platform.
+pub(crate) struct StableHasher(u64);
+
+impl StableHasher {
+    pub(crate) fn new() -> Self {
+        StableHasher(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl std::hash::Hasher for StableHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 ^= u64::from(*b);
+            self.0 = self.0.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+    fn write_u16(&mut self, i: u16) {
+        self.write(&i.to_le_bytes());
+    }
+    fn write_u32(&mut self, i: u32) {
+        self.write(&i.to_le_bytes());
+    }
+    fn write_u64(&mut self, i: u64) {
+        self.write(&i.to_le_bytes());
+    }
+    fn write_u128(&mut self, i: u128) {
+        self.write(&i.to_le_bytes());
+    }
+    fn write_usize(&mut self, i: usize) {
+        self.write(&(i as u64).to_le_bytes());
+    }
+    fn write_i16(&mut self, i: i16) {
+        self.write(&i.to_le_bytes());
+    }
+    fn write_i32(&mut self, i: i32) {
+        self.write(&i.to_le_bytes());
+    }
+    fn write_i64(&mut self, i: i64) {
+        self.write(&i.to_le_bytes());
+    }
+    fn write_i128(&mut self, i: i128) {
+        self.write(&i.to_le_bytes());
+    }
+    fn write_isize(&mut self, i: isize) {
+        self.write(&(i as i64).to_le_bytes());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn amounts_parse_strictly() {
+        for good in ["0", "12", "-3", "199.90", "0.000000000001", "999999999999999"] {
+            assert!(good.parse::<Amount>().is_ok(), "{good}");
+        }
+        for bad in [
+            "",
+            "-",
+            "1e3",
+            "+1",
+            " 1",
+            "1_000",
+            "1.",
+            ".5",
+            "NaN",
+            "inf",
+            "1.0000000000001",
+            "1000000000000000",
+            "١٢",
+            "0x10",
+        ] {
+            assert!(bad.parse::<Amount>().is_err(), "{bad}");
+        }
+        let thirty = format!("0.{}", "1".repeat(30));
+        assert!(thirty.parse::<Amount>().is_err());
+    }
+
+    #[test]
+    fn amounts_refuse_floats_in_json() {
+        let err = serde_json::from_str::<Amount>("0.1").unwrap_err();
+        assert!(err.to_string().contains("floating-point"));
+        assert_eq!(serde_json::from_str::<Amount>("\"0.1\"").unwrap().to_string(), "0.1");
+        assert_eq!(serde_json::from_str::<Amount>("7").unwrap().to_string(), "7");
+    }
+
+    #[test]
+    fn stable_hash_is_fixed() {
+        use std::hash::{Hash, Hasher};
+        // The published FNV-1a 64 test vector.
+        let mut h = StableHasher::new();
+        h.write(b"a");
+        assert_eq!(h.finish(), 0xaf63_dc4c_8601_ec8c);
+        // Pinned: a change would make stored members see old events as new payloads.
+        let mut h = StableHasher::new();
+        ("abc", 5_u64, -1_i32).hash(&mut h);
+        assert_eq!(h.finish(), 1_555_515_247_434_490_213);
+    }
+}

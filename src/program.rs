@@ -1,0 +1,988 @@
+//! The program: its file schema, validation and compiled form.
+//!
+//! A program file (TOML or JSON, one schema) names the currency, the time
+//! zone, the point unit, the pending period, the expiry policy, the earning
+//! base, the limits, the earn rules and the burn rules. [`Program`] is the
+//! validated, compiled, immutable result; it is `Send + Sync` and shared by
+//! every thread.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::NaiveDate;
+use chrono_tz::Tz;
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{line_column, Error, Result};
+use crate::number::{Amount, Points, RoundAt, Rounding};
+use crate::time::{Period, RoundTo, TimeWindow, Weekday};
+
+/// The most earn or burn rules a program may have.
+pub const RULES_MAX: usize = 256;
+/// The most categories a program may declare.
+pub const CATEGORIES_MAX: usize = 10_000;
+/// The largest point scale (fraction digits of a point).
+pub const POINT_SCALE_MAX: u32 = 4;
+/// The longest late window a program may declare, in days.
+pub const LATE_WINDOW_DAYS_MAX: u32 = 31;
+
+/// The program file, as written. See the crate docs for a full example.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProgramSpec {
+    /// Program id; member states name it.
+    pub id: String,
+    /// A name for people.
+    #[serde(default)]
+    pub name: String,
+    /// ISO 4217 code of the currency of every money amount (`"RUB"`).
+    pub currency: String,
+    /// IANA time zone for all calendar logic (`"Europe/Moscow"`).
+    pub time_zone: String,
+    /// The point unit.
+    #[serde(default)]
+    pub points: PointsSpec,
+    /// Every product category events may use; rules may only name these.
+    #[serde(default)]
+    pub categories: Vec<String>,
+    /// How long earned points stay pending before they can be spent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending: Option<Period>,
+    /// When points expire.
+    #[serde(default)]
+    pub expiry: ExpirySpec,
+    /// Lines that never earn.
+    #[serde(default)]
+    pub earning_base: EarningBase,
+    /// Limits and windows.
+    #[serde(default)]
+    pub limits: Limits,
+    /// Earn rules.
+    #[serde(default)]
+    pub earn: Vec<EarnRule>,
+    /// Burn rules (ways to pay with points).
+    #[serde(default)]
+    pub burn: Vec<BurnRule>,
+}
+
+/// The point unit of a program.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PointsSpec {
+    /// Fraction digits of a point: 0 (whole points, the default) to 4.
+    /// Every point quantity in events, receipts and this file is an integer
+    /// count of the smallest unit: with scale 2, `1250` is 12.50 points.
+    #[serde(default)]
+    pub scale: u32,
+    /// Default rounding of earn rules.
+    #[serde(default)]
+    pub rounding: Rounding,
+    /// Default place of rounding of earn rules.
+    #[serde(default)]
+    pub round: RoundAt,
+    /// Money value of one whole point when paying with it; also the money
+    /// value of a point for `percent` rules. Default 1.
+    #[serde(default = "one")]
+    pub value: Amount,
+}
+
+fn one() -> Amount {
+    Amount::from_int(1)
+}
+
+impl Default for PointsSpec {
+    fn default() -> Self {
+        PointsSpec { scale: 0, rounding: Rounding::Floor, round: RoundAt::PerTransaction, value: one() }
+    }
+}
+
+/// The kind of expiry policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExpiryKind {
+    /// Points never expire.
+    #[default]
+    None,
+    /// Each lot expires `period` after it was earned (or became available),
+    /// then moved to the end of its day, month or year by `round_to`.
+    After,
+    /// Each lot expires at the end of the first `month`/`day` on or after the
+    /// day it was earned, `years_after` years later.
+    FixedDate,
+    /// All points expire `period` after the member's last qualifying
+    /// activity (a purchase); every purchase pushes all of them out.
+    Inactivity,
+}
+
+/// Where an `after` expiry counts from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExpiryFrom {
+    /// From the instant the points were earned.
+    #[default]
+    Earned,
+    /// From the instant the points became available (after pending).
+    Available,
+}
+
+/// The expiry policy of a program.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExpirySpec {
+    /// The policy.
+    #[serde(default)]
+    pub kind: ExpiryKind,
+    /// The length, for `after` and `inactivity`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub period: Option<Period>,
+    /// For `after`: count from earning or from availability.
+    #[serde(default)]
+    pub from: ExpiryFrom,
+    /// For `after` and `inactivity`: move the instant to the end of its local day, month or year.
+    #[serde(default)]
+    pub round_to: RoundTo,
+    /// For `fixed_date`: the month (1–12) of the last usable day.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub month: Option<u32>,
+    /// For `fixed_date`: the last usable day of the month (29 February becomes 28 in common years).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub day: Option<u32>,
+    /// For `fixed_date`: how many years after the first such date.
+    #[serde(default)]
+    pub years_after: u32,
+}
+
+/// Lines excluded from every earn rule.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EarningBase {
+    /// Categories that never earn (delivery, services, gift cards).
+    #[serde(default)]
+    pub exclude_categories: Vec<String>,
+    /// SKUs that never earn.
+    #[serde(default)]
+    pub exclude_skus: Vec<String>,
+    /// Lines discounted by more than this percent of their price earn nothing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_line_discount_percent: Option<Amount>,
+}
+
+/// Limits and windows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Limits {
+    /// At most this many purchases a local day earn points; later ones earn nothing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub earning_purchases_per_day: Option<u32>,
+    /// A return may take the balance below zero (the debt is paid from later points).
+    /// Without it, what cannot be taken back is reported as a shortfall.
+    #[serde(default)]
+    pub allow_negative_balance: bool,
+    /// How far behind the member's clock an event may be (offline POS). At most 31 days.
+    #[serde(default = "default_late_window")]
+    pub late_window: Period,
+    /// How long after a purchase it may be returned.
+    #[serde(default = "default_return_window")]
+    pub return_window: Period,
+    /// How many event ids a member remembers for idempotency (1 to 100 000).
+    #[serde(default = "default_remember_events")]
+    pub remember_events: u32,
+    /// How many of the latest receipts a member keeps to answer retries (0 to 64).
+    #[serde(default = "default_keep_receipts")]
+    pub keep_receipts: u32,
+}
+
+fn default_late_window() -> Period {
+    Period::Hours(72)
+}
+fn default_return_window() -> Period {
+    Period::Days(365)
+}
+fn default_remember_events() -> u32 {
+    1_000
+}
+fn default_keep_receipts() -> u32 {
+    8
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            earning_purchases_per_day: None,
+            allow_negative_balance: false,
+            late_window: default_late_window(),
+            return_window: default_return_window(),
+            remember_events: default_remember_events(),
+            keep_receipts: default_keep_receipts(),
+        }
+    }
+}
+
+/// The kind of an earn rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EarnKind {
+    /// `points` for every `per` of money spent on matching lines.
+    PerAmount,
+    /// `percent` of the money spent on matching lines, as points worth that
+    /// much money (cashback; see `points.value`).
+    Percent,
+    /// A fixed bonus of `points` when the rule's conditions hold and it has at
+    /// least one matching line.
+    Fixed,
+    /// Multiplies the points other rules (`applies_to`, default all
+    /// `per_amount` and `percent` rules) earn on matching lines by `factor`:
+    /// the rule adds `(factor − 1)` × those points.
+    Multiplier,
+}
+
+/// Whether a rule combines with others.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stacking {
+    /// Applies alongside every other rule.
+    #[default]
+    Stackable,
+    /// Competes with the other exclusive rules of its stage: only the one
+    /// giving the most points applies (ties: lower priority, then id).
+    Exclusive,
+}
+
+/// When a rule applies. Empty lists mean "no restriction".
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Conditions {
+    /// Only lines of these categories.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub categories: Vec<String>,
+    /// Never lines of these categories.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub exclude_categories: Vec<String>,
+    /// Only lines with these SKUs.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub skus: Vec<String>,
+    /// Never lines with these SKUs.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub exclude_skus: Vec<String>,
+    /// Only purchases in these channels.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub channels: Vec<String>,
+    /// Only purchases in these stores.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stores: Vec<String>,
+    /// Only when the rule's matching lines sum to at least this much money.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_basket: Option<Amount>,
+    /// First local date the rule applies (`"2026-12-01"`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<NaiveDate>,
+    /// Last local date the rule applies, inclusive.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until: Option<NaiveDate>,
+    /// Only on these local weekdays.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub weekdays: Vec<Weekday>,
+    /// Only inside this local time-of-day window.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_of_day: Option<TimeWindow>,
+    /// Only for members whose profile attributes have these values.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub attributes: BTreeMap<String, String>,
+}
+
+/// Limits on the points one rule gives a member, in point units.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Caps {
+    /// At most this many points per purchase.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub per_transaction: Option<Points>,
+    /// At most this many points per local day.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub per_day: Option<Points>,
+    /// At most this many points per local calendar month.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub per_month: Option<Points>,
+    /// At most this many points ever.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lifetime: Option<Points>,
+}
+
+impl Caps {
+    fn is_empty(&self) -> bool {
+        self == &Caps::default()
+    }
+}
+
+/// An earn rule.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EarnRule {
+    /// Rule id, unique among all rules.
+    pub id: String,
+    /// The name members see in receipts ("Double points Tuesday"); defaults to the id.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub name: String,
+    /// The kind.
+    pub kind: EarnKind,
+    /// `per_amount`: points (units) per `per`; `fixed`: the bonus (units).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub points: Option<Points>,
+    /// `per_amount`: the money amount that earns `points`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub per: Option<Amount>,
+    /// `percent`: the percent of the amount given back as points.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub percent: Option<Amount>,
+    /// `multiplier`: the factor, greater than 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub factor: Option<Amount>,
+    /// `multiplier`: the rules multiplied.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub applies_to: Vec<String>,
+    /// Rounding; defaults to `points.rounding`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rounding: Option<Rounding>,
+    /// Place of rounding; defaults to `points.round`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub round: Option<RoundAt>,
+    /// Order in receipts and tie-breaks: lower first.
+    #[serde(default)]
+    pub priority: i32,
+    /// Stackable or exclusive.
+    #[serde(default)]
+    pub stacking: Stacking,
+    /// Conditions.
+    #[serde(default)]
+    pub when: Conditions,
+    /// Caps.
+    #[serde(default, skip_serializing_if = "Caps::is_empty")]
+    pub caps: Caps,
+}
+
+/// A burn rule: a way to pay with points.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BurnRule {
+    /// Rule id, unique among all rules.
+    pub id: String,
+    /// A name for people; defaults to the id.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub name: String,
+    /// Money value of one whole point; defaults to `points.value`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<Amount>,
+    /// The fewest points one burn may use (units).
+    #[serde(default)]
+    pub min_points: Points,
+    /// Burns are multiples of this many units. Default 1.
+    #[serde(default = "one_unit")]
+    pub step_points: Points,
+    /// At most this percent of the eligible basket may be paid in points.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_share_percent: Option<Amount>,
+    /// Lines of these categories cannot be paid with points.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub exclude_categories: Vec<String>,
+    /// Lines with these SKUs cannot be paid with points.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub exclude_skus: Vec<String>,
+    /// At most this many burns (redeem or hold) per local day.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uses_per_day: Option<u32>,
+    /// How long a hold lasts before it is released. Default 15 minutes.
+    #[serde(default = "default_hold_timeout")]
+    pub hold_timeout: Period,
+}
+
+fn one_unit() -> Points {
+    1
+}
+fn default_hold_timeout() -> Period {
+    Period::Minutes(15)
+}
+
+/// A compiled earn rule.
+#[derive(Debug, Clone)]
+pub(crate) struct CompiledEarn {
+    pub(crate) index: usize,
+    pub(crate) id: String,
+    pub(crate) name: String,
+    pub(crate) kind: EarnKind,
+    /// Exact points (units) per money unit = numerator / denominator.
+    pub(crate) numerator: Decimal,
+    pub(crate) denominator: Decimal,
+    /// For multipliers: factor − 1.
+    pub(crate) extra: Decimal,
+    pub(crate) fixed: Points,
+    /// For multipliers: indices (into `Program::earn`) of the rules multiplied.
+    pub(crate) targets: Vec<usize>,
+    pub(crate) rounding: Rounding,
+    pub(crate) round: RoundAt,
+    pub(crate) exclusive: bool,
+    pub(crate) when: Conditions,
+    pub(crate) caps: Caps,
+}
+
+/// A compiled burn rule.
+#[derive(Debug, Clone)]
+pub(crate) struct CompiledBurn {
+    pub(crate) spec: BurnRule,
+    pub(crate) value: Decimal,
+}
+
+/// A validated, compiled program: immutable, `Send + Sync`.
+///
+/// ```
+/// let program = loyalty::Program::from_toml_str(r#"
+/// id = "demo"
+/// currency = "RUB"
+/// time_zone = "Europe/Moscow"
+/// categories = ["coffee"]
+///
+/// [[earn]]
+/// id = "base"
+/// kind = "per_amount"
+/// points = 1
+/// per = "10"
+/// "#).unwrap();
+/// assert_eq!(program.id(), "demo");
+/// ```
+#[derive(Debug, Clone)]
+pub struct Program {
+    pub(crate) spec: ProgramSpec,
+    pub(crate) zone: Tz,
+    pub(crate) categories: BTreeSet<String>,
+    /// Rules in evaluation order: by (priority, id).
+    pub(crate) earn: Vec<CompiledEarn>,
+    pub(crate) burn: Vec<CompiledBurn>,
+    pub(crate) max_discount: Option<Decimal>,
+}
+
+impl Program {
+    /// Parses, validates and compiles a TOML program.
+    ///
+    /// ```
+    /// let err = loyalty::Program::from_toml_str("id = \"x\"\ncurrency = \"RUB\"\ntime_zone = \"Mars/Olympus\"\n").unwrap_err();
+    /// assert_eq!(err.to_string(), "program: time_zone: 'Mars/Olympus' is not an IANA time zone");
+    /// ```
+    pub fn from_toml_str(text: &str) -> Result<Program> {
+        let spec: ProgramSpec = toml::from_str(text).map_err(|e| {
+            let (line, column) = e.span().map(|s| line_column(text, s.start)).unwrap_or((1, 1));
+            Error::ProgramSyntax { line, column, message: e.message().to_owned() }
+        })?;
+        Program::from_spec(spec)
+    }
+
+    /// Parses, validates and compiles a JSON program (the same schema as TOML).
+    ///
+    /// ```
+    /// let p = loyalty::Program::from_json_str(
+    ///     r#"{"id":"j","currency":"EUR","time_zone":"Europe/Berlin"}"#).unwrap();
+    /// assert_eq!(p.spec().currency, "EUR");
+    /// ```
+    pub fn from_json_str(text: &str) -> Result<Program> {
+        let spec: ProgramSpec = serde_json::from_str(text).map_err(|e| Error::ProgramSyntax {
+            line: e.line(),
+            column: e.column(),
+            message: e.to_string(),
+        })?;
+        Program::from_spec(spec)
+    }
+
+    /// Validates and compiles a program already in memory.
+    ///
+    /// ```
+    /// let p = loyalty::Program::from_json_str(r#"{"id":"j","currency":"EUR","time_zone":"UTC"}"#).unwrap();
+    /// let again = loyalty::Program::from_spec(p.spec().clone()).unwrap();
+    /// assert_eq!(again.id(), "j");
+    /// ```
+    pub fn from_spec(spec: ProgramSpec) -> Result<Program> {
+        validate(&spec)?;
+        compile(spec)
+    }
+
+    /// The program id.
+    ///
+    /// ```
+    /// let p = loyalty::Program::from_json_str(r#"{"id":"j","currency":"EUR","time_zone":"UTC"}"#).unwrap();
+    /// assert_eq!(p.id(), "j");
+    /// ```
+    pub fn id(&self) -> &str {
+        &self.spec.id
+    }
+
+    /// The program as written (after defaults).
+    ///
+    /// ```
+    /// let p = loyalty::Program::from_json_str(r#"{"id":"j","currency":"EUR","time_zone":"UTC"}"#).unwrap();
+    /// assert_eq!(p.spec().points.scale, 0);
+    /// ```
+    pub fn spec(&self) -> &ProgramSpec {
+        &self.spec
+    }
+
+    /// The program's time zone.
+    ///
+    /// ```
+    /// let p = loyalty::Program::from_json_str(r#"{"id":"j","currency":"EUR","time_zone":"Europe/Paris"}"#).unwrap();
+    /// assert_eq!(p.time_zone(), chrono_tz::Europe::Paris);
+    /// ```
+    pub fn time_zone(&self) -> Tz {
+        self.zone
+    }
+
+    /// The point scale (fraction digits of a point).
+    pub(crate) fn scale(&self) -> u32 {
+        self.spec.points.scale
+    }
+
+    pub(crate) fn burn_rule(&self, event: &str, id: Option<&str>) -> Result<&CompiledBurn> {
+        match id {
+            Some(id) => self.burn.iter().find(|b| b.spec.id == id).ok_or_else(|| Error::NotFound {
+                event: event.to_owned(),
+                what: "burn rule",
+                id: id.to_owned(),
+            }),
+            None => self.burn.first().ok_or_else(|| Error::NotFound {
+                event: event.to_owned(),
+                what: "burn rule",
+                id: "(the program has none)".to_owned(),
+            }),
+        }
+    }
+}
+
+fn check_name(path: &str, rule: Option<&str>, value: &str) -> Result<()> {
+    if value.is_empty() {
+        return Err(Error::invalid(path, rule, "must not be empty"));
+    }
+    if value.len() > crate::event::ID_LEN_MAX {
+        return Err(Error::invalid(path, rule, format!("longer than {} bytes", crate::event::ID_LEN_MAX)));
+    }
+    if value.chars().any(char::is_control) {
+        return Err(Error::invalid(path, rule, "contains a control character"));
+    }
+    Ok(())
+}
+
+fn check_categories(path: &str, rule: Option<&str>, list: &[String], known: &BTreeSet<&str>) -> Result<()> {
+    for (i, c) in list.iter().enumerate() {
+        if !known.contains(c.as_str()) {
+            return Err(Error::invalid(
+                format!("{path}[{i}]"),
+                rule,
+                format!("category '{c}' is not declared in `categories`"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn check_positive_amount(path: &str, rule: Option<&str>, value: Amount) -> Result<()> {
+    if value.is_negative() || value.is_zero() {
+        return Err(Error::invalid(path, rule, format!("must be greater than zero, not {value}")));
+    }
+    Ok(())
+}
+
+fn check_percent(path: &str, rule: Option<&str>, value: Amount) -> Result<()> {
+    check_positive_amount(path, rule, value)?;
+    if value.decimal() > Decimal::ONE_HUNDRED {
+        return Err(Error::invalid(path, rule, format!("a percent is at most 100, not {value}")));
+    }
+    Ok(())
+}
+
+fn check_points(path: &str, rule: Option<&str>, value: Points) -> Result<()> {
+    if value <= 0 {
+        return Err(Error::invalid(path, rule, format!("must be greater than zero, not {value}")));
+    }
+    Ok(())
+}
+
+fn validate(spec: &ProgramSpec) -> Result<()> {
+    check_name("id", None, &spec.id)?;
+    if spec.currency.len() != 3 || !spec.currency.bytes().all(|b| b.is_ascii_uppercase()) {
+        return Err(Error::invalid(
+            "currency",
+            None,
+            format!("'{}' is not an ISO 4217 code like \"RUB\"", spec.currency),
+        ));
+    }
+    if spec.time_zone.parse::<Tz>().is_err() {
+        return Err(Error::invalid("time_zone", None, format!("'{}' is not an IANA time zone", spec.time_zone)));
+    }
+    if spec.points.scale > POINT_SCALE_MAX {
+        return Err(Error::invalid(
+            "points.scale",
+            None,
+            format!("at most {POINT_SCALE_MAX}, not {}", spec.points.scale),
+        ));
+    }
+    check_positive_amount("points.value", None, spec.points.value)?;
+
+    if spec.categories.len() > CATEGORIES_MAX {
+        return Err(Error::invalid("categories", None, format!("at most {CATEGORIES_MAX} categories")));
+    }
+    let mut known = BTreeSet::new();
+    for (i, c) in spec.categories.iter().enumerate() {
+        check_name(&format!("categories[{i}]"), None, c)?;
+        if !known.insert(c.as_str()) {
+            return Err(Error::invalid(format!("categories[{i}]"), None, format!("category '{c}' is declared twice")));
+        }
+    }
+
+    check_categories("earning_base.exclude_categories", None, &spec.earning_base.exclude_categories, &known)?;
+    if let Some(p) = spec.earning_base.max_line_discount_percent {
+        check_percent("earning_base.max_line_discount_percent", None, p)?;
+    }
+
+    validate_expiry(&spec.expiry)?;
+
+    let limits = &spec.limits;
+    if limits.earning_purchases_per_day == Some(0) {
+        return Err(Error::invalid("limits.earning_purchases_per_day", None, "must be at least 1"));
+    }
+    let late_ok = match limits.late_window {
+        Period::Minutes(n) => n <= LATE_WINDOW_DAYS_MAX * 1440,
+        Period::Hours(n) => n <= LATE_WINDOW_DAYS_MAX * 24,
+        Period::Days(n) => n <= LATE_WINDOW_DAYS_MAX,
+        Period::Months(_) => false,
+    };
+    if !late_ok {
+        return Err(Error::invalid("limits.late_window", None, format!("at most {LATE_WINDOW_DAYS_MAX} days")));
+    }
+    if !(1..=100_000).contains(&limits.remember_events) {
+        return Err(Error::invalid("limits.remember_events", None, "must be from 1 to 100000"));
+    }
+    if limits.keep_receipts > 64 || limits.keep_receipts > limits.remember_events {
+        return Err(Error::invalid("limits.keep_receipts", None, "must be at most 64 and at most remember_events"));
+    }
+
+    if spec.earn.len() > RULES_MAX || spec.burn.len() > RULES_MAX {
+        return Err(Error::invalid("earn", None, format!("at most {RULES_MAX} earn and {RULES_MAX} burn rules")));
+    }
+    let mut ids: BTreeSet<&str> = BTreeSet::new();
+    for (i, rule) in spec.earn.iter().enumerate() {
+        check_name(&format!("earn[{i}].id"), None, &rule.id)?;
+        if !ids.insert(&rule.id) {
+            return Err(Error::invalid(format!("earn[{i}].id"), Some(&rule.id), "rule id is used twice"));
+        }
+    }
+    for (i, rule) in spec.burn.iter().enumerate() {
+        check_name(&format!("burn[{i}].id"), None, &rule.id)?;
+        if !ids.insert(&rule.id) {
+            return Err(Error::invalid(format!("burn[{i}].id"), Some(&rule.id), "rule id is used twice"));
+        }
+    }
+    for (i, rule) in spec.earn.iter().enumerate() {
+        validate_earn(spec, i, rule, &known)?;
+    }
+    for (i, rule) in spec.burn.iter().enumerate() {
+        let path = format!("burn[{i}]");
+        let r = Some(rule.id.as_str());
+        if let Some(v) = rule.value {
+            check_positive_amount(&format!("{path}.value"), r, v)?;
+        }
+        if rule.min_points < 0 {
+            return Err(Error::invalid(format!("{path}.min_points"), r, "must not be negative"));
+        }
+        check_points(&format!("{path}.step_points"), r, rule.step_points)?;
+        if let Some(p) = rule.max_share_percent {
+            check_percent(&format!("{path}.max_share_percent"), r, p)?;
+        }
+        check_categories(&format!("{path}.exclude_categories"), r, &rule.exclude_categories, &known)?;
+        if rule.uses_per_day == Some(0) {
+            return Err(Error::invalid(format!("{path}.uses_per_day"), r, "must be at least 1"));
+        }
+    }
+    Ok(())
+}
+
+fn validate_expiry(e: &ExpirySpec) -> Result<()> {
+    let stray = |field: &str| {
+        Error::invalid(format!("expiry.{field}"), None, format!("does not apply to expiry kind {:?}", e.kind))
+    };
+    match e.kind {
+        ExpiryKind::None => {
+            if e.period.is_some() {
+                return Err(stray("period"));
+            }
+            if e.month.is_some() || e.day.is_some() {
+                return Err(stray("month"));
+            }
+        }
+        ExpiryKind::After | ExpiryKind::Inactivity => {
+            if e.period.is_none() {
+                return Err(Error::invalid("expiry.period", None, "is required for this expiry kind"));
+            }
+            if e.month.is_some() || e.day.is_some() {
+                return Err(stray("month"));
+            }
+            if e.kind == ExpiryKind::Inactivity && e.from != ExpiryFrom::Earned {
+                return Err(stray("from"));
+            }
+        }
+        ExpiryKind::FixedDate => {
+            if e.period.is_some() {
+                return Err(stray("period"));
+            }
+            let (Some(month), Some(day)) = (e.month, e.day) else {
+                return Err(Error::invalid("expiry.month", None, "fixed_date needs month and day"));
+            };
+            // 2000 is a leap year, so 29 February is accepted here.
+            if NaiveDate::from_ymd_opt(2000, month, day).is_none() {
+                return Err(Error::invalid("expiry.day", None, format!("{month}/{day} is not a calendar date")));
+            }
+            if e.years_after > 100 {
+                return Err(Error::invalid("expiry.years_after", None, "at most 100"));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn validate_earn(spec: &ProgramSpec, i: usize, rule: &EarnRule, known: &BTreeSet<&str>) -> Result<()> {
+    let path = format!("earn[{i}]");
+    let r = Some(rule.id.as_str());
+    let stray =
+        |field: &str| Error::invalid(format!("{path}.{field}"), r, format!("does not apply to kind {:?}", rule.kind));
+    let needs =
+        |field: &str| Error::invalid(format!("{path}.{field}"), r, format!("is required for kind {:?}", rule.kind));
+    match rule.kind {
+        EarnKind::PerAmount => {
+            check_points(&format!("{path}.points"), r, rule.points.ok_or_else(|| needs("points"))?)?;
+            check_positive_amount(&format!("{path}.per"), r, rule.per.ok_or_else(|| needs("per"))?)?;
+            if rule.percent.is_some() {
+                return Err(stray("percent"));
+            }
+            if rule.factor.is_some() {
+                return Err(stray("factor"));
+            }
+        }
+        EarnKind::Percent => {
+            check_percent(&format!("{path}.percent"), r, rule.percent.ok_or_else(|| needs("percent"))?)?;
+            if rule.points.is_some() {
+                return Err(stray("points"));
+            }
+            if rule.per.is_some() {
+                return Err(stray("per"));
+            }
+            if rule.factor.is_some() {
+                return Err(stray("factor"));
+            }
+        }
+        EarnKind::Fixed => {
+            check_points(&format!("{path}.points"), r, rule.points.ok_or_else(|| needs("points"))?)?;
+            for (field, set) in
+                [("per", rule.per.is_some()), ("percent", rule.percent.is_some()), ("factor", rule.factor.is_some())]
+            {
+                if set {
+                    return Err(stray(field));
+                }
+            }
+        }
+        EarnKind::Multiplier => {
+            let factor = rule.factor.ok_or_else(|| needs("factor"))?;
+            if factor.decimal() <= Decimal::ONE || factor.decimal() > Decimal::ONE_HUNDRED {
+                return Err(Error::invalid(
+                    format!("{path}.factor"),
+                    r,
+                    format!("must be greater than 1 and at most 100, not {factor}"),
+                ));
+            }
+            for (field, set) in
+                [("points", rule.points.is_some()), ("per", rule.per.is_some()), ("percent", rule.percent.is_some())]
+            {
+                if set {
+                    return Err(stray(field));
+                }
+            }
+        }
+    }
+    if rule.kind != EarnKind::Multiplier && !rule.applies_to.is_empty() {
+        return Err(stray("applies_to"));
+    }
+    for (j, target) in rule.applies_to.iter().enumerate() {
+        match spec.earn.iter().find(|e| &e.id == target) {
+            None => {
+                return Err(Error::invalid(format!("{path}.applies_to[{j}]"), r, format!("no earn rule '{target}'")));
+            }
+            Some(t) if t.kind == EarnKind::Multiplier || t.kind == EarnKind::Fixed => {
+                return Err(Error::invalid(
+                    format!("{path}.applies_to[{j}]"),
+                    r,
+                    format!(
+                        "rule '{target}' is a {:?} rule; a multiplier applies to per_amount and percent rules",
+                        t.kind
+                    ),
+                ));
+            }
+            Some(_) => {}
+        }
+    }
+    let w = &rule.when;
+    check_categories(&format!("{path}.when.categories"), r, &w.categories, known)?;
+    check_categories(&format!("{path}.when.exclude_categories"), r, &w.exclude_categories, known)?;
+    if let Some(c) = w.categories.iter().find(|c| w.exclude_categories.contains(c)) {
+        return Err(Error::invalid(format!("{path}.when"), r, format!("category '{c}' is both included and excluded")));
+    }
+    if let Some(m) = w.min_basket {
+        if m.is_negative() {
+            return Err(Error::invalid(format!("{path}.when.min_basket"), r, "must not be negative"));
+        }
+    }
+    if let (Some(from), Some(until)) = (w.from, w.until) {
+        if from > until {
+            return Err(Error::invalid(
+                format!("{path}.when"),
+                r,
+                format!("empty date range: from {from} is after until {until}"),
+            ));
+        }
+    }
+    if let Some(t) = w.time_of_day {
+        if t.from == t.until {
+            return Err(Error::invalid(
+                format!("{path}.when.time_of_day"),
+                r,
+                format!("empty window: from {} until {}", t.from, t.until),
+            ));
+        }
+    }
+    for (field, cap) in [
+        ("per_transaction", rule.caps.per_transaction),
+        ("per_day", rule.caps.per_day),
+        ("per_month", rule.caps.per_month),
+        ("lifetime", rule.caps.lifetime),
+    ] {
+        if let Some(c) = cap {
+            check_points(&format!("{path}.caps.{field}"), r, c)?;
+        }
+    }
+    Ok(())
+}
+
+fn compile(spec: ProgramSpec) -> Result<Program> {
+    // Validation parsed the zone already; this cannot fail.
+    let zone: Tz = spec.time_zone.parse().map_err(|_| Error::invalid("time_zone", None, "not an IANA time zone"))?;
+    let scale_factor = Decimal::from(10_i64.pow(spec.points.scale));
+    let point_value = spec.points.value.decimal();
+    let mut order: Vec<usize> = (0..spec.earn.len()).collect();
+    order.sort_by(|&a, &b| (spec.earn[a].priority, &spec.earn[a].id).cmp(&(spec.earn[b].priority, &spec.earn[b].id)));
+    let position = |id: &str| order.iter().position(|&k| spec.earn[k].id == id);
+    let mut earn = Vec::with_capacity(order.len());
+    for (index, &k) in order.iter().enumerate() {
+        let rule = &spec.earn[k];
+        let (numerator, denominator) = match rule.kind {
+            EarnKind::PerAmount => {
+                (Decimal::from(rule.points.unwrap_or(0)), rule.per.map(Amount::decimal).unwrap_or(Decimal::ONE))
+            }
+            EarnKind::Percent => (
+                rule.percent.map(Amount::decimal).unwrap_or_default() * scale_factor,
+                Decimal::ONE_HUNDRED * point_value,
+            ),
+            _ => (Decimal::ZERO, Decimal::ONE),
+        };
+        let targets: Vec<usize> = if rule.kind == EarnKind::Multiplier {
+            if rule.applies_to.is_empty() {
+                order
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, &j)| matches!(spec.earn[j].kind, EarnKind::PerAmount | EarnKind::Percent))
+                    .map(|(pos, _)| pos)
+                    .collect()
+            } else {
+                rule.applies_to.iter().filter_map(|t| position(t)).collect()
+            }
+        } else {
+            Vec::new()
+        };
+        earn.push(CompiledEarn {
+            index,
+            id: rule.id.clone(),
+            name: if rule.name.is_empty() { rule.id.clone() } else { rule.name.clone() },
+            kind: rule.kind,
+            numerator,
+            denominator,
+            extra: rule.factor.map(|f| f.decimal() - Decimal::ONE).unwrap_or_default(),
+            fixed: if rule.kind == EarnKind::Fixed { rule.points.unwrap_or(0) } else { 0 },
+            targets,
+            rounding: rule.rounding.unwrap_or(spec.points.rounding),
+            round: rule.round.unwrap_or(spec.points.round),
+            exclusive: rule.stacking == Stacking::Exclusive,
+            when: rule.when.clone(),
+            caps: rule.caps.clone(),
+        });
+    }
+    let burn = spec
+        .burn
+        .iter()
+        .map(|b| CompiledBurn { spec: b.clone(), value: b.value.map(Amount::decimal).unwrap_or(point_value) })
+        .collect();
+    Ok(Program {
+        categories: spec.categories.iter().cloned().collect(),
+        max_discount: spec.earning_base.max_line_discount_percent.map(Amount::decimal),
+        zone,
+        earn,
+        burn,
+        spec,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BASE: &str =
+        "id = \"p\"\ncurrency = \"RUB\"\ntime_zone = \"Europe/Moscow\"\ncategories = [\"coffee\", \"food\"]\n";
+
+    fn err(extra: &str) -> String {
+        Program::from_toml_str(&format!("{BASE}{extra}")).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn syntax_errors_name_line_and_column() {
+        let e = err("[[earn]]\nid = \"a\"\nkind = \"per_amount\"\npoints = 1\nper = \"10\"\ncolour = \"red\"\n");
+        assert!(e.starts_with("program: line 10, column 1: unknown field `colour`"), "{e}");
+        let e = Program::from_json_str("{\"id\": \"p\",\n \"currency\": 5}").unwrap_err().to_string();
+        assert!(e.contains("line 2"), "{e}");
+    }
+
+    #[test]
+    fn validation_errors_name_path_and_rule() {
+        let cases = [
+            ("[[earn]]\nid = \"a\"\nkind = \"per_amount\"\npoints = 0\nper = \"10\"\n", "program: earn[0].points (rule 'a'): must be greater than zero, not 0"),
+            ("[[earn]]\nid = \"a\"\nkind = \"per_amount\"\npoints = 1\nper = \"-10\"\n", "program: earn[0].per (rule 'a'): must be greater than zero, not -10"),
+            ("[[earn]]\nid = \"a\"\nkind = \"fixed\"\npoints = 5\n[[earn]]\nid = \"a\"\nkind = \"fixed\"\npoints = 5\n", "program: earn[1].id (rule 'a'): rule id is used twice"),
+            ("[[earn]]\nid = \"a\"\nkind = \"fixed\"\npoints = 5\nwhen.categories = [\"tea\"]\n", "program: earn[0].when.categories[0] (rule 'a'): category 'tea' is not declared in `categories`"),
+            ("[[earn]]\nid = \"m\"\nkind = \"multiplier\"\nfactor = \"2\"\napplies_to = [\"nope\"]\n", "program: earn[0].applies_to[0] (rule 'm'): no earn rule 'nope'"),
+            ("[[earn]]\nid = \"a\"\nkind = \"fixed\"\npoints = 5\nwhen.time_of_day = { from = \"15:00\", until = \"15:00\" }\n", "program: earn[0].when.time_of_day (rule 'a'): empty window: from 15:00 until 15:00"),
+            ("[[earn]]\nid = \"a\"\nkind = \"fixed\"\npoints = 5\nwhen.from = \"2027-01-02\"\nwhen.until = \"2027-01-01\"\n", "program: earn[0].when (rule 'a'): empty date range: from 2027-01-02 is after until 2027-01-01"),
+            ("[[earn]]\nid = \"a\"\nkind = \"percent\"\npercent = \"5\"\nper = \"10\"\n", "program: earn[0].per (rule 'a'): does not apply to kind Percent"),
+            ("[expiry]\nkind = \"after\"\n", "program: expiry.period: is required for this expiry kind"),
+            ("[[burn]]\nid = \"b\"\nstep_points = 0\n", "program: burn[0].step_points (rule 'b'): must be greater than zero, not 0"),
+        ];
+        for (extra, want) in cases {
+            assert_eq!(err(extra), want);
+        }
+        assert!(Program::from_toml_str("id = \"p\"\ncurrency = \"rub\"\ntime_zone = \"UTC\"\n").is_err());
+    }
+
+    #[test]
+    fn rules_are_ordered_by_priority_then_id() {
+        let p = Program::from_toml_str(&format!(
+            "{BASE}[[earn]]\nid = \"z\"\nkind = \"fixed\"\npoints = 1\npriority = 1\n[[earn]]\nid = \"b\"\nkind = \"fixed\"\npoints = 1\npriority = 2\n[[earn]]\nid = \"a\"\nkind = \"fixed\"\npoints = 1\npriority = 2\n"
+        ))
+        .unwrap();
+        let ids: Vec<_> = p.earn.iter().map(|r| r.id.as_str()).collect();
+        assert_eq!(ids, ["z", "a", "b"]);
+    }
+
+    #[test]
+    fn program_is_send_and_sync() {
+        fn check<T: Send + Sync>() {}
+        check::<Program>();
+    }
+}

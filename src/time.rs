@@ -1,0 +1,404 @@
+//! Time: periods, local calendar arithmetic in the program's zone, weekdays
+//! and time-of-day windows.
+//!
+//! Instants are `DateTime<Utc>`. Calendar logic runs in the program's IANA
+//! zone. A local time that does not exist (a DST gap) resolves to the first
+//! instant after the gap; a local time that exists twice (a DST overlap)
+//! resolves to the earlier instant.
+
+use std::fmt;
+
+use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Timelike, Utc};
+use chrono_tz::Tz;
+use serde::{Deserialize, Serialize};
+
+/// A length of time: exact minutes or hours, or calendar days or months in
+/// the program's time zone. Written as a one-field table, e.g.
+/// `{ hours = 24 }`, `{ days = 14 }`, `{ months = 6 }`.
+///
+/// ```
+/// use loyalty::Period;
+/// let p: Period = serde_json::from_str(r#"{"days": 14}"#).unwrap();
+/// assert_eq!(p, Period::Days(14));
+/// assert!(serde_json::from_str::<Period>(r#"{"days": 1, "hours": 2}"#).is_err());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "PeriodRepr", into = "PeriodRepr")]
+pub enum Period {
+    /// Exact minutes.
+    Minutes(u32),
+    /// Exact hours (3 600 s each, whatever the zone does).
+    Hours(u32),
+    /// Calendar days: the same local time N days later.
+    Days(u32),
+    /// Calendar months: the same local day and time N months later, clamped
+    /// to the month's last day (31 Jan + 1 month = 28/29 Feb).
+    Months(u32),
+}
+
+#[derive(Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct PeriodRepr {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    minutes: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    hours: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    days: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    months: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    years: Option<u32>,
+}
+
+impl TryFrom<PeriodRepr> for Period {
+    type Error = String;
+    fn try_from(r: PeriodRepr) -> Result<Self, String> {
+        let set = [r.minutes, r.hours, r.days, r.months, r.years].iter().filter(|v| v.is_some()).count();
+        if set != 1 {
+            return Err("a period has exactly one of minutes, hours, days, months, years".into());
+        }
+        let period = match r {
+            PeriodRepr { minutes: Some(n), .. } => Period::Minutes(n),
+            PeriodRepr { hours: Some(n), .. } => Period::Hours(n),
+            PeriodRepr { days: Some(n), .. } => Period::Days(n),
+            PeriodRepr { months: Some(n), .. } => Period::Months(n),
+            PeriodRepr { years: Some(n), .. } => Period::Months(n.checked_mul(12).ok_or("too many years")?),
+            _ => unreachable!("exactly one field is set"),
+        };
+        if period.count() == 0 {
+            return Err("a period must be longer than zero".into());
+        }
+        // 200 years is more than any loyalty rule needs and keeps every sum in range.
+        if period.approx_days() > 200 * 366 {
+            return Err("a period may be at most 200 years".into());
+        }
+        Ok(period)
+    }
+}
+
+impl From<Period> for PeriodRepr {
+    fn from(p: Period) -> Self {
+        let mut r = PeriodRepr::default();
+        match p {
+            Period::Minutes(n) => r.minutes = Some(n),
+            Period::Hours(n) => r.hours = Some(n),
+            Period::Days(n) => r.days = Some(n),
+            Period::Months(n) => r.months = Some(n),
+        }
+        r
+    }
+}
+
+impl Period {
+    fn count(self) -> u32 {
+        match self {
+            Period::Minutes(n) | Period::Hours(n) | Period::Days(n) | Period::Months(n) => n,
+        }
+    }
+
+    fn approx_days(self) -> u64 {
+        let n = u64::from(self.count());
+        match self {
+            Period::Minutes(_) => n / 1440,
+            Period::Hours(_) => n / 24,
+            Period::Days(_) => n,
+            Period::Months(_) => n * 31,
+        }
+    }
+
+    /// The instant this period after `at`, calendar units counted in `zone`.
+    /// `None` only past the year 262 000.
+    ///
+    /// ```
+    /// use loyalty::Period;
+    /// use chrono::{TimeZone, Utc};
+    /// let at = Utc.with_ymd_and_hms(2027, 1, 31, 9, 0, 0).unwrap();
+    /// let later = Period::Months(1).after(at, chrono_tz::Europe::Moscow).unwrap();
+    /// assert_eq!(later, Utc.with_ymd_and_hms(2027, 2, 28, 9, 0, 0).unwrap());
+    /// ```
+    pub fn after(self, at: DateTime<Utc>, zone: Tz) -> Option<DateTime<Utc>> {
+        match self {
+            Period::Minutes(n) => at.checked_add_signed(Duration::minutes(i64::from(n))),
+            Period::Hours(n) => at.checked_add_signed(Duration::hours(i64::from(n))),
+            Period::Days(n) => {
+                let local = at.with_timezone(&zone).naive_local();
+                resolve(zone, local.checked_add_days(chrono::Days::new(u64::from(n)))?)
+            }
+            Period::Months(n) => {
+                let local = at.with_timezone(&zone).naive_local();
+                resolve(zone, local.checked_add_months(chrono::Months::new(n))?)
+            }
+        }
+    }
+
+    /// The instant this period before `at` (used for the late window).
+    pub(crate) fn before(self, at: DateTime<Utc>, zone: Tz) -> Option<DateTime<Utc>> {
+        match self {
+            Period::Minutes(n) => at.checked_sub_signed(Duration::minutes(i64::from(n))),
+            Period::Hours(n) => at.checked_sub_signed(Duration::hours(i64::from(n))),
+            Period::Days(n) => {
+                let local = at.with_timezone(&zone).naive_local();
+                resolve(zone, local.checked_sub_days(chrono::Days::new(u64::from(n)))?)
+            }
+            Period::Months(n) => {
+                let local = at.with_timezone(&zone).naive_local();
+                resolve(zone, local.checked_sub_months(chrono::Months::new(n))?)
+            }
+        }
+    }
+}
+
+impl fmt::Display for Period {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (n, unit) = match self {
+            Period::Minutes(n) => (n, "minute"),
+            Period::Hours(n) => (n, "hour"),
+            Period::Days(n) => (n, "day"),
+            Period::Months(n) => (n, "month"),
+        };
+        write!(f, "{n} {unit}{}", if *n == 1 { "" } else { "s" })
+    }
+}
+
+/// The UTC instant of a local date-time in `zone`: the earlier one in an
+/// overlap, the first instant after the gap in a gap.
+pub(crate) fn resolve(zone: Tz, local: NaiveDateTime) -> Option<DateTime<Utc>> {
+    use chrono::LocalResult;
+    match zone.from_local_datetime(&local) {
+        LocalResult::Single(t) => Some(t.with_timezone(&Utc)),
+        LocalResult::Ambiguous(early, _) => Some(early.with_timezone(&Utc)),
+        LocalResult::None => {
+            // Gaps start and end on whole quarter hours in every IANA zone,
+            // and none is longer than a day (Samoa, 2011).
+            let mut probe = local;
+            for _ in 0..100 {
+                probe = probe.checked_add_signed(Duration::minutes(15))?;
+                if let Some(t) = zone.from_local_datetime(&probe).earliest() {
+                    // Step back minute by minute to the transition: the instant
+                    // before it reads as a local time earlier than the gap.
+                    let mut first = t;
+                    for _ in 0..15 {
+                        let earlier = first - Duration::minutes(1);
+                        if earlier.naive_local() < local {
+                            break;
+                        }
+                        first = earlier;
+                    }
+                    return Some(first.with_timezone(&Utc));
+                }
+            }
+            None
+        }
+    }
+}
+
+/// The instant a local date starts in `zone`.
+pub(crate) fn start_of_day(zone: Tz, date: NaiveDate) -> Option<DateTime<Utc>> {
+    resolve(zone, date.and_time(NaiveTime::MIN))
+}
+
+/// The local date of an instant in `zone`.
+pub(crate) fn local_date(zone: Tz, at: DateTime<Utc>) -> NaiveDate {
+    at.with_timezone(&zone).date_naive()
+}
+
+/// Where an expiry instant is moved to: the end of its local day, month or
+/// year. An end is the first instant of the next day, month or year, because
+/// points are usable strictly before their expiry instant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RoundTo {
+    /// Keep the exact instant.
+    #[default]
+    None,
+    /// The start of the next local day.
+    EndOfDay,
+    /// The start of the next local month.
+    EndOfMonth,
+    /// The start of the next local year.
+    EndOfYear,
+}
+
+impl RoundTo {
+    pub(crate) fn apply(self, at: DateTime<Utc>, zone: Tz) -> Option<DateTime<Utc>> {
+        let date = local_date(zone, at);
+        let next = match self {
+            RoundTo::None => return Some(at),
+            RoundTo::EndOfDay => date.succ_opt()?,
+            RoundTo::EndOfMonth => {
+                let (y, m) = if date.month() == 12 { (date.year() + 1, 1) } else { (date.year(), date.month() + 1) };
+                NaiveDate::from_ymd_opt(y, m, 1)?
+            }
+            RoundTo::EndOfYear => NaiveDate::from_ymd_opt(date.year() + 1, 1, 1)?,
+        };
+        start_of_day(zone, next)
+    }
+}
+
+/// A day of the week, written `"mon"` … `"sun"` (or in full, `"monday"`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[allow(missing_docs)]
+pub enum Weekday {
+    #[serde(alias = "monday")]
+    Mon,
+    #[serde(alias = "tuesday")]
+    Tue,
+    #[serde(alias = "wednesday")]
+    Wed,
+    #[serde(alias = "thursday")]
+    Thu,
+    #[serde(alias = "friday")]
+    Fri,
+    #[serde(alias = "saturday")]
+    Sat,
+    #[serde(alias = "sunday")]
+    Sun,
+}
+
+impl Weekday {
+    pub(crate) fn of(date: NaiveDate) -> Weekday {
+        match date.weekday() {
+            chrono::Weekday::Mon => Weekday::Mon,
+            chrono::Weekday::Tue => Weekday::Tue,
+            chrono::Weekday::Wed => Weekday::Wed,
+            chrono::Weekday::Thu => Weekday::Thu,
+            chrono::Weekday::Fri => Weekday::Fri,
+            chrono::Weekday::Sat => Weekday::Sat,
+            chrono::Weekday::Sun => Weekday::Sun,
+        }
+    }
+}
+
+/// A local time of day written `"HH:MM"`.
+///
+/// ```
+/// let t: loyalty::TimeOfDay = serde_json::from_str("\"15:00\"").unwrap();
+/// assert_eq!(t.to_string(), "15:00");
+/// assert!(serde_json::from_str::<loyalty::TimeOfDay>("\"25:00\"").is_err());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct TimeOfDay {
+    minutes: u16,
+}
+
+impl TimeOfDay {
+    pub(crate) fn of(at: NaiveTime) -> TimeOfDay {
+        TimeOfDay { minutes: (at.hour() * 60 + at.minute()) as u16 }
+    }
+}
+
+impl TryFrom<String> for TimeOfDay {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        let bad = || format!("'{s}' is not a time of day HH:MM (00:00 to 24:00)");
+        let (h, m) = s.split_once(':').ok_or_else(bad)?;
+        if h.len() != 2 || m.len() != 2 {
+            return Err(bad());
+        }
+        let h: u16 = h.parse().map_err(|_| bad())?;
+        let m: u16 = m.parse().map_err(|_| bad())?;
+        if m > 59 || h > 24 || (h == 24 && m != 0) {
+            return Err(bad());
+        }
+        Ok(TimeOfDay { minutes: h * 60 + m })
+    }
+}
+
+impl From<TimeOfDay> for String {
+    fn from(t: TimeOfDay) -> String {
+        t.to_string()
+    }
+}
+
+impl fmt::Display for TimeOfDay {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:02}:{:02}", self.minutes / 60, self.minutes % 60)
+    }
+}
+
+/// A local time-of-day window `[from, until)`. When `from` is later than
+/// `until` the window wraps past midnight (`22:00`–`02:00`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TimeWindow {
+    /// First minute inside the window.
+    pub from: TimeOfDay,
+    /// First minute after the window.
+    pub until: TimeOfDay,
+}
+
+impl TimeWindow {
+    pub(crate) fn contains(&self, t: TimeOfDay) -> bool {
+        if self.from < self.until {
+            self.from <= t && t < self.until
+        } else {
+            t >= self.from || t < self.until
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn utc(y: i32, mo: u32, d: u32, h: u32, mi: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(y, mo, d, h, mi, 0).unwrap()
+    }
+
+    #[test]
+    fn months_clamp_to_month_end() {
+        let z = chrono_tz::Europe::Moscow;
+        // 31 Jan 12:00 MSK = 09:00 UTC
+        assert_eq!(Period::Months(1).after(utc(2028, 1, 31, 9, 0), z), Some(utc(2028, 2, 29, 9, 0)));
+    }
+
+    #[test]
+    fn gap_resolves_to_first_instant_after() {
+        // Europe/Berlin: 2027-03-28 02:00 local does not exist; clocks jump to 03:00 (01:00 UTC).
+        let z = chrono_tz::Europe::Berlin;
+        let local = NaiveDate::from_ymd_opt(2027, 3, 28).unwrap().and_hms_opt(2, 30, 0).unwrap();
+        assert_eq!(resolve(z, local), Some(utc(2027, 3, 28, 1, 0)));
+        // Overlap: 2027-10-31 02:30 exists twice; take the earlier (00:30 UTC).
+        let local = NaiveDate::from_ymd_opt(2027, 10, 31).unwrap().and_hms_opt(2, 30, 0).unwrap();
+        assert_eq!(resolve(z, local), Some(utc(2027, 10, 31, 0, 30)));
+    }
+
+    #[test]
+    fn midnight_gap() {
+        // America/Santiago springs forward at 24:00 local: 2026-09-06 00:00 does not exist.
+        let z = chrono_tz::America::Santiago;
+        let start = start_of_day(z, NaiveDate::from_ymd_opt(2026, 9, 6).unwrap()).unwrap();
+        assert_eq!(start.with_timezone(&z).naive_local().time(), NaiveTime::from_hms_opt(1, 0, 0).unwrap());
+    }
+
+    #[test]
+    fn round_to_end_of_month() {
+        let z = chrono_tz::Europe::Moscow;
+        // 2027-06-15 12:00 MSK → 2027-07-01 00:00 MSK = 2027-06-30 21:00 UTC
+        assert_eq!(RoundTo::EndOfMonth.apply(utc(2027, 6, 15, 9, 0), z), Some(utc(2027, 6, 30, 21, 0)));
+        assert_eq!(RoundTo::EndOfYear.apply(utc(2027, 6, 15, 9, 0), z), Some(utc(2027, 12, 31, 21, 0)));
+    }
+
+    #[test]
+    fn windows() {
+        let w = TimeWindow {
+            from: "15:00".to_string().try_into().unwrap(),
+            until: "18:00".to_string().try_into().unwrap(),
+        };
+        let t = |s: &str| TimeOfDay::try_from(s.to_string()).unwrap();
+        assert!(w.contains(t("15:00")) && w.contains(t("17:59")) && !w.contains(t("18:00")) && !w.contains(t("14:59")));
+        let wrap = TimeWindow { from: t("22:00"), until: t("02:00") };
+        assert!(wrap.contains(t("23:00")) && wrap.contains(t("01:00")) && !wrap.contains(t("12:00")));
+    }
+
+    #[test]
+    fn periods_validate() {
+        assert!(serde_json::from_str::<Period>(r#"{"days":0}"#).is_err());
+        assert!(serde_json::from_str::<Period>(r#"{}"#).is_err());
+        assert!(serde_json::from_str::<Period>(r#"{"weeks":1}"#).is_err());
+        assert_eq!(serde_json::from_str::<Period>(r#"{"years":2}"#).unwrap(), Period::Months(24));
+    }
+}
