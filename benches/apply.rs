@@ -1,1 +1,160 @@
-fn main() {}
+//! `apply` and `quote` on a 5-line basket with a tier multiplier and three
+//! promotions, beside a hand-written i64 function computing the same points.
+//!
+//! Run: `cargo bench --bench apply`. The numbers go to BENCHMARKS.md.
+
+use std::hint::black_box;
+
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
+use loyalty::{Basket, Event, Member, Program};
+
+const PROGRAM: &str = r#"
+id = "bench"
+currency = "RUB"
+time_zone = "Europe/Moscow"
+categories = ["coffee", "food", "merch", "alcohol"]
+pending = { hours = 24 }
+earning_base.exclude_categories = ["alcohol"]
+
+[expiry]
+kind = "after"
+period = { months = 6 }
+round_to = "end_of_month"
+
+# Base: 1 point per 10 RUB, floor per transaction.
+[[earn]]
+id = "base"
+kind = "per_amount"
+points = 1
+per = "10"
+
+# Tier multiplier: Gold members earn x1.2 on base.
+[[earn]]
+id = "gold"
+kind = "multiplier"
+factor = "1.2"
+applies_to = ["base"]
+when.attributes = { tier = "gold" }
+
+# Promotion 1: Tuesday 15-18 double points on coffee.
+[[earn]]
+id = "tuesday"
+kind = "multiplier"
+factor = "2"
+applies_to = ["base"]
+when.categories = ["coffee"]
+when.weekdays = ["tue"]
+when.time_of_day = { from = "15:00", until = "18:00" }
+
+# Promotion 2: 5 % back on food.
+[[earn]]
+id = "food"
+kind = "percent"
+percent = "5"
+when.categories = ["food"]
+
+# Promotion 3: 50 bonus points for a basket of 1000 RUB or more, capped per day.
+[[earn]]
+id = "big-basket"
+kind = "fixed"
+points = 50
+when.min_basket = "1000"
+caps.per_day = 100
+
+[[burn]]
+id = "rewards"
+min_points = 25
+"#;
+
+/// Tuesday 2026-12-15 16:30 Moscow.
+const AT: &str = "2026-12-15T13:30:00Z";
+
+const LINES: &str = r#"[
+  {"sku": "latte", "category": "coffee", "quantity": "2", "unit_price": "245.00"},
+  {"sku": "croissant", "category": "food", "quantity": "3", "unit_price": "180.50", "discount": "20.00"},
+  {"sku": "beans", "category": "coffee", "quantity": "1", "unit_price": "890.00"},
+  {"sku": "mug", "category": "merch", "quantity": "1", "unit_price": "650.00"},
+  {"sku": "wine", "category": "alcohol", "quantity": "1", "unit_price": "1200.00"}
+]"#;
+
+/// The same computation by hand, in kopecks and i64: what an engine could
+/// never beat.
+#[inline(never)]
+fn hand_written(lines: &[(u8, i64)], gold: bool, tuesday_window: bool) -> i64 {
+    const COFFEE: u8 = 0;
+    const FOOD: u8 = 1;
+    const ALCOHOL: u8 = 3;
+    let (mut eligible, mut coffee, mut food) = (0_i64, 0_i64, 0_i64);
+    for &(category, kopecks) in lines {
+        if category == ALCOHOL {
+            continue;
+        }
+        eligible += kopecks;
+        if category == COFFEE {
+            coffee += kopecks;
+        }
+        if category == FOOD {
+            food += kopecks;
+        }
+    }
+    let mut points = eligible / 1000; // 1 point per 10 RUB = 1000 kopecks
+    if gold {
+        points += eligible / 5000; // +0.2 per 10 RUB
+    }
+    if tuesday_window {
+        points += coffee / 1000;
+    }
+    points += food * 5 / 10000; // 5 % of roubles
+    if eligible >= 100_000 {
+        points += 50;
+    }
+    points
+}
+
+fn setup() -> (Program, Member, Event, Basket) {
+    let program = Program::from_toml_str(PROGRAM).expect("bench program");
+    let mut profile = loyalty::Profile::default();
+    profile.attributes.insert("tier".into(), "gold".into());
+    let mut member = program.enroll("m-1", "2026-06-01T09:00:00Z".parse().unwrap(), profile).unwrap();
+    // A member with history: 10 open lots and some remembered events.
+    for i in 0..10 {
+        let at = format!("2026-{:02}-{:02}T09:00:00Z", 6 + i / 4, 2 + (i % 4) * 7);
+        let e = Event::from_json_str(&format!(
+            r#"{{"id":"h{i}","at":"{at}","type":"purchase","lines":[{{"sku":"latte","category":"coffee","quantity":"1","unit_price":"300"}}]}}"#
+        ))
+        .unwrap();
+        program.apply(&mut member, &e).unwrap();
+    }
+    let event =
+        Event::from_json_str(&format!(r#"{{"id":"bench-sale","at":"{AT}","type":"purchase","lines":{LINES}}}"#))
+            .unwrap();
+    let basket: Basket = serde_json::from_str(&format!(r#"{{"lines":{LINES}}}"#)).unwrap();
+    (program, member, event, basket)
+}
+
+fn bench(c: &mut Criterion) {
+    let (program, member, event, basket) = setup();
+    let lines: Vec<(u8, i64)> = vec![(0, 49_000), (1, 52_150), (0, 89_000), (2, 65_000), (3, 120_000)];
+    let at = AT.parse().unwrap();
+
+    // The engine and the hand-written function agree before anything is timed.
+    let by_hand = hand_written(&lines, true, true);
+    let quoted = program.quote(&member, &basket, at).unwrap().points;
+    let mut m = member.clone();
+    let applied = program.apply(&mut m, &event).unwrap().receipt.total(loyalty::EntryKind::Earn);
+    assert_eq!((quoted, applied), (by_hand, by_hand), "engine and hand-written baseline disagree");
+
+    let mut group = c.benchmark_group("5-line basket, tier multiplier, 3 promotions");
+    group.bench_function("hand-written i64", |b| b.iter(|| hand_written(black_box(&lines), true, true)));
+    group.bench_function("quote", |b| b.iter(|| program.quote(black_box(&member), black_box(&basket), at).unwrap()));
+    group.bench_function("apply", |b| {
+        b.iter_batched_ref(|| member.clone(), |m| program.apply(m, black_box(&event)).unwrap(), BatchSize::SmallInput)
+    });
+    group.bench_function("apply (duplicate)", |b| {
+        b.iter_batched_ref(|| m.clone(), |m| program.apply(m, black_box(&event)).unwrap(), BatchSize::SmallInput)
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

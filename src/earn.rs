@@ -115,10 +115,10 @@ pub(crate) fn day_and_month(days: &[DayCount], kind: &str, id: &str, date: Naive
 
 fn line_matches(rule: &CompiledEarn, line: &Line) -> bool {
     let w = &rule.when;
-    (w.categories.is_empty() || w.categories.iter().any(|c| *c == line.category))
-        && !w.exclude_categories.iter().any(|c| *c == line.category)
-        && (w.skus.is_empty() || w.skus.iter().any(|s| *s == line.sku))
-        && !w.exclude_skus.iter().any(|s| *s == line.sku)
+    (w.categories.is_empty() || w.categories.contains(&line.category))
+        && !w.exclude_categories.contains(&line.category)
+        && (w.skus.is_empty() || w.skus.contains(&line.sku))
+        && !w.exclude_skus.contains(&line.sku)
 }
 
 fn context_matches(rule: &CompiledEarn, ctx: &Context<'_>) -> bool {
@@ -153,12 +153,14 @@ pub(crate) fn allocate(total: Points, weights: &[Decimal]) -> Vec<Points> {
         parts[0] = total;
         return parts;
     }
-    let t = Decimal::from(total);
+    // One division, then a product per line: the shares may be off in the
+    // 28th digit, but the largest-remainder pass below makes them sum to
+    // `total` exactly, and the result is the same on every platform.
+    let per_weight = Decimal::from(total).checked_div(sum).unwrap_or_default();
     let mut given = 0;
     let mut rest: Vec<(Decimal, usize)> = Vec::with_capacity(weights.len());
     for (i, w) in weights.iter().enumerate() {
-        // total ≤ 2^63 and w/sum ≤ 1: no overflow; a failed checked op keeps 0.
-        let exact = w.checked_div(sum).and_then(|f| f.checked_mul(t)).unwrap_or_default();
+        let exact = w.checked_mul(per_weight).unwrap_or_default().min(Decimal::from(total));
         let floor = exact.floor();
         let whole = i64::try_from(floor).unwrap_or(0);
         parts[i] = whole;
@@ -183,7 +185,10 @@ fn round_units(rule: &CompiledEarn, value: Decimal) -> Result<Points> {
 }
 
 /// Evaluates the earn rules of `program` on a priced basket.
-pub(crate) fn evaluate(program: &Program, lines: &[Priced<'_>], ctx: &Context<'_>) -> Result<Earned> {
+///
+/// With `split` false the per-line split of points is skipped (a quote does
+/// not need it) and `Earned::lines` and `RuleOutcome::lines` stay empty.
+pub(crate) fn evaluate(program: &Program, lines: &[Priced<'_>], ctx: &Context<'_>, split: bool) -> Result<Earned> {
     let n = lines.len();
     let mut outcomes: Vec<RuleOutcome> = Vec::new();
     for stage in [false, true] {
@@ -200,11 +205,11 @@ pub(crate) fn evaluate(program: &Program, lines: &[Priced<'_>], ctx: &Context<'_
                     any = true;
                     basket += p.amount;
                     raw[i] = match rule.kind {
-                        EarnKind::PerAmount | EarnKind::Percent => p
-                            .amount
-                            .checked_mul(rule.numerator)
-                            .and_then(|v| v.checked_div(rule.denominator))
-                            .ok_or_else(|| Error::overflow(format!("points of rule '{}'", rule.id)))?,
+                        EarnKind::PerAmount | EarnKind::Percent => match rule.rate {
+                            Some(rate) => p.amount.checked_mul(rate),
+                            None => p.amount.checked_mul(rule.numerator).and_then(|v| v.checked_div(rule.denominator)),
+                        }
+                        .ok_or_else(|| Error::overflow(format!("points of rule '{}'", rule.id)))?,
                         // Fixed bonuses split over lines by amount.
                         EarnKind::Fixed => p.amount,
                         EarnKind::Multiplier => {
@@ -223,35 +228,36 @@ pub(crate) fn evaluate(program: &Program, lines: &[Priced<'_>], ctx: &Context<'_
             if !any || rule.when.min_basket.is_some_and(|m| basket < m.decimal()) {
                 continue;
             }
-            let (points, split) = match (rule.kind, rule.round) {
-                (EarnKind::Fixed, _) => (rule.fixed, allocate(rule.fixed, &raw)),
+            let share = |points: Points, raw: &[Decimal]| if split { allocate(points, raw) } else { Vec::new() };
+            let (points, parts) = match (rule.kind, rule.round) {
+                (EarnKind::Fixed, _) => (rule.fixed, share(rule.fixed, &raw)),
                 (_, RoundAt::PerLine) => {
-                    let mut split = Vec::with_capacity(n);
+                    let mut parts = Vec::with_capacity(n);
                     let mut sum: Points = 0;
                     for v in &raw {
                         let units = round_units(rule, *v)?;
                         sum = sum.checked_add(units).ok_or_else(|| Error::overflow("points of a basket"))?;
-                        split.push(units);
+                        parts.push(units);
                     }
-                    (sum, split)
+                    (sum, parts)
                 }
                 (_, RoundAt::PerTransaction) => {
                     let total: Decimal = raw.iter().copied().sum();
                     let units = round_units(rule, total)?;
-                    (units, allocate(units, &raw))
+                    (units, share(units, &raw))
                 }
             };
             if points <= 0 {
                 continue;
             }
             let (points, capped_by) = apply_caps(rule, points, ctx);
-            let split = if capped_by.is_some() {
-                let weights: Vec<Decimal> = split.iter().map(|&p| Decimal::from(p)).collect();
+            let parts = if capped_by.is_some() && split {
+                let weights: Vec<Decimal> = parts.iter().map(|&p| Decimal::from(p)).collect();
                 allocate(points, &weights)
             } else {
-                split
+                parts
             };
-            outcomes.push(RuleOutcome { rule: rule.index, points, lines: split, raw, capped_by, beaten_by: None });
+            outcomes.push(RuleOutcome { rule: rule.index, points, lines: parts, raw, capped_by, beaten_by: None });
         }
         // Exclusive rules of this stage compete: the most points win, then
         // the earlier rule (lower priority, then id).
@@ -268,7 +274,7 @@ pub(crate) fn evaluate(program: &Program, lines: &[Priced<'_>], ctx: &Context<'_
             }
         }
     }
-    let mut earned = Earned { total: 0, lines: vec![0; n], rules: outcomes };
+    let mut earned = Earned { total: 0, lines: if split { vec![0; n] } else { Vec::new() }, rules: outcomes };
     for o in earned.rules.iter_mut() {
         if o.beaten_by.is_some() {
             o.points = 0;

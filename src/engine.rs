@@ -246,7 +246,7 @@ impl Program {
         let priced = self.price(".", &basket.lines)?;
         let ctx = Context::new(self, at, basket.channel.as_deref(), basket.store.as_deref(), member);
         let earned = if self.daily_purchases_left(member, ctx.date) {
-            earn::evaluate(self, &priced, &ctx)?
+            earn::evaluate(self, &priced, &ctx, false)?
         } else {
             earn::Earned::default()
         };
@@ -381,8 +381,8 @@ impl Program {
                 .max_discount
                 .is_some_and(|max| !gross.is_zero() && line.discount.decimal() * Decimal::ONE_HUNDRED > max * gross);
             let earns = !discounted_too_much
-                && !base.exclude_categories.iter().any(|c| *c == line.category)
-                && !base.exclude_skus.iter().any(|s| *s == line.sku);
+                && !base.exclude_categories.contains(&line.category)
+                && !base.exclude_skus.contains(&line.sku);
             out.push(Priced { line, amount, earns });
         }
         Ok(out)
@@ -701,7 +701,7 @@ impl<'p> Work<'p> {
         let ctx = Context::new(program, event.at, p.channel.as_deref(), p.store.as_deref(), &self.m);
         let date = ctx.date;
         let earned = if program.daily_purchases_left(&self.m, date) {
-            earn::evaluate(program, &priced, &ctx)?
+            earn::evaluate(program, &priced, &ctx, true)?
         } else {
             self.notes.push(format!(
                 "no points: the limit of {} earning purchases a day is reached",
@@ -1111,7 +1111,7 @@ impl<'p> Work<'p> {
                     event.at,
                     Some(t.lot),
                     Some(&rule_id),
-                    format!("paid {} with points", paid),
+                    format!("paid {paid} {} with points", self.program.spec.currency),
                 );
             }
             if t.points > burn {
@@ -1180,7 +1180,7 @@ impl<'p> Work<'p> {
                 event.at,
                 Some(t.lot),
                 Some(&rule.spec.id),
-                format!("paid {paid} with points"),
+                format!("paid {paid} {} with points", program.spec.currency),
             );
         }
         self.m.totals.burned = add(self.m.totals.burned, r.points, "burned points")?;
@@ -1233,9 +1233,14 @@ impl<'p> Work<'p> {
         self.m.lots.retain(|l| l.remaining > 0);
         let late = limits.late_window.before(clock, zone).unwrap_or(clock);
         self.m.holds.retain(|h| h.status == HoldStatus::Open || h.closed_at.is_none_or(|c| c >= late));
-        let window = limits.return_window;
-        self.m.purchases.retain(|p| window.after(p.at, zone).is_none_or(|closes| closes > clock));
-        self.m.burns.retain(|b| window.after(b.at, zone).is_none_or(|closes| closes > clock));
+        // Records older than the return window (with a day to spare for
+        // calendar clamping) can no longer be returned against.
+        let cutoff =
+            limits.return_window.before(clock, zone).and_then(|c| c.checked_sub_signed(chrono::Duration::days(1)));
+        if let Some(cutoff) = cutoff {
+            self.m.purchases.retain(|p| p.at >= cutoff);
+            self.m.burns.retain(|b| b.at >= cutoff);
+        }
         // Daily counters: keep the months a late event may still fall in.
         let oldest = local_date(zone, late);
         let month_start = NaiveDate::from_ymd_opt(oldest.year(), oldest.month(), 1).unwrap_or(oldest);

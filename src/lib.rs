@@ -106,7 +106,7 @@
 //! purchase and burn records for the return window; daily counters from the
 //! first day of the month of the oldest instant the late window accepts;
 //! event ids up to `limits.remember_events` (default 1 000) and receipts up to
-//! `limits.keep_receipts` (default 8). When the id log is full, an event
+//! `limits.keep_receipts` (default 1). When the id log is full, an event
 //! older than the oldest remembered id is refused as too late, so a
 //! forgotten id can never be applied twice.
 //!
@@ -145,3 +145,8 @@ pub use program::{
 };
 pub use receipt::{Balances, Entry, EntryKind, Expiring, Explanation, Receipt};
 pub use time::{Period, RoundTo, TimeOfDay, TimeWindow, Weekday};
+
+/// The README's examples run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -187,7 +187,8 @@ pub struct Limits {
     /// How many event ids a member remembers for idempotency (1 to 100 000).
     #[serde(default = "default_remember_events")]
     pub remember_events: u32,
-    /// How many of the latest receipts a member keeps to answer retries (0 to 64).
+    /// How many of the latest receipts a member keeps to answer retries (0 to 64;
+    /// default 1, the last event's, which is what a POS retry asks for).
     #[serde(default = "default_keep_receipts")]
     pub keep_receipts: u32,
 }
@@ -202,7 +203,7 @@ fn default_remember_events() -> u32 {
     1_000
 }
 fn default_keep_receipts() -> u32 {
-    8
+    1
 }
 
 impl Default for Limits {
@@ -412,6 +413,9 @@ pub(crate) struct CompiledEarn {
     /// Exact points (units) per money unit = numerator / denominator.
     pub(crate) numerator: Decimal,
     pub(crate) denominator: Decimal,
+    /// numerator / denominator when that is an exact decimal (almost always):
+    /// a product per line instead of a division.
+    pub(crate) rate: Option<Decimal>,
     /// For multipliers: factor − 1.
     pub(crate) extra: Decimal,
     pub(crate) fixed: Points,
@@ -899,8 +903,12 @@ fn compile(spec: ProgramSpec) -> Result<Program> {
         } else {
             Vec::new()
         };
+        let rate = numerator
+            .checked_div(denominator)
+            .filter(|r| r.checked_mul(denominator) == Some(numerator) && r.scale() <= 12);
         earn.push(CompiledEarn {
             index,
+            rate,
             id: rule.id.clone(),
             name: if rule.name.is_empty() { rule.id.clone() } else { rule.name.clone() },
             kind: rule.kind,
