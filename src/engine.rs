@@ -532,65 +532,72 @@ impl<'p> Work<'p> {
     /// Brings the ledger to `to`: holds time out, pending points activate,
     /// points expire, and free points pay off a debt, each at its own instant.
     fn catch_up(&mut self, to: DateTime<Utc>) -> Result<()> {
-        let mut due: Vec<Entry> = Vec::new();
-        for h in &mut self.m.holds {
+        // Everything due, in time order; at one instant a hold times out
+        // before points activate, and both before points expire.
+        let mut due: Vec<(DateTime<Utc>, u8, usize)> = Vec::new();
+        for (i, h) in self.m.holds.iter().enumerate() {
             if h.status == HoldStatus::Open && h.timeout_at <= to {
-                for t in &h.takes {
-                    if let Some(lot) = self.m.lots.iter_mut().find(|l| l.seq == t.lot) {
-                        lot.held -= t.points;
-                    }
-                    due.push(Entry {
-                        seq: 0,
-                        kind: EntryKind::Release,
-                        points: t.points,
-                        at: h.timeout_at,
-                        lot: Some(t.lot),
-                        rule: Some(h.rule.clone()),
-                        reason: format!("hold '{}' timed out", h.id),
-                    });
-                }
-                h.status = HoldStatus::Released;
-                h.closed_at = Some(h.timeout_at);
+                due.push((h.timeout_at, 0, i));
             }
         }
-        for lot in &mut self.m.lots {
+        for (i, lot) in self.m.lots.iter().enumerate() {
             if lot.pending && lot.available_at <= to {
-                lot.pending = false;
-                if lot.remaining > 0 {
-                    due.push(Entry {
-                        seq: 0,
-                        kind: EntryKind::Activate,
-                        points: lot.remaining,
-                        at: lot.available_at,
-                        lot: Some(lot.seq),
-                        rule: None,
-                        reason: "pending points became available".into(),
-                    });
-                }
+                due.push((lot.available_at, 1, i));
+            }
+            if let Some(e) = lot.expires_at.filter(|e| *e <= to) {
+                due.push((e, 2, i));
             }
         }
-        for lot in &mut self.m.lots {
-            if lot.expires_at.is_some_and(|e| e <= to) {
-                let gone = lot.remaining - lot.held;
-                if gone > 0 {
-                    lot.remaining -= gone;
-                    self.m.totals.expired = add(self.m.totals.expired, gone, "expired points")?;
-                    let at = lot.expires_at.unwrap_or(to);
-                    due.push(Entry {
-                        seq: 0,
-                        kind: EntryKind::Expire,
-                        points: -gone,
-                        at,
-                        lot: Some(lot.seq),
-                        rule: None,
-                        reason: "points expired".into(),
-                    });
+        due.sort();
+        for (at, what, i) in due {
+            match what {
+                0 => {
+                    let h = &mut self.m.holds[i];
+                    h.status = HoldStatus::Released;
+                    h.closed_at = Some(at);
+                    let (takes, rule, reason) = (h.takes.clone(), h.rule.clone(), format!("hold '{}' timed out", h.id));
+                    self.release(&takes, at, &rule, &reason)?;
                 }
+                1 => {
+                    let lot = &mut self.m.lots[i];
+                    lot.pending = false;
+                    let (points, seq) = (lot.remaining, lot.seq);
+                    if points > 0 {
+                        let reason = "pending points became available".to_owned();
+                        self.post(EntryKind::Activate, points, at, Some(seq), None, reason);
+                    }
+                }
+                _ => self.expire(i, at)?,
             }
         }
-        due.sort_by_key(|e| e.at);
-        self.entries.extend(due);
         self.settle(to);
+        Ok(())
+    }
+
+    /// Expires the free points of lot `i` at `at` (held points wait for their hold).
+    fn expire(&mut self, i: usize, at: DateTime<Utc>) -> Result<()> {
+        let lot = &mut self.m.lots[i];
+        let gone = lot.remaining - lot.held;
+        if gone > 0 {
+            lot.remaining -= gone;
+            let seq = lot.seq;
+            self.m.totals.expired = add(self.m.totals.expired, gone, "expired points")?;
+            self.post(EntryKind::Expire, -gone, at, Some(seq), None, "points expired".into());
+        }
+        Ok(())
+    }
+
+    /// Releases held points at `at`; points whose lot has reached its expiry
+    /// meanwhile expire at the same instant.
+    fn release(&mut self, takes: &[Take], at: DateTime<Utc>, rule: &str, reason: &str) -> Result<()> {
+        for t in takes.iter().filter(|t| t.points > 0) {
+            let Some(i) = self.m.lots.iter().position(|l| l.seq == t.lot) else { continue };
+            self.m.lots[i].held -= t.points;
+            self.post(EntryKind::Release, t.points, at, Some(t.lot), Some(rule), reason.to_owned());
+            if self.m.lots[i].expires_at.is_some_and(|e| e <= at) {
+                self.expire(i, at)?;
+            }
+        }
         Ok(())
     }
 
@@ -1090,41 +1097,40 @@ impl<'p> Work<'p> {
             return Err(Error::event(&event.id, "points", format!("must be from 1 to the {held} held, not {points}")));
         }
         let rule = self.program.burn_rule(&event.id, Some(&self.m.holds[i].rule))?;
+        let s = &rule.spec;
+        if points < s.min_points || points % s.step_points != 0 {
+            return Err(Error::BurnRefused {
+                event: event.id.clone(),
+                rule: s.id.clone(),
+                reason: format!(
+                    "a capture of {} points breaks the minimum of {} or the step of {}",
+                    self.pts(points),
+                    self.pts(s.min_points),
+                    self.pts(s.step_points)
+                ),
+            });
+        }
         let paid = self.program.money(rule, points)?;
+        let rule_id = s.id.clone();
         let mut left = points;
         let mut burned = Vec::new();
-        let takes = self.m.holds[i].takes.clone();
-        let rule_id = rule.spec.id.clone();
-        for t in &takes {
+        let mut unused = Vec::new();
+        for t in self.m.holds[i].takes.clone() {
             let lot = self.m.lots.iter_mut().find(|l| l.seq == t.lot).ok_or_else(|| Error::MemberState {
                 reason: format!("hold '{}' names lot {} that is gone", c.hold, t.lot),
             })?;
             let burn = t.points.min(left);
-            lot.held -= t.points;
+            lot.held -= burn;
             lot.remaining -= burn;
             left -= burn;
             if burn > 0 {
                 burned.push(Take { lot: t.lot, expires_at: t.expires_at, points: burn });
-                self.post(
-                    EntryKind::Burn,
-                    -burn,
-                    event.at,
-                    Some(t.lot),
-                    Some(&rule_id),
-                    format!("paid {paid} {} with points", self.program.spec.currency),
-                );
+                let reason = format!("paid {paid} {} with points", self.program.spec.currency);
+                self.post(EntryKind::Burn, -burn, event.at, Some(t.lot), Some(&rule_id), reason);
             }
-            if t.points > burn {
-                self.post(
-                    EntryKind::Release,
-                    t.points - burn,
-                    event.at,
-                    Some(t.lot),
-                    Some(&rule_id),
-                    "released: captured less than held".into(),
-                );
-            }
+            unused.push(Take { points: t.points - burn, ..t });
         }
+        self.release(&unused, event.at, &rule_id, "released: captured less than held")?;
         let hold = &mut self.m.holds[i];
         hold.status = HoldStatus::Captured;
         hold.closed_at = Some(event.at);
@@ -1146,19 +1152,7 @@ impl<'p> Work<'p> {
         let i = self.open_hold(event, &v.hold)?;
         let takes = self.m.holds[i].takes.clone();
         let rule = self.m.holds[i].rule.clone();
-        for t in &takes {
-            if let Some(lot) = self.m.lots.iter_mut().find(|l| l.seq == t.lot) {
-                lot.held -= t.points;
-            }
-            self.post(
-                EntryKind::Release,
-                t.points,
-                event.at,
-                Some(t.lot),
-                Some(&rule),
-                format!("hold '{}' voided", v.hold),
-            );
-        }
+        self.release(&takes, event.at, &rule, &format!("hold '{}' voided", v.hold))?;
         let hold = &mut self.m.holds[i];
         hold.status = HoldStatus::Voided;
         hold.closed_at = Some(event.at);
