@@ -68,6 +68,23 @@ struct Work<'p> {
     paid: Option<Amount>,
 }
 
+/// The earliest instant an event may carry.
+pub const EARLIEST: &str = "1900-01-01T00:00:00Z";
+/// The latest instant an event may carry: the end of the year 9999 UTC.
+pub const LATEST: &str = "9999-12-31T23:59:59Z";
+
+/// Refuses instants outside [`EARLIEST`, `LATEST`]: calendar arithmetic past
+/// them leaves the range of the date library.
+fn check_instant(event: &str, at: DateTime<Utc>) -> Result<()> {
+    use chrono::TimeZone;
+    let earliest = Utc.with_ymd_and_hms(1900, 1, 1, 0, 0, 0).single();
+    let latest = Utc.with_ymd_and_hms(9999, 12, 31, 23, 59, 59).single();
+    if earliest.is_some_and(|e| at < e) || latest.is_some_and(|l| at > l) {
+        return Err(Error::event(event, "at", format!("{} is outside {EARLIEST} to {LATEST}", at.to_rfc3339())));
+    }
+    Ok(())
+}
+
 fn add(a: Points, b: Points, what: &str) -> Result<Points> {
     a.checked_add(b).ok_or_else(|| Error::overflow(what))
 }
@@ -107,6 +124,7 @@ impl Program {
             });
         };
         check_id(&event.id, "id", &event.id)?;
+        check_instant(&event.id, event.at)?;
         check_id(&event.id, "member", &enroll.member)?;
         for (k, v) in &enroll.profile.attributes {
             check_id(&event.id, "profile.attributes", k)?;
@@ -205,6 +223,7 @@ impl Program {
     }
 
     fn check_time(&self, member: &Member, event: &Event) -> Result<()> {
+        check_instant(&event.id, event.at)?;
         if event.at >= member.clock {
             return Ok(());
         }
@@ -243,7 +262,8 @@ impl Program {
     /// assert_eq!(q.points, 2);  // 29.97 / 10, floored
     /// ```
     pub fn quote(&self, member: &Member, basket: &Basket, at: DateTime<Utc>) -> Result<Quote> {
-        let priced = self.price(".", &basket.lines)?;
+        check_instant("quote", at)?;
+        let priced = self.price("quote", &basket.lines)?;
         let ctx = Context::new(self, at, basket.channel.as_deref(), basket.store.as_deref(), member);
         let earned = if self.daily_purchases_left(member, ctx.date) {
             earn::evaluate(self, &priced, &ctx, false)?
@@ -400,9 +420,14 @@ impl Program {
             .map(|p| p.amount)
             .sum();
         let share = s.max_share_percent.map(Amount::decimal).unwrap_or(Decimal::ONE_HUNDRED);
-        let money = eligible * share / Decimal::ONE_HUNDRED;
-        let units = money * Decimal::from(10_i64.pow(self.scale())) / rule.value;
-        let units = i64::try_from(units.floor()).map_err(|_| Error::overflow("the points a basket may take"))?;
+        // A limit too large for a decimal or for i64 is no limit at all.
+        let units = eligible
+            .checked_mul(share)
+            .and_then(|m| m.checked_div(Decimal::ONE_HUNDRED))
+            .and_then(|m| m.checked_mul(Decimal::from(10_i64.pow(self.scale()))))
+            .and_then(|m| m.checked_div(rule.value))
+            .and_then(|u| i64::try_from(u.floor()).ok())
+            .unwrap_or(Points::MAX);
         Ok(Some(units - units % s.step_points))
     }
 
@@ -751,8 +776,10 @@ impl<'p> Work<'p> {
         }
         if program.spec.expiry.kind == ExpiryKind::Inactivity {
             let pushed = program.expiry(event.at, event.at)?;
+            let clock = self.m.clock;
             for l in &mut self.m.lots {
-                if l.expires_at < pushed {
+                // Lots that already reached their expiry keep only held points; they stay expired.
+                if l.expires_at.is_some_and(|e| e > clock) && l.expires_at < pushed {
                     l.expires_at = pushed;
                 }
             }
@@ -763,15 +790,15 @@ impl<'p> Work<'p> {
             order,
             at: event.at,
             lot,
-            amount: Amount::from_decimal(amount),
+            amount: Amount::from_decimal(amount.normalize()),
             returned: Amount::ZERO,
             lines: priced
                 .iter()
                 .zip(&earned.lines)
                 .map(|(p, &points)| LineRecord {
-                    quantity: p.line.quantity,
+                    quantity: Amount::from_decimal(p.line.quantity.decimal().normalize()),
                     returned: Amount::ZERO,
-                    amount: Amount::from_decimal(p.amount),
+                    amount: Amount::from_decimal(p.amount.normalize()),
                     points,
                     reversed: 0,
                 })
@@ -855,17 +882,30 @@ impl<'p> Work<'p> {
             let cumulative = if returned == line.quantity.decimal() {
                 line.points
             } else {
-                let share = Decimal::from(line.points) * returned / line.quantity.decimal();
-                i64::try_from(share.floor()).map_err(|_| Error::overflow("reversed points"))?
+                Decimal::from(line.points)
+                    .checked_mul(returned)
+                    .and_then(|v| v.checked_div(line.quantity.decimal()))
+                    .and_then(|v| i64::try_from(v.floor()).ok())
+                    .ok_or_else(|| Error::overflow("reversed points"))?
             };
             due += cumulative - line.reversed;
             line.reversed = cumulative;
-            line.returned = Amount::from_decimal(returned);
+            line.returned = Amount::from_decimal(returned.normalize());
         }
-        let returned_amount: Decimal =
-            purchase.lines.iter().map(|l| l.amount.decimal() * l.returned.decimal() / l.quantity.decimal()).sum();
+        let mut returned_amount = Decimal::ZERO;
+        for l in &purchase.lines {
+            returned_amount = l
+                .amount
+                .decimal()
+                .checked_mul(l.returned.decimal())
+                .and_then(|v| v.checked_div(l.quantity.decimal()))
+                .and_then(|v| returned_amount.checked_add(v))
+                .ok_or_else(|| Error::overflow("the money returned"))?;
+        }
         let fully = purchase.lines.iter().all(|l| l.returned == l.quantity);
-        purchase.returned = Amount::from_decimal(returned_amount.normalize());
+        // Stored for people, within the 12 fraction digits an amount may have.
+        purchase.returned =
+            Amount::from_decimal(returned_amount.round_dp(Amount::FRACTION_DIGITS_MAX as u32).normalize());
         let (source, order, total) = (purchase.lot, purchase.order.clone(), purchase.amount.decimal());
         if due > 0 {
             self.reverse(event, due, source)?;
@@ -879,8 +919,11 @@ impl<'p> Work<'p> {
             let cumulative = if fully || total.is_zero() {
                 burn.points
             } else {
-                i64::try_from((Decimal::from(burn.points) * returned_amount / total).floor())
-                    .map_err(|_| Error::overflow("refunded points"))?
+                Decimal::from(burn.points)
+                    .checked_mul(returned_amount)
+                    .and_then(|v| v.checked_div(total))
+                    .and_then(|v| i64::try_from(v.floor()).ok())
+                    .ok_or_else(|| Error::overflow("refunded points"))?
             };
             let delta = cumulative - burn.refunded;
             if delta > 0 {

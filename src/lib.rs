@@ -128,7 +128,7 @@ mod program;
 mod receipt;
 mod time;
 
-pub use engine::{Applied, Quote};
+pub use engine::{Applied, Quote, EARLIEST, LATEST};
 pub use error::{Error, Result};
 pub use event::{
     Adjust, Basket, Capture, Enroll, Event, EventKind, Hold, Line, Profile, Purchase, Redeem, Return, ReturnLine, Void,
