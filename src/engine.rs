@@ -310,7 +310,7 @@ impl Program {
                 continue;
             }
             match out.last_mut() {
-                Some(last) if last.at == at => last.points += lot.remaining,
+                Some(last) if last.at == at => last.points = last.points.saturating_add(lot.remaining),
                 _ => out.push(Expiring { at, date: local_date(self.zone, at), points: lot.remaining }),
             }
         }
@@ -322,20 +322,20 @@ impl Program {
         let mut held_open: Points = 0;
         for h in &m.holds {
             if h.status == HoldStatus::Open && h.timeout_at > at {
-                held_open += h.points;
+                held_open = held_open.saturating_add(h.points);
             }
         }
         let mut free: Points = 0;
         for lot in &m.lots {
             let usable = (!lot.pending || lot.available_at <= at) && lot.expires_at.is_none_or(|e| e > at);
             if usable {
-                free += lot.remaining;
+                free = free.saturating_add(lot.remaining);
             } else if lot.expires_at.is_some_and(|e| e <= at) {
                 // Held points survive expiry until their hold closes.
-                free += lot.held;
+                free = free.saturating_add(lot.held);
             }
         }
-        free - held_open - m.debt
+        free.saturating_sub(held_open).saturating_sub(m.debt)
     }
 
     fn daily_purchases_left(&self, m: &Member, date: NaiveDate) -> bool {
@@ -518,6 +518,7 @@ impl<'p> Work<'p> {
         }
         self.m.next_entry = seq;
         let program = self.program;
+        let balances = self.m.checked_balances().ok_or_else(|| Error::overflow("the member's balances"))?;
         let mut next_expiries = program.upcoming_expiries(&self.m, clock, None);
         next_expiries.truncate(3);
         let receipt = Receipt {
@@ -527,7 +528,7 @@ impl<'p> Work<'p> {
             at: event.at,
             entries: self.entries,
             explanations: self.explanations,
-            balances: self.m.balances(),
+            balances,
             next_expiries,
             shortfall: self.shortfall,
             paid: self.paid,

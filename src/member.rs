@@ -232,7 +232,7 @@ impl Totals {
     /// assert_eq!(t.issued(), 8);
     /// ```
     pub fn issued(&self) -> Points {
-        self.earned + self.credited + self.refunded
+        self.earned.saturating_add(self.credited).saturating_add(self.refunded)
     }
 }
 
@@ -503,18 +503,37 @@ impl Member {
     /// assert_eq!(m.balances().available, 0);
     /// ```
     pub fn balances(&self) -> crate::Balances {
-        let mut b = crate::Balances::default();
+        // The engine refuses any event after which a balance would not fit
+        // an i64, so saturation never shows for states it produced.
+        let [posted, pending, held, available] =
+            self.wide_balances().map(|v| v.clamp(i64::MIN.into(), i64::MAX.into()) as i64);
+        crate::Balances { posted, pending, held, available }
+    }
+
+    /// The balances, or `None` when one does not fit an i64.
+    pub(crate) fn checked_balances(&self) -> Option<crate::Balances> {
+        let [posted, pending, held, available] = self.wide_balances();
+        Some(crate::Balances {
+            posted: posted.try_into().ok()?,
+            pending: pending.try_into().ok()?,
+            held: held.try_into().ok()?,
+            available: available.try_into().ok()?,
+        })
+    }
+
+    /// Posted, pending, held and available, summed without overflow.
+    fn wide_balances(&self) -> [i128; 4] {
+        let (mut pending, mut held, mut available) = (0_i128, 0_i128, 0_i128);
         for lot in &self.lots {
             if lot.pending {
-                b.pending += lot.remaining;
+                pending += i128::from(lot.remaining);
             } else {
-                b.held += lot.held;
-                b.available += lot.remaining - lot.held;
+                held += i128::from(lot.held);
+                available += i128::from(lot.remaining) - i128::from(lot.held);
             }
         }
-        b.available -= self.debt;
-        b.posted = b.pending + b.held + b.available;
-        b
+        available -= i128::from(self.debt);
+        [pending + held + available, pending, held, available]
     }
 
     /// Checks the ledger invariants of the crate docs; returns the first one
@@ -540,8 +559,11 @@ impl Member {
         }
         let b = self.balances();
         let t = &self.totals;
-        let out = b.posted + t.burned + t.debited + t.expired + t.reversed;
-        if t.issued() != out {
+        let [posted, ..] = self.wide_balances();
+        let wide = |v: Points| i128::from(v);
+        let issued = wide(t.earned) + wide(t.credited) + wide(t.refunded);
+        let out = posted + wide(t.burned) + wide(t.debited) + wide(t.expired) + wide(t.reversed);
+        if issued != out {
             return Err(format!(
                 "conservation: issued {} ≠ posted {} + burned {} + debited {} + expired {} + reversed {}",
                 t.issued(),
@@ -552,8 +574,9 @@ impl Member {
                 t.reversed
             ));
         }
-        let open_held: Points = self.holds.iter().filter(|h| h.status == HoldStatus::Open).map(|h| h.points).sum();
-        if open_held != b.held {
+        let open_held: i128 =
+            self.holds.iter().filter(|h| h.status == HoldStatus::Open).map(|h| i128::from(h.points)).sum();
+        if open_held != i128::from(b.held) {
             return Err(format!("holds: open holds reserve {open_held}, lots hold {}", b.held));
         }
         if self.debt < 0 {

@@ -2675,3 +2675,53 @@ fn counterexample_tiny_point_value_overflows_burn_limit() {
     }
     assert!(quote.is_ok(), "Program::quote panicked");
 }
+
+#[test]
+fn zz_explore() {
+    use std::sync::{Arc, Mutex};
+    let sites: Arc<Mutex<BTreeMap<String, (u32, String)>>> = Default::default();
+    let s2 = sites.clone();
+    let last_log: Arc<Mutex<String>> = Default::default();
+    let l2 = last_log.clone();
+    std::panic::set_hook(Box::new(move |info| {
+        let loc = info.location().map(|l| format!("{}:{}", l.file(), l.line())).unwrap_or_default();
+        let msg = info.payload().downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| info.payload().downcast_ref::<String>().cloned()).unwrap_or_default();
+        let bt = std::backtrace::Backtrace::force_capture().to_string();
+        let frames: Vec<&str> = bt.lines().filter(|l| l.contains("./src/")).take(3).collect();
+        let key = format!("{loc} {} | {}", msg.lines().next().unwrap_or(""), frames.join(" <- "));
+        if loc.contains("ledger_properties") { return; }
+        let mut s = s2.lock().unwrap();
+        let e = s.entry(key).or_insert((0, String::new()));
+        e.0 += 1;
+        let cur = l2.lock().unwrap().clone();
+        if e.1.is_empty() || cur.len() < e.1.len() { e.1 = cur; }
+    }));
+    let mut runner = TestRunner::new_with_rng(ProptestConfig { failure_persistence: None, ..ProptestConfig::default() }, TestRng::from_seed(RngAlgorithm::ChaCha, &[9; 32]));
+    let n: usize = std::env::var("ZZ_N").ok().and_then(|v| v.parse().ok()).unwrap_or(300);
+    for k in 0..n {
+        let far = k % 5 == 0;
+        let steps = prop::collection::vec((any::<Index>(), x_op(far)), 1..16).new_tree(&mut runner).unwrap().current();
+        let events = x_events(&steps);
+        let xp = x_program().new_tree(&mut runner).unwrap().current();
+        let text = xp.toml();
+        let progs: Vec<(String, Program)> = vec![("A".into(), programs()[0].clone()), ("B".into(), programs()[1].clone())]
+            .into_iter()
+            .chain(Program::from_toml_str(&text).ok().map(|p| (text.clone(), p)))
+            .collect();
+        for (name, p) in &progs {
+            let (mut m, _) = p.start(&enroll_event()).unwrap();
+            let mut log = vec![enroll_event().to_json()];
+            for e in &events {
+                log.push(e.to_json());
+                *last_log.lock().unwrap() = format!("program {name}\n{}", log.join("\n"));
+                let mut c = m.clone();
+                let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| { let r = p.apply(&mut c, e); if r.is_ok() { let _ = c.check_invariants(); } r }));
+                match r { Ok(Ok(_)) => m = c, Ok(Err(_)) => {}, Err(_) => break }
+            }
+        }
+    }
+    let _ = std::panic::take_hook();
+    for (k, (n, log)) in sites.lock().unwrap().iter() {
+        println!("=== {n}x {k}\n{log}\n");
+    }
+}
