@@ -3,23 +3,36 @@
 //! Random sequences of up to 40 events (purchases, returns, holds, captures,
 //! voids, redeems, adjustments, advances; time moving forward by minutes to
 //! 60 days, sometimes slightly backwards inside or outside the 72 h late
-//! window; some events re-sent with the same id and the same or another
-//! payload) are applied to a member of one of two small programs defined in
-//! this file, and checked against the crate docs: the ledger invariants,
-//! conservation, FIFO burns, expiry, the bounds of returns, atomicity,
-//! idempotency, replay, determinism, and that no input makes anything panic.
+//! window, sometimes to just around the next expiry instant; some events
+//! re-sent with the same id and the same or another payload) are applied to a
+//! member of one of two small programs defined in this file (`PROGRAM_A`,
+//! `PROGRAM_B`) and checked against the crate docs:
+//!
+//! * `p01`–`p10`: invariants, conservation, FIFO burns, expired points never
+//!   consumed, the bounds (and order) of returns and refunds, burns within
+//!   the available balance, idempotency, atomicity, replay and round trips,
+//!   determinism;
+//! * `p11`: decoders never panic on arbitrary or mutated input; `p11b`:
+//!   whatever decodes applies without a panic; `p12`: extreme but well-formed
+//!   amounts, points, instants and programs give errors, never panics;
+//! * `generated_sequences_reach_every_ledger_path`: over a fixed-seed sample,
+//!   the generators reach redeems, captures, returns, expiries, refunds, debts
+//!   and the error paths (a property that never reaches a burn is worthless);
+//! * `counterexample_*`: what the properties found, kept as fixed sequences.
 //!
 //! Every property runs a fixed 64 cases so CI stays fast. For a longer search:
 //!
 //! ```sh
-//! PROPTEST_CASES=10000 cargo test --release --test ledger_properties
+//! PROPTEST_CASES=10000 cargo test --test ledger_properties
+//! PROPTEST_CASES=10000 cargo test --release --test ledger_properties   # faster
 //! ```
 //!
 //! A failing sequence is printed as JSONL (first line: the enroll event), one
 //! `Event::to_json` per line, with the program it ran against: feed the lines
-//! to `Event::from_json_str` and `Program::start`/`Program::apply` to replay it.
-//! Failures are not persisted to `proptest-regressions/`; paste the printed
-//! JSONL into a scenario test instead.
+//! to `Event::from_json_str` and `Program::start`/`Program::apply` (or to
+//! `run_events` and a `check_*` function below) to replay it. Failures are
+//! not persisted to `proptest-regressions/`; keep a counterexample as a
+//! `counterexample_*` test instead.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Display;
@@ -2517,8 +2530,10 @@ proptest! {
 }
 
 // ---------------------------------------------------------------------------
-// Counterexamples the properties found, shrunk and replayed as fixed
-// sequences. They fail until the engine is fixed; see each comment.
+// Regression tests: counterexamples the properties above found, shrunk and
+// kept as fixed sequences (each comment says what the engine did wrong), so
+// a regression shows up on every run, not only when the random search
+// happens to reach it again.
 // ---------------------------------------------------------------------------
 
 /// Fails the test with the property's message (which carries the JSONL).
@@ -2537,11 +2552,10 @@ fn events(jsonl: &str) -> Vec<Event> {
 }
 
 /// Property 4 (program B, inactivity expiry). The lot expires at 09:00 with
-/// 1000 points reserved by a hold. A purchase at 09:00 expires nothing more
-/// (all is held), then pushes every lot's expiry 30 days out, the expired
-/// one included; the void gives back 1000 free points that had expired.
-/// Crate docs: a reserved point "expires when the hold is voided or times out".
-/// Expected after the void: available 0 (1000 expired); got: available 1000.
+/// 1000 points reserved by a hold. A purchase at 09:00 used to push every
+/// lot's expiry 30 days out, the expired one included, so the void gave back
+/// 1000 free points that had expired. Crate docs: a reserved point "expires
+/// when the hold is voided or times out": after the void, available is 0.
 #[test]
 fn counterexample_inactivity_push_revives_expired_held_points() {
     let tr = run_events(
@@ -2560,10 +2574,10 @@ fn counterexample_inactivity_push_revives_expired_held_points() {
 }
 
 /// Property 9 (member state round trip). A partial return of a discounted
-/// line stores `returned` = amount × returned / quantity unrounded
-/// (29 / 3 = "9.666666666666666666666666667"); `Member::to_json` writes it,
-/// `Member::from_json_str` refuses it (more than 12 fraction digits): the
-/// host cannot load the member it saved.
+/// line stored `returned` = amount × returned / quantity unrounded
+/// (29 / 3 = "9.666666666666666666666666667"); `Member::to_json` wrote it and
+/// `Member::from_json_str` refused it (more than 12 fraction digits): the
+/// host could not load the member it saved.
 #[test]
 fn counterexample_partial_return_state_cannot_be_read_back() {
     let tr = run_events(
@@ -2581,9 +2595,9 @@ fn counterexample_partial_return_state_cannot_be_read_back() {
 
 /// Property 9b (replay from a JSON log). A line whose net amount is zero,
 /// sent with `"discount":"0.00"`: `Event::to_json` drops the zero discount,
-/// and the member rebuilt from the logged JSON stores `"amount":"0"` where the
-/// original stores `"amount":"0.00"`. The two members are `==` but their
-/// `to_json` differ ("the same state always gives the same bytes").
+/// and the member rebuilt from the logged JSON stored `"amount":"0"` where
+/// the original stored `"amount":"0.00"`: `==` members whose `to_json`
+/// differed ("the same state always gives the same bytes").
 #[test]
 fn counterexample_zero_discount_changes_state_bytes_on_replay_from_json() {
     let tr = run_events(
@@ -2598,10 +2612,10 @@ fn counterexample_zero_discount_changes_state_bytes_on_replay_from_json() {
     must(check_replay(&tr, true));
 }
 
-/// Property 12. Each total is checked against overflow, but their sum is
-/// not: after crediting i64::MAX, a purchase earning one point overflows the
+/// Property 12. Each total was checked against overflow, but not their sum:
+/// after crediting i64::MAX, a purchase earning one point overflowed the
 /// balance sums (`Member::balances`, `upcoming_expiries`, `check_invariants`):
-/// a panic in debug builds, a silent wrap in release. Expected: an Overflow error.
+/// a panic in debug builds, a wrap in release. Expected: an error.
 #[test]
 fn counterexample_balance_sum_overflows() {
     let tr = run_events(
@@ -2617,8 +2631,8 @@ fn counterexample_balance_sum_overflows() {
     must(check_invariants(&tr));
 }
 
-/// Property 12. A partial return of a large line multiplies amount ×
-/// returned quantity unchecked (≈ 9.9e14 × 5e14 > Decimal::MAX): panic
+/// Property 12. A partial return of a large line multiplied amount ×
+/// returned quantity unchecked (≈ 9.9e14 × 5e14 > Decimal::MAX): a panic
 /// "Multiplication overflowed" instead of an Overflow error.
 #[test]
 fn counterexample_large_partial_return_overflows_decimal() {
@@ -2635,9 +2649,9 @@ fn counterexample_large_partial_return_overflows_decimal() {
     must(check_atomicity(&tr));
 }
 
-/// Property 12. An event at the last hour chrono represents (valid RFC 3339)
-/// panics in a zone east of UTC ("Local time out of range for
-/// `NaiveDateTime`", from the late-window arithmetic) instead of an error.
+/// Property 12. An event in the last hour chrono represents (valid RFC 3339)
+/// panicked in a zone east of UTC ("Local time out of range for
+/// `NaiveDateTime`", in the late-window arithmetic) instead of an error.
 #[test]
 fn counterexample_far_future_instant_panics() {
     let tr = run_events(0, &events(r#"{"id":"f","at":"+262142-12-31T23:59:59Z","type":"advance"}"#), false);
@@ -2645,8 +2659,8 @@ fn counterexample_far_future_instant_panics() {
 }
 
 /// Property 12. A burn rule worth 0.000000000001 per point (valid) and a
-/// large basket: `burn_limit` divides unchecked ("Division overflowed") in
-/// both `apply` (redeem/hold) and `quote`.
+/// large basket: `burn_limit` divided unchecked ("Division overflowed"), in
+/// both `apply` (redeem, hold) and `quote`.
 #[test]
 fn counterexample_tiny_point_value_overflows_burn_limit() {
     let program = Program::from_toml_str(
@@ -2676,52 +2690,31 @@ fn counterexample_tiny_point_value_overflows_burn_limit() {
     assert!(quote.is_ok(), "Program::quote panicked");
 }
 
+/// Property 12 (extreme programs). A valid rule earning 5e18 units per 10 EUR
+/// and two lines of 1e11 EUR: each line's exact points (5e28) fit a decimal,
+/// their sum does not, and `earn::evaluate` adds them unchecked ("Addition
+/// overflowed", earn.rs, the per-transaction total): a panic in `apply` and in
+/// `quote` instead of an Overflow error.
 #[test]
-fn zz_explore() {
-    use std::sync::{Arc, Mutex};
-    let sites: Arc<Mutex<BTreeMap<String, (u32, String)>>> = Default::default();
-    let s2 = sites.clone();
-    let last_log: Arc<Mutex<String>> = Default::default();
-    let l2 = last_log.clone();
-    std::panic::set_hook(Box::new(move |info| {
-        let loc = info.location().map(|l| format!("{}:{}", l.file(), l.line())).unwrap_or_default();
-        let msg = info.payload().downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| info.payload().downcast_ref::<String>().cloned()).unwrap_or_default();
-        let bt = std::backtrace::Backtrace::force_capture().to_string();
-        let frames: Vec<&str> = bt.lines().filter(|l| l.contains("./src/")).take(3).collect();
-        let key = format!("{loc} {} | {}", msg.lines().next().unwrap_or(""), frames.join(" <- "));
-        if loc.contains("ledger_properties") { return; }
-        let mut s = s2.lock().unwrap();
-        let e = s.entry(key).or_insert((0, String::new()));
-        e.0 += 1;
-        let cur = l2.lock().unwrap().clone();
-        if e.1.is_empty() || cur.len() < e.1.len() { e.1 = cur; }
-    }));
-    let mut runner = TestRunner::new_with_rng(ProptestConfig { failure_persistence: None, ..ProptestConfig::default() }, TestRng::from_seed(RngAlgorithm::ChaCha, &[9; 32]));
-    let n: usize = std::env::var("ZZ_N").ok().and_then(|v| v.parse().ok()).unwrap_or(300);
-    for k in 0..n {
-        let far = k % 5 == 0;
-        let steps = prop::collection::vec((any::<Index>(), x_op(far)), 1..16).new_tree(&mut runner).unwrap().current();
-        let events = x_events(&steps);
-        let xp = x_program().new_tree(&mut runner).unwrap().current();
-        let text = xp.toml();
-        let progs: Vec<(String, Program)> = vec![("A".into(), programs()[0].clone()), ("B".into(), programs()[1].clone())]
-            .into_iter()
-            .chain(Program::from_toml_str(&text).ok().map(|p| (text.clone(), p)))
-            .collect();
-        for (name, p) in &progs {
-            let (mut m, _) = p.start(&enroll_event()).unwrap();
-            let mut log = vec![enroll_event().to_json()];
-            for e in &events {
-                log.push(e.to_json());
-                *last_log.lock().unwrap() = format!("program {name}\n{}", log.join("\n"));
-                let mut c = m.clone();
-                let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| { let r = p.apply(&mut c, e); if r.is_ok() { let _ = c.check_invariants(); } r }));
-                match r { Ok(Ok(_)) => m = c, Ok(Err(_)) => {}, Err(_) => break }
-            }
-        }
-    }
-    let _ = std::panic::take_hook();
-    for (k, (n, log)) in sites.lock().unwrap().iter() {
-        println!("=== {n}x {k}\n{log}\n");
-    }
+fn counterexample_rule_points_sum_overflows_decimal() {
+    let program = Program::from_toml_str(
+        "id = \"x\"\ncurrency = \"EUR\"\ntime_zone = \"UTC\"\ncategories = [\"coffee\"]\n\
+         [[earn]]\nid = \"base\"\nkind = \"per_amount\"\npoints = 5000000000000000000\nper = \"10\"\n",
+    )
+    .expect("program");
+    let log = events(
+        r#"
+        {"id":"enroll:m-1","at":"2026-03-20T09:00:00Z","type":"enroll","member":"m-1","profile":{}}
+        {"id":"p1","at":"2026-03-20T10:00:00Z","type":"purchase","lines":[{"sku":"a","category":"coffee","quantity":"100000000000","unit_price":"1"},{"sku":"b","category":"coffee","quantity":"100000000000","unit_price":"1"}]}
+        "#,
+    );
+    let (m, _) = program.start(&log[0]).expect("enroll");
+    let lines = match &log[1].kind {
+        EventKind::Purchase(p) => p.lines.clone(),
+        _ => unreachable!("a purchase"),
+    };
+    let basket = Basket { lines, channel: None, store: None };
+    let quote = std::panic::catch_unwind(|| program.quote(&m, &basket, log[1].at).is_ok());
+    must_apply(&program, &m, &log[1], &log[..1]);
+    assert!(quote.is_ok(), "Program::quote panicked");
 }
