@@ -197,13 +197,14 @@ pub(crate) fn evaluate(program: &Program, lines: &[Priced<'_>], ctx: &Context<'_
             if !context_matches(rule, ctx) {
                 continue;
             }
+            let overflow = || Error::overflow(format!("points of rule '{}'", rule.id));
             let mut raw = vec![Decimal::ZERO; n];
             let mut any = false;
             let mut basket = Decimal::ZERO;
             for (i, p) in lines.iter().enumerate() {
                 if p.earns && line_matches(rule, p.line) {
                     any = true;
-                    basket += p.amount;
+                    basket = basket.checked_add(p.amount).ok_or_else(|| Error::overflow("a basket amount"))?;
                     raw[i] = match rule.kind {
                         EarnKind::PerAmount | EarnKind::Percent => match rule.rate {
                             Some(rate) => p.amount.checked_mul(rate),
@@ -216,7 +217,7 @@ pub(crate) fn evaluate(program: &Program, lines: &[Priced<'_>], ctx: &Context<'_
                             let mut base = Decimal::ZERO;
                             for o in outcomes[..first_of_stage].iter().filter(|o| o.beaten_by.is_none()) {
                                 if rule.targets.contains(&o.rule) {
-                                    base += o.raw[i];
+                                    base = base.checked_add(o.raw[i]).ok_or_else(overflow)?;
                                 }
                             }
                             base.checked_mul(rule.extra)
@@ -242,7 +243,10 @@ pub(crate) fn evaluate(program: &Program, lines: &[Priced<'_>], ctx: &Context<'_
                     (sum, parts)
                 }
                 (_, RoundAt::PerTransaction) => {
-                    let total: Decimal = raw.iter().copied().sum();
+                    let mut total = Decimal::ZERO;
+                    for v in &raw {
+                        total = total.checked_add(*v).ok_or_else(overflow)?;
+                    }
                     let units = round_units(rule, total)?;
                     (units, share(units, &raw))
                 }

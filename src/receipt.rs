@@ -153,7 +153,7 @@ impl Receipt {
     /// assert_eq!(receipt.total(loyalty::EntryKind::Earn), 7);
     /// ```
     pub fn total(&self, kind: EntryKind) -> Points {
-        self.entries.iter().filter(|e| e.kind == kind).map(|e| e.points).sum()
+        self.entries.iter().filter(|e| e.kind == kind).fold(0, |sum: Points, e| sum.saturating_add(e.points))
     }
 
     /// The receipt as one line of JSON.
