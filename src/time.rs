@@ -64,7 +64,7 @@ impl TryFrom<PeriodRepr> for Period {
             PeriodRepr { days: Some(n), .. } => Period::Days(n),
             PeriodRepr { months: Some(n), .. } => Period::Months(n),
             PeriodRepr { years: Some(n), .. } => Period::Months(n.checked_mul(12).ok_or("too many years")?),
-            _ => unreachable!("exactly one field is set"),
+            _ => return Err("a period has exactly one of minutes, hours, days, months, years".into()),
         };
         if period.count() == 0 {
             return Err("a period must be longer than zero".into());
