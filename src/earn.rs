@@ -8,16 +8,23 @@
 //! as it says), then its caps apply. Every rule's points are also split over
 //! the basket's lines, so a return can take back exactly the points of the
 //! lines returned.
+//!
+//! All arithmetic is on integers: money as `i128` counts of 10⁻¹² currency
+//! units, rates as fractions of integers in lowest terms. A rule's points are
+//! rounded from the exact quotient, so three lines of 1 RUB at "1 point per
+//! 3 RUB" give exactly one point. Multipliers work on "fine" points (10⁻¹² of
+//! a point unit), exact whenever the multiplied rule's points per line have
+//! at most 12 fraction digits.
 
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
-use rust_decimal::Decimal;
+use smallvec::SmallVec;
 
 use crate::error::{Error, Result};
 use crate::event::Line;
 use crate::member::DayCount;
-use crate::number::{format_points, Points, RoundAt};
+use crate::number::{div_fast, mul_div_rem, round_div, Money, Points, RoundAt};
 use crate::program::{CompiledEarn, EarnKind, Program};
 use crate::time::{TimeOfDay, Weekday};
 
@@ -25,11 +32,16 @@ use crate::time::{TimeOfDay, Weekday};
 #[derive(Debug, Clone)]
 pub(crate) struct Priced<'a> {
     pub(crate) line: &'a Line,
+    /// The category's index in the program.
+    pub(crate) category: u32,
     /// unit_price × quantity − discount.
-    pub(crate) amount: Decimal,
+    pub(crate) amount: Money,
     /// False when the earning base excludes the line.
     pub(crate) earns: bool,
 }
+
+/// Priced lines; baskets of up to 8 lines stay on the stack.
+pub(crate) type PricedLines<'a> = SmallVec<[Priced<'a>; 8]>;
 
 /// Where and when a basket is evaluated.
 pub(crate) struct Context<'a> {
@@ -65,18 +77,36 @@ impl<'a> Context<'a> {
     }
 }
 
+/// Which cap cut a rule's points.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Cap {
+    PerTransaction,
+    PerDay,
+    PerMonth,
+    Lifetime,
+}
+
+impl Cap {
+    pub(crate) fn words(self) -> &'static str {
+        match self {
+            Cap::PerTransaction => "per transaction",
+            Cap::PerDay => "per day",
+            Cap::PerMonth => "per month",
+            Cap::Lifetime => "lifetime",
+        }
+    }
+}
+
 /// What one rule gave.
 #[derive(Debug, Clone)]
 pub(crate) struct RuleOutcome {
     /// Index into `Program::earn`.
     pub(crate) rule: usize,
     pub(crate) points: Points,
-    /// Points split over the basket's lines (sums to `points`).
-    pub(crate) lines: Vec<Points>,
-    /// Exact points per line before rounding (stage-one rules; multipliers read them).
-    raw: Vec<Decimal>,
+    /// Before the caps cut them.
+    uncapped: Points,
     /// Which cap cut the points, if one did.
-    pub(crate) capped_by: Option<&'static str>,
+    pub(crate) capped_by: Option<Cap>,
     /// The exclusive rule that won over this one, if one did.
     pub(crate) beaten_by: Option<usize>,
 }
@@ -85,10 +115,10 @@ pub(crate) struct RuleOutcome {
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Earned {
     pub(crate) total: Points,
-    /// Per line, summed over rules.
+    /// Per line, summed over rules (empty unless asked for).
     pub(crate) lines: Vec<Points>,
     /// In rule order; rules that did not fire are absent.
-    pub(crate) rules: Vec<RuleOutcome>,
+    pub(crate) rules: SmallVec<[RuleOutcome; 8]>,
 }
 
 pub(crate) fn day_key_matches(key: &str, kind: &str, id: &str) -> bool {
@@ -113,12 +143,14 @@ pub(crate) fn day_and_month(days: &[DayCount], kind: &str, id: &str, date: Naive
     (day, month, count)
 }
 
-fn line_matches(rule: &CompiledEarn, line: &Line) -> bool {
+#[inline]
+fn line_matches(rule: &CompiledEarn, p: &Priced<'_>) -> bool {
     let w = &rule.when;
-    (w.categories.is_empty() || w.categories.contains(&line.category))
-        && !w.exclude_categories.contains(&line.category)
-        && (w.skus.is_empty() || w.skus.contains(&line.sku))
-        && !w.exclude_skus.contains(&line.sku)
+    p.earns
+        && rule.include.as_ref().is_none_or(|set| set.contains(p.category))
+        && !rule.exclude.contains(p.category)
+        && (w.skus.is_empty() || w.skus.contains(&p.line.sku))
+        && !w.exclude_skus.contains(&p.line.sku)
 }
 
 fn context_matches(rule: &CompiledEarn, ctx: &Context<'_>) -> bool {
@@ -141,56 +173,82 @@ fn context_matches(rule: &CompiledEarn, ctx: &Context<'_>) -> bool {
     w.attributes.iter().all(|(k, v)| ctx.attributes.get(k) == Some(v))
 }
 
-/// Splits `total` over `weights` in proportion, largest remainder first (ties
-/// to the earlier line), so the parts sum to `total` exactly.
-pub(crate) fn allocate(total: Points, weights: &[Decimal]) -> Vec<Points> {
+/// Splits `total` over non-negative `weights` in proportion, largest
+/// remainder first (ties to the earlier line), so the parts sum to `total`
+/// exactly. All weights zero: everything goes to the first line.
+pub(crate) fn allocate(total: Points, weights: &[i128]) -> Vec<Points> {
     let mut parts = vec![0; weights.len()];
     if weights.is_empty() || total == 0 {
         return parts;
     }
-    let sum: Decimal = weights.iter().copied().sum();
-    if sum.is_zero() {
+    let sum: u128 = weights.iter().map(|w| w.unsigned_abs()).sum();
+    if sum == 0 {
         parts[0] = total;
         return parts;
     }
-    // One division, then a product per line: the shares may be off in the
-    // 28th digit, but the largest-remainder pass below makes them sum to
-    // `total` exactly, and the result is the same on every platform.
-    let per_weight = Decimal::from(total).checked_div(sum).unwrap_or_default();
-    let mut given = 0;
-    let mut rest: Vec<(Decimal, usize)> = Vec::with_capacity(weights.len());
+    let whole = u128::from(total.unsigned_abs());
+    let mut given: u128 = 0;
+    let mut rest: SmallVec<[(u128, usize); 16]> = SmallVec::with_capacity(weights.len());
     for (i, w) in weights.iter().enumerate() {
-        let exact = w.checked_mul(per_weight).unwrap_or_default().min(Decimal::from(total));
-        let floor = exact.floor();
-        let whole = i64::try_from(floor).unwrap_or(0);
-        parts[i] = whole;
-        given += whole;
-        rest.push((exact - floor, i));
+        // share = total × w / sum exactly: a quotient and a remainder.
+        let (q, r) = mul_div_rem(whole, w.unsigned_abs(), sum);
+        parts[i] = q as Points; // q ≤ whole ≤ i64::MAX + 1
+        given += q;
+        rest.push((r, i));
     }
-    rest.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
-    let mut left = total - given;
-    for (_, i) in rest {
-        if left <= 0 {
-            break;
-        }
+    rest.sort_unstable_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+    for &(_, i) in rest.iter().take((whole - given) as usize) {
         parts[i] += 1;
-        left -= 1;
+    }
+    if total < 0 {
+        parts.iter_mut().for_each(|p| *p = -*p);
     }
     parts
 }
 
-fn round_units(rule: &CompiledEarn, value: Decimal) -> Result<Points> {
-    let rounded = rule.rounding.round(value, 0);
-    i64::try_from(rounded).map_err(|_| Error::overflow(format!("points of rule '{}'", rule.id)))
+/// Fine points (10⁻¹² of a unit) that stage-one rule `t` gives line `p`.
+fn fine(t: &CompiledEarn, p: &Priced<'_>) -> Option<i128> {
+    // amount × num / den is points × 10¹², because the amount carries 10¹².
+    Some(div_fast(p.amount.checked_mul(t.rate_num)?, t.rate_den))
+}
+
+/// The fine points a multiplier multiplies on line `p`: the sum over its
+/// targets that fired, were not beaten, and cover the line.
+fn multiplied_base(program: &Program, stage_one: &[RuleOutcome], m: &CompiledEarn, p: &Priced<'_>) -> Option<i128> {
+    let mut base: i128 = 0;
+    for o in stage_one.iter().filter(|o| o.beaten_by.is_none() && m.targets.contains(&o.rule)) {
+        let t = &program.earn[o.rule];
+        if line_matches(t, p) {
+            base = base.checked_add(fine(t, p)?)?;
+        }
+    }
+    Some(base)
+}
+
+/// A rule's exact points on one line, as a numerator over [`divisor`]
+/// (for a fixed bonus: the line's weight in the split).
+fn line_numerator(program: &Program, stage_one: &[RuleOutcome], rule: &CompiledEarn, p: &Priced<'_>) -> Option<i128> {
+    match rule.kind {
+        EarnKind::PerAmount | EarnKind::Percent => p.amount.checked_mul(rule.rate_num),
+        EarnKind::Multiplier => multiplied_base(program, stage_one, rule, p)?.checked_mul(rule.extra_num),
+        EarnKind::Fixed => Some(p.amount),
+    }
+}
+
+fn divisor(rule: &CompiledEarn) -> i128 {
+    match rule.kind {
+        EarnKind::Multiplier => rule.extra_den_fine,
+        _ => rule.rate_den_money,
+    }
 }
 
 /// Evaluates the earn rules of `program` on a priced basket.
 ///
 /// With `split` false the per-line split of points is skipped (a quote does
-/// not need it) and `Earned::lines` and `RuleOutcome::lines` stay empty.
+/// not need it) and `Earned::lines` stays empty.
 pub(crate) fn evaluate(program: &Program, lines: &[Priced<'_>], ctx: &Context<'_>, split: bool) -> Result<Earned> {
-    let n = lines.len();
-    let mut outcomes: Vec<RuleOutcome> = Vec::new();
+    let mut outcomes: SmallVec<[RuleOutcome; 8]> = SmallVec::new();
+    let mut stage_one_end = 0;
     for stage in [false, true] {
         let first_of_stage = outcomes.len();
         for rule in program.earn.iter().filter(|r| (r.kind == EarnKind::Multiplier) == stage) {
@@ -198,70 +256,42 @@ pub(crate) fn evaluate(program: &Program, lines: &[Priced<'_>], ctx: &Context<'_
                 continue;
             }
             let overflow = || Error::overflow(format!("points of rule '{}'", rule.id));
-            let mut raw = vec![Decimal::ZERO; n];
-            let mut any = false;
-            let mut basket = Decimal::ZERO;
-            for (i, p) in lines.iter().enumerate() {
-                if p.earns && line_matches(rule, p.line) {
-                    any = true;
-                    basket = basket.checked_add(p.amount).ok_or_else(|| Error::overflow("a basket amount"))?;
-                    raw[i] = match rule.kind {
-                        EarnKind::PerAmount | EarnKind::Percent => match rule.rate {
-                            Some(rate) => p.amount.checked_mul(rate),
-                            None => p.amount.checked_mul(rule.numerator).and_then(|v| v.checked_div(rule.denominator)),
-                        }
-                        .ok_or_else(|| Error::overflow(format!("points of rule '{}'", rule.id)))?,
-                        // Fixed bonuses split over lines by amount.
-                        EarnKind::Fixed => p.amount,
-                        EarnKind::Multiplier => {
-                            let mut base = Decimal::ZERO;
-                            for o in outcomes[..first_of_stage].iter().filter(|o| o.beaten_by.is_none()) {
-                                if rule.targets.contains(&o.rule) {
-                                    base = base.checked_add(o.raw[i]).ok_or_else(overflow)?;
-                                }
-                            }
-                            base.checked_mul(rule.extra)
-                                .ok_or_else(|| Error::overflow(format!("points of rule '{}'", rule.id)))?
-                        }
-                    };
+            let div = divisor(rule);
+            let (mut any, mut basket, mut numerator, mut per_line) = (false, 0 as Money, 0_i128, 0_i128);
+            for p in lines.iter().filter(|p| line_matches(rule, p)) {
+                any = true;
+                basket += p.amount; // bounded by the basket's total
+                if rule.kind == EarnKind::Fixed {
+                    continue;
+                }
+                let x = line_numerator(program, &outcomes[..stage_one_end], rule, p).ok_or_else(overflow)?;
+                match rule.round {
+                    RoundAt::PerTransaction => numerator = numerator.checked_add(x).ok_or_else(overflow)?,
+                    RoundAt::PerLine => {
+                        per_line = per_line.checked_add(round_div(x, div, rule.rounding)).ok_or_else(overflow)?;
+                    }
                 }
             }
-            if !any || rule.when.min_basket.is_some_and(|m| basket < m.decimal()) {
+            if !any || rule.min_basket.is_some_and(|m| basket < m) {
                 continue;
             }
-            let share = |points: Points, raw: &[Decimal]| if split { allocate(points, raw) } else { Vec::new() };
-            let (points, parts) = match (rule.kind, rule.round) {
-                (EarnKind::Fixed, _) => (rule.fixed, share(rule.fixed, &raw)),
-                (_, RoundAt::PerLine) => {
-                    let mut parts = Vec::with_capacity(n);
-                    let mut sum: Points = 0;
-                    for v in &raw {
-                        let units = round_units(rule, *v)?;
-                        sum = sum.checked_add(units).ok_or_else(|| Error::overflow("points of a basket"))?;
-                        parts.push(units);
-                    }
-                    (sum, parts)
-                }
-                (_, RoundAt::PerTransaction) => {
-                    let mut total = Decimal::ZERO;
-                    for v in &raw {
-                        total = total.checked_add(*v).ok_or_else(overflow)?;
-                    }
-                    let units = round_units(rule, total)?;
-                    (units, share(units, &raw))
-                }
+            let points = match (rule.kind, rule.round) {
+                (EarnKind::Fixed, _) => i128::from(rule.fixed),
+                (_, RoundAt::PerTransaction) => round_div(numerator, div, rule.rounding),
+                (_, RoundAt::PerLine) => per_line,
             };
+            let points = Points::try_from(points).map_err(|_| overflow())?;
             if points <= 0 {
                 continue;
             }
-            let (points, capped_by) = apply_caps(rule, points, ctx);
-            let parts = if capped_by.is_some() && split {
-                let weights: Vec<Decimal> = parts.iter().map(|&p| Decimal::from(p)).collect();
-                allocate(points, &weights)
-            } else {
-                parts
-            };
-            outcomes.push(RuleOutcome { rule: rule.index, points, lines: parts, raw, capped_by, beaten_by: None });
+            let (capped, capped_by) = apply_caps(rule, points, ctx);
+            outcomes.push(RuleOutcome {
+                rule: rule.index,
+                points: capped,
+                uncapped: points,
+                capped_by,
+                beaten_by: None,
+            });
         }
         // Exclusive rules of this stage compete: the most points win, then
         // the earlier rule (lower priority, then id).
@@ -277,74 +307,112 @@ pub(crate) fn evaluate(program: &Program, lines: &[Priced<'_>], ctx: &Context<'_
                 }
             }
         }
+        stage_one_end = outcomes.len();
     }
-    let mut earned = Earned { total: 0, lines: if split { vec![0; n] } else { Vec::new() }, rules: outcomes };
-    for o in earned.rules.iter_mut() {
+    let mut total: Points = 0;
+    for o in outcomes.iter_mut() {
         if o.beaten_by.is_some() {
             o.points = 0;
-            o.lines.iter_mut().for_each(|p| *p = 0);
             continue;
         }
-        earned.total = earned.total.checked_add(o.points).ok_or_else(|| Error::overflow("points of a basket"))?;
-        for (sum, p) in earned.lines.iter_mut().zip(&o.lines) {
-            *sum += p;
-        }
+        total = total.checked_add(o.points).ok_or_else(|| Error::overflow("points of a basket"))?;
     }
-    Ok(earned)
+    let lines_out = if split { split_over_lines(program, lines, &outcomes)? } else { Vec::new() };
+    Ok(Earned { total, lines: lines_out, rules: outcomes })
 }
 
-fn apply_caps(rule: &CompiledEarn, points: Points, ctx: &Context<'_>) -> (Points, Option<&'static str>) {
+/// Every surviving rule's points split over the basket's lines, summed per
+/// line. A per-line rule gives each line its own rounded points (cut in
+/// proportion when capped); any other rule splits in proportion to its exact
+/// points per line (a fixed bonus: to the lines' amounts).
+fn split_over_lines(program: &Program, lines: &[Priced<'_>], outcomes: &[RuleOutcome]) -> Result<Vec<Points>> {
+    let mut sums = vec![0; lines.len()];
+    let stage_one: SmallVec<[RuleOutcome; 8]> =
+        outcomes.iter().filter(|o| program.earn[o.rule].kind != EarnKind::Multiplier).cloned().collect();
+    let mut weights: SmallVec<[i128; 16]> = SmallVec::with_capacity(lines.len());
+    for o in outcomes.iter().filter(|o| o.beaten_by.is_none() && o.points > 0) {
+        let rule = &program.earn[o.rule];
+        let overflow = || Error::overflow(format!("points of rule '{}'", rule.id));
+        weights.clear();
+        for p in lines {
+            let w = if line_matches(rule, p) {
+                let x = line_numerator(program, &stage_one, rule, p).ok_or_else(overflow)?;
+                match (rule.kind, rule.round) {
+                    (EarnKind::Fixed, _) | (_, RoundAt::PerTransaction) => x,
+                    (_, RoundAt::PerLine) => round_div(x, divisor(rule), rule.rounding),
+                }
+            } else {
+                0
+            };
+            weights.push(w);
+        }
+        debug_assert!(
+            rule.round != RoundAt::PerLine
+                || rule.kind == EarnKind::Fixed
+                || weights.iter().sum::<i128>() == i128::from(o.uncapped),
+            "rule '{}': per-line points do not add up",
+            rule.id
+        );
+        for (s, part) in sums.iter_mut().zip(allocate(o.points, &weights)) {
+            *s = Points::checked_add(*s, part).ok_or_else(|| Error::overflow("points of a basket"))?;
+        }
+    }
+    Ok(sums)
+}
+
+fn apply_caps(rule: &CompiledEarn, points: Points, ctx: &Context<'_>) -> (Points, Option<Cap>) {
     let caps = &rule.caps;
     let mut room = points;
     let mut by = None;
-    let mut cut = |limit: Option<Points>, used: Points, name: &'static str| {
+    let mut cut = |limit: Option<Points>, used: Points, cap: Cap| {
         if let Some(limit) = limit {
-            let left = (limit - used).max(0);
+            let left = limit.saturating_sub(used).max(0);
             if left < room {
                 room = left;
-                by = Some(name);
+                by = Some(cap);
             }
         }
     };
-    cut(caps.per_transaction, 0, "per transaction");
+    cut(caps.per_transaction, 0, Cap::PerTransaction);
     if caps.per_day.is_some() || caps.per_month.is_some() {
         let (day, month, _) = day_and_month(ctx.days, "earn", &rule.id, ctx.date);
-        cut(caps.per_day, day, "per day");
-        cut(caps.per_month, month, "per month");
+        cut(caps.per_day, day, Cap::PerDay);
+        cut(caps.per_month, month, Cap::PerMonth);
     }
     if caps.lifetime.is_some() {
-        cut(caps.lifetime, ctx.lifetime.get(&rule.id).copied().unwrap_or(0), "lifetime");
+        cut(caps.lifetime, ctx.lifetime.get(&rule.id).copied().unwrap_or(0), Cap::Lifetime);
     }
     (room, by)
 }
 
-/// The receipt line of one rule outcome.
-pub(crate) fn explain(program: &Program, o: &RuleOutcome) -> crate::Explanation {
+/// One rule outcome as a quote line (and, through it, a receipt line).
+pub(crate) fn quoted<'p>(program: &'p Program, o: &RuleOutcome) -> crate::QuotedRule<'p> {
     let rule = &program.earn[o.rule];
-    let scale = program.scale();
-    let text = match (o.beaten_by, o.capped_by) {
-        (Some(winner), _) => format!("{}: not applied, '{}' gives more", rule.name, program.earn[winner].name),
-        (None, Some(cap)) => format!("{}: +{} (capped {cap})", rule.name, format_points(o.points, scale)),
-        (None, None) => format!("{}: +{}", rule.name, format_points(o.points, scale)),
-    };
-    crate::Explanation { rule: rule.id.clone(), points: o.points, text }
+    crate::QuotedRule {
+        rule: &rule.id,
+        name: &rule.name,
+        points: o.points,
+        capped: o.capped_by.filter(|_| o.beaten_by.is_none()).map(Cap::words),
+        beaten_by: o.beaten_by.map(|w| &*program.earn[w].name),
+        scale: program.scale(),
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn d(v: i64) -> Decimal {
-        Decimal::from(v)
-    }
-
     #[test]
     fn allocation_sums_exactly() {
-        assert_eq!(allocate(10, &[d(1), d(1), d(1)]), vec![4, 3, 3]);
-        assert_eq!(allocate(7, &[d(0), d(0)]), vec![7, 0]);
-        assert_eq!(allocate(5, &[d(3), d(1)]), vec![4, 1]);
-        assert_eq!(allocate(0, &[d(3), d(1)]), vec![0, 0]);
+        assert_eq!(allocate(10, &[1, 1, 1]), vec![4, 3, 3]);
+        assert_eq!(allocate(7, &[0, 0]), vec![7, 0]);
+        assert_eq!(allocate(5, &[3, 1]), vec![4, 1]);
+        assert_eq!(allocate(0, &[3, 1]), vec![0, 0]);
+        assert_eq!(allocate(-5, &[3, 1]), vec![-4, -1]);
         assert!(allocate(3, &[]).is_empty());
+        // Weights whose products with the total pass 128 bits.
+        let big = 10_i128.pow(30);
+        assert_eq!(allocate(i64::MAX, &[big, big]), vec![i64::MAX / 2 + 1, i64::MAX / 2]);
     }
 
     #[test]

@@ -19,15 +19,18 @@
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use rust_decimal::Decimal;
 
-use crate::earn::{self, day_and_month, Context, Priced};
+use crate::earn::{self, day_and_month, Context, Priced, PricedLines};
 use crate::error::{Error, Result};
 use crate::event::{
-    check_id, Adjust, Basket, Capture, Event, EventKind, Hold, Line, Purchase, Redeem, Return, Void, LINES_MAX,
+    check_id, id_problem, Adjust, Basket, Capture, Event, EventKind, Hold, Line, Purchase, Redeem, Return, Void,
+    LINES_MAX,
 };
 use crate::member::{
     BurnRecord, DayCount, HoldRecord, HoldStatus, LineRecord, Lot, LotOrigin, Member, Processed, PurchaseRecord, Take,
 };
-use crate::number::{format_points, Amount, Points};
+use crate::number::{
+    format_points, money_to_decimal, mul_div_rem, pow10, to_money, Amount, Money, Points, MONEY_SCALE,
+};
 use crate::program::{CompiledBurn, ExpiryFrom, ExpiryKind, Program};
 use crate::receipt::{Entry, EntryKind, Expiring, Explanation, Receipt};
 use crate::time::{local_date, start_of_day};
@@ -44,11 +47,11 @@ pub struct Applied {
 /// A dry run of a purchase: what a basket would earn and how much of it could
 /// be paid with points. Nothing changes.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct Quote {
+pub struct Quote<'p> {
     /// Points the basket would earn.
     pub points: Points,
-    /// Per rule.
-    pub explanations: Vec<Explanation>,
+    /// Per rule that fired.
+    pub explanations: Vec<crate::QuotedRule<'p>>,
     /// Points the member could spend at that instant.
     pub available: Points,
     /// The most points the first burn rule lets pay for this basket (0 without burn rules).
@@ -83,6 +86,34 @@ fn check_instant(event: &str, at: DateTime<Utc>) -> Result<()> {
         return Err(Error::event(event, "at", format!("{} is outside {EARLIEST} to {LATEST}", at.to_rfc3339())));
     }
     Ok(())
+}
+
+/// 10¹⁵ currency units as [`Money`]: the bound on a line's and a basket's amount.
+const AMOUNT_LIMIT: Money = 1_000_000_000_000_000 * crate::number::MONEY_ONE;
+
+/// unit_price × quantity as [`Money`], exactly, or why it cannot be.
+fn line_price(price: Decimal, quantity: Decimal) -> std::result::Result<Money, &'static str> {
+    const TOO_LARGE: &str = "is too large";
+    let (p, q) = match price.mantissa().checked_mul(quantity.mantissa()) {
+        Some(_) => (price, quantity),
+        // Trailing zeros may be what overflows: drop them and try again.
+        None => (price.normalize(), quantity.normalize()),
+    };
+    let product = p.mantissa().checked_mul(q.mantissa()).ok_or(TOO_LARGE)?;
+    let scale = p.scale() + q.scale();
+    let money = if scale <= MONEY_SCALE {
+        product.checked_mul(pow10(MONEY_SCALE - scale).ok_or(TOO_LARGE)?).ok_or(TOO_LARGE)?
+    } else {
+        let d = pow10(scale - MONEY_SCALE).ok_or(TOO_LARGE)?;
+        if product % d != 0 {
+            return Err("has more than 12 decimal places");
+        }
+        product / d
+    };
+    if money >= AMOUNT_LIMIT {
+        return Err(TOO_LARGE);
+    }
+    Ok(money)
 }
 
 fn add(a: Points, b: Points, what: &str) -> Result<Points> {
@@ -261,7 +292,7 @@ impl Program {
     /// let q = program.quote(&m, &basket, at).unwrap();
     /// assert_eq!(q.points, 2);  // 29.97 / 10, floored
     /// ```
-    pub fn quote(&self, member: &Member, basket: &Basket, at: DateTime<Utc>) -> Result<Quote> {
+    pub fn quote(&self, member: &Member, basket: &Basket, at: DateTime<Utc>) -> Result<Quote<'_>> {
         check_instant("quote", at)?;
         let priced = self.price("quote", &basket.lines)?;
         let ctx = Context::new(self, at, basket.channel.as_deref(), basket.store.as_deref(), member);
@@ -270,7 +301,7 @@ impl Program {
         } else {
             earn::Earned::default()
         };
-        let explanations = earned.rules.iter().map(|o| earn::explain(self, o)).collect();
+        let explanations = earned.rules.iter().map(|o| earn::quoted(self, o)).collect();
         let available = self.available_at(member, at.max(member.clock));
         let (max_burn, max_burn_value) = match self.burn.first() {
             Some(rule) => {
@@ -346,22 +377,25 @@ impl Program {
     }
 
     /// Prices lines and checks their fields.
-    fn price<'l>(&self, event: &str, lines: &'l [Line]) -> Result<Vec<Priced<'l>>> {
+    fn price<'l>(&self, event: &str, lines: &'l [Line]) -> Result<PricedLines<'l>> {
         if lines.len() > LINES_MAX {
             return Err(Error::event(event, "lines", format!("more than {LINES_MAX} lines")));
         }
         let base = &self.spec.earning_base;
-        let mut out = Vec::with_capacity(lines.len());
+        let mut out = PricedLines::with_capacity(lines.len());
+        let mut total: Money = 0;
         for (i, line) in lines.iter().enumerate() {
             let field = |f: &str| format!("lines[{i}].{f}");
-            check_id(event, &field("sku"), &line.sku)?;
-            if !self.categories.contains(&line.category) {
+            if let Some(reason) = id_problem(&line.sku) {
+                return Err(Error::event(event, field("sku"), reason));
+            }
+            let Some(category) = self.category_index(&line.category) else {
                 return Err(Error::event(
                     event,
                     field("category"),
                     format!("category '{}' is not declared by the program", line.category),
                 ));
-            }
+            };
             if line.quantity.is_negative() || line.quantity.is_zero() {
                 return Err(Error::event(
                     event,
@@ -383,27 +417,35 @@ impl Program {
                     format!("must not be negative, not {}", line.discount),
                 ));
             }
-            let gross = line
-                .unit_price
-                .decimal()
-                .checked_mul(line.quantity.decimal())
-                .filter(|g| g.abs() < Decimal::from(10_i64.pow(15)))
-                .ok_or_else(|| Error::event(event, field("quantity"), "unit_price × quantity is too large"))?;
-            if line.discount.decimal() > gross {
+            let gross = line_price(line.unit_price.decimal(), line.quantity.decimal())
+                .map_err(|reason| Error::event(event, field("quantity"), format!("unit_price × quantity {reason}")))?;
+            // An Amount always fits Money exactly.
+            let discount = to_money(line.discount.decimal()).unwrap_or(Money::MAX);
+            if discount > gross {
                 return Err(Error::event(
                     event,
                     field("discount"),
-                    format!("{} is more than the line's price {gross}", line.discount),
+                    format!(
+                        "{} is more than the line's price {}",
+                        line.discount,
+                        money_to_decimal(gross).unwrap_or_default()
+                    ),
                 ));
             }
-            let amount = gross - line.discount.decimal();
-            let discounted_too_much = self
-                .max_discount
-                .is_some_and(|max| !gross.is_zero() && line.discount.decimal() * Decimal::ONE_HUNDRED > max * gross);
-            let earns = !discounted_too_much
-                && !base.exclude_categories.contains(&line.category)
-                && !base.exclude_skus.contains(&line.sku);
-            out.push(Priced { line, amount, earns });
+            let amount = gross - discount;
+            total += amount;
+            if total >= AMOUNT_LIMIT {
+                return Err(Error::event(event, "lines", "the basket's total has more than 15 integer digits"));
+            }
+            // discount / gross > max % ⇔ discount × 100 > max × gross (exact, in decimals).
+            let discounted_too_much = discount > 0
+                && self.max_discount.is_some_and(|max| {
+                    let (d, g) = (line.discount.decimal(), money_to_decimal(gross).unwrap_or_default());
+                    d.checked_mul(Decimal::ONE_HUNDRED).zip(max.checked_mul(g)).is_some_and(|(l, r)| l > r)
+                });
+            let earns =
+                !discounted_too_much && !self.base_exclude.contains(category) && !base.exclude_skus.contains(&line.sku);
+            out.push(Priced { line, category, amount, earns });
         }
         Ok(out)
     }
@@ -414,20 +456,14 @@ impl Program {
         if priced.is_empty() {
             return Ok(None);
         }
-        let eligible: Decimal = priced
+        let eligible: Money = priced
             .iter()
-            .filter(|p| !s.exclude_categories.contains(&p.line.category) && !s.exclude_skus.contains(&p.line.sku))
+            .filter(|p| !rule.exclude.contains(p.category) && !s.exclude_skus.contains(&p.line.sku))
             .map(|p| p.amount)
             .sum();
-        let share = s.max_share_percent.map(Amount::decimal).unwrap_or(Decimal::ONE_HUNDRED);
-        // A limit too large for a decimal or for i64 is no limit at all.
-        let units = eligible
-            .checked_mul(share)
-            .and_then(|m| m.checked_div(Decimal::ONE_HUNDRED))
-            .and_then(|m| m.checked_mul(Decimal::from(10_i64.pow(self.scale()))))
-            .and_then(|m| m.checked_div(rule.value))
-            .and_then(|u| i64::try_from(u.floor()).ok())
-            .unwrap_or(Points::MAX);
+        // A limit too large for i64 is no limit at all.
+        let (units, _) = mul_div_rem(eligible.unsigned_abs(), rule.limit_num, rule.limit_den_money);
+        let units = Points::try_from(units).unwrap_or(Points::MAX);
         Ok(Some(units - units % s.step_points))
     }
 
@@ -743,7 +779,7 @@ impl<'p> Work<'p> {
             earn::Earned::default()
         };
         for o in &earned.rules {
-            self.explanations.push(earn::explain(program, o));
+            self.explanations.push(earn::quoted(program, o).explanation());
         }
         let mut lot = None;
         if earned.total > 0 {
@@ -785,13 +821,15 @@ impl<'p> Work<'p> {
                 }
             }
         }
-        let amount: Decimal = priced.iter().map(|p| p.amount).sum();
+        let amount: Money = priced.iter().map(|p| p.amount).sum();
+        // Both are below 10¹⁵ (checked by `price`), so they fit a decimal.
+        let as_amount = |m: Money| Amount::from_decimal(money_to_decimal(m).unwrap_or_default());
         self.m.purchases.push(PurchaseRecord {
             event: event.id.clone(),
             order,
             at: event.at,
             lot,
-            amount: Amount::from_decimal(amount.normalize()),
+            amount: as_amount(amount),
             returned: Amount::ZERO,
             lines: priced
                 .iter()
@@ -799,7 +837,7 @@ impl<'p> Work<'p> {
                 .map(|(p, &points)| LineRecord {
                     quantity: Amount::from_decimal(p.line.quantity.decimal().normalize()),
                     returned: Amount::ZERO,
-                    amount: Amount::from_decimal(p.amount.normalize()),
+                    amount: as_amount(p.amount),
                     points,
                     reversed: 0,
                 })

@@ -306,16 +306,25 @@ impl Event {
 }
 
 pub(crate) fn check_id(event: &str, field: &str, id: &str) -> Result<()> {
+    match id_problem(id) {
+        None => Ok(()),
+        Some(reason) => Err(Error::event(event, field, reason)),
+    }
+}
+
+/// What is wrong with an id, if anything: empty, longer than
+/// [`ID_LEN_MAX`] bytes, or holding a control character.
+pub(crate) fn id_problem(id: &str) -> Option<String> {
     if id.is_empty() {
-        return Err(Error::event(event, field, "must not be empty"));
+        return Some("must not be empty".into());
     }
     if id.len() > ID_LEN_MAX {
-        return Err(Error::event(event, field, format!("longer than {ID_LEN_MAX} bytes")));
+        return Some(format!("longer than {ID_LEN_MAX} bytes"));
     }
     if id.chars().any(char::is_control) {
-        return Err(Error::event(event, field, "contains a control character"));
+        return Some("contains a control character".into());
     }
-    Ok(())
+    None
 }
 
 #[cfg(test)]

@@ -221,9 +221,131 @@ pub fn format_points(units: Points, scale: u32) -> String {
     Decimal::from_i128_with_scale(i128::from(units), scale).to_string()
 }
 
+/// Money inside the engine: an `i128` count of 10⁻¹² currency units.
+///
+/// Every [`Amount`] fits exactly (at most 12 fraction digits and 15 integer
+/// digits, so at most 10²⁷ here); a basket's total is bounded to the same 15
+/// integer digits. Earn arithmetic on these integers is exact, and far faster
+/// than general decimal arithmetic.
+pub(crate) type Money = i128;
+
+/// Fraction digits of [`Money`].
+pub(crate) const MONEY_SCALE: u32 = 12;
+
+/// One currency unit as [`Money`].
+pub(crate) const MONEY_ONE: Money = 1_000_000_000_000;
+
+/// 10^`exp` as an `i128`, or `None` past 10³⁸.
+pub(crate) fn pow10(exp: u32) -> Option<i128> {
+    10_i128.checked_pow(exp)
+}
+
+/// A decimal as [`Money`], or `None` when it has more than 12 significant
+/// fraction digits or is too large.
+pub(crate) fn to_money(value: Decimal) -> Option<Money> {
+    let (m, s) = (value.mantissa(), value.scale());
+    if s <= MONEY_SCALE {
+        m.checked_mul(pow10(MONEY_SCALE - s)?)
+    } else {
+        let d = pow10(s - MONEY_SCALE)?;
+        (m % d == 0).then(|| m / d)
+    }
+}
+
+/// [`Money`] as a normalized decimal (no trailing zeros), or `None` when it
+/// does not fit a decimal's 96-bit mantissa.
+pub(crate) fn money_to_decimal(mut m: Money) -> Option<Decimal> {
+    let mut scale = MONEY_SCALE;
+    while scale > 0 && m % 10 == 0 {
+        m /= 10;
+        scale -= 1;
+    }
+    Decimal::try_from_i128_with_scale(m, scale).ok()
+}
+
+/// Divides `a` by `b > 0` and rounds the exact quotient to an integer as
+/// `mode` says. No precision is lost: the remainder decides.
+pub(crate) fn round_div(a: i128, b: i128, mode: Rounding) -> i128 {
+    debug_assert!(b > 0);
+    // a = q·b + r, 0 ≤ r < b; in 64 bits when both fit (several times faster).
+    let (q, r) = match (i64::try_from(a), i64::try_from(b)) {
+        (Ok(a), Ok(b)) => (i128::from(a.div_euclid(b)), i128::from(a.rem_euclid(b))),
+        _ => (a.div_euclid(b), a.rem_euclid(b)),
+    };
+    if r == 0 {
+        return q;
+    }
+    // Compare r with b − r rather than 2r with b: no overflow.
+    let above_half = r > b - r;
+    let half = r == b - r;
+    match mode {
+        Rounding::Floor => q,
+        Rounding::Ceil => q + 1,
+        // Away from zero at the midpoint: up for positive quotients, down
+        // (that is, keep q) for negative ones.
+        Rounding::HalfUp => q + i128::from(above_half || (half && q >= 0)),
+        Rounding::HalfEven => q + i128::from(above_half || (half && q % 2 != 0)),
+    }
+}
+
+/// `a × b / c` and its remainder for `c > 0`, exact even when `a × b` does
+/// not fit 128 bits (then by long division over the 256-bit product). The
+/// quotient saturates at `u128::MAX` (with remainder 0) when it does not fit.
+pub(crate) fn mul_div_rem(a: u128, b: u128, c: u128) -> (u128, u128) {
+    debug_assert!(c > 0 && c < 1 << 127);
+    if let Some(p) = a.checked_mul(b) {
+        return (p / c, p % c);
+    }
+    // 256-bit product as (hi, lo) from 64-bit limbs.
+    let (a1, a0) = (a >> 64, a & u128::from(u64::MAX));
+    let (b1, b0) = (b >> 64, b & u128::from(u64::MAX));
+    let (p00, p01, p10, p11) = (a0 * b0, a0 * b1, a1 * b0, a1 * b1);
+    let mid = (p00 >> 64) + (p01 & u128::from(u64::MAX)) + (p10 & u128::from(u64::MAX));
+    let lo = (p00 & u128::from(u64::MAX)) | (mid << 64);
+    let hi = p11 + (p01 >> 64) + (p10 >> 64) + (mid >> 64);
+    if hi >= c {
+        return (u128::MAX, 0);
+    }
+    let (mut q, mut r) = (0_u128, 0_u128);
+    for bit in (0..256).rev() {
+        let next = if bit >= 128 { (hi >> (bit - 128)) & 1 } else { (lo >> bit) & 1 };
+        r = (r << 1) | next; // r < c < 2¹²⁷, so no overflow
+        q <<= 1;
+        if r >= c {
+            r -= c;
+            q |= 1;
+        }
+    }
+    (q, r)
+}
+
+/// `a / b` truncated, in 64 bits when both fit.
+#[inline]
+pub(crate) fn div_fast(a: i128, b: i128) -> i128 {
+    match (i64::try_from(a), i64::try_from(b)) {
+        (Ok(a), Ok(b)) if b != 0 => i128::from(a / b),
+        _ => a / b,
+    }
+}
+
+/// Greatest common divisor of two non-negative integers.
+pub(crate) fn gcd(mut a: u128, mut b: u128) -> u128 {
+    while b != 0 {
+        (a, b) = (b, a % b);
+    }
+    a
+}
+
 /// A 64-bit FNV-1a hasher that writes every integer little-endian, so a
-/// fingerprint is the same on every platform.
+/// fingerprint is the same on every platform. Also the (fast, short-key)
+/// hasher of the program's category table.
 pub(crate) struct StableHasher(u64);
+
+impl Default for StableHasher {
+    fn default() -> Self {
+        StableHasher::new()
+    }
+}
 
 impl StableHasher {
     pub(crate) fn new() -> Self {
@@ -323,5 +445,40 @@ mod tests {
         let mut h = StableHasher::new();
         ("abc", 5_u64, -1_i32).hash(&mut h);
         assert_eq!(h.finish(), 1_555_515_247_434_490_213);
+    }
+
+    #[test]
+    fn round_div_matches_decimal_rounding() {
+        let modes = [Rounding::Floor, Rounding::Ceil, Rounding::HalfUp, Rounding::HalfEven];
+        for a in -60_i128..=60 {
+            for b in 1_i128..=12 {
+                for mode in modes {
+                    let exact = Decimal::from_i128_with_scale(a, 0) / Decimal::from_i128_with_scale(b, 0);
+                    let want = i128::try_from(mode.round(exact, 0)).unwrap();
+                    assert_eq!(round_div(a, b, mode), want, "{a}/{b} {mode:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn mul_div_rem_is_exact_past_128_bits() {
+        assert_eq!(mul_div_rem(7, 5, 3), (11, 2));
+        let a = u128::MAX / 3;
+        // a × 6 / 9 = a × 2 / 3 exactly, though a × 6 overflows.
+        let (q, r) = mul_div_rem(a, 6, 9);
+        assert_eq!((q, r), ((a / 3) * 2 + (a % 3) * 2 / 3, (a % 3) * 6 % 9));
+        assert_eq!(mul_div_rem(1 << 100, 1 << 100, 1 << 80), (1 << 120, 0));
+        assert_eq!(mul_div_rem(u128::MAX, u128::MAX, 3), (u128::MAX, 0));
+    }
+
+    #[test]
+    fn money_conversions() {
+        assert_eq!(to_money(Decimal::new(1999, 2)), Some(19_990_000_000_000));
+        assert_eq!(to_money(Decimal::new(1, 13)), None);
+        assert_eq!(to_money(Decimal::new(10, 13)), Some(1));
+        assert_eq!(money_to_decimal(19_990_000_000_000), Some(Decimal::new(1999, 2)));
+        assert_eq!(money_to_decimal(0), Some(Decimal::ZERO));
+        assert_eq!(gcd(12, 18), 6);
     }
 }

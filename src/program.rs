@@ -6,7 +6,8 @@
 //! validated, compiled, immutable result; it is `Send + Sync` and shared by
 //! every thread.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::hash::BuildHasherDefault;
 
 use chrono::NaiveDate;
 use chrono_tz::Tz;
@@ -14,7 +15,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{line_column, Error, Result};
-use crate::number::{Amount, Points, RoundAt, Rounding};
+use crate::number::{gcd, pow10, to_money, Amount, Money, Points, RoundAt, Rounding, StableHasher, MONEY_SCALE};
 use crate::time::{Period, RoundTo, TimeWindow, Weekday};
 
 /// The most earn or burn rules a program may have.
@@ -403,6 +404,28 @@ fn default_hold_timeout() -> Period {
     Period::Minutes(15)
 }
 
+/// A set of categories, by their index in the sorted list of categories.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct CategorySet(Box<[u64]>);
+
+impl CategorySet {
+    fn of(names: &[String], all: &[String]) -> CategorySet {
+        let mut words = vec![0_u64; all.len().div_ceil(64)];
+        for n in names {
+            if let Ok(i) = all.binary_search(n) {
+                words[i / 64] |= 1 << (i % 64);
+            }
+        }
+        CategorySet(words.into_boxed_slice())
+    }
+
+    #[inline]
+    pub(crate) fn contains(&self, category: u32) -> bool {
+        let i = category as usize;
+        self.0.get(i / 64).is_some_and(|w| w & (1 << (i % 64)) != 0)
+    }
+}
+
 /// A compiled earn rule.
 #[derive(Debug, Clone)]
 pub(crate) struct CompiledEarn {
@@ -410,14 +433,16 @@ pub(crate) struct CompiledEarn {
     pub(crate) id: String,
     pub(crate) name: String,
     pub(crate) kind: EarnKind,
-    /// Exact points (units) per money unit = numerator / denominator.
-    pub(crate) numerator: Decimal,
-    pub(crate) denominator: Decimal,
-    /// numerator / denominator when that is an exact decimal (almost always):
-    /// a product per line instead of a division.
-    pub(crate) rate: Option<Decimal>,
-    /// For multipliers: factor − 1.
-    pub(crate) extra: Decimal,
+    /// Points (in units) per money unit = `rate_num / rate_den`, in lowest
+    /// terms; for a line of [`Money`] `a` the exact points are
+    /// `a × rate_num / (rate_den × 10¹²)`, and `rate_den_money` is that divisor.
+    pub(crate) rate_num: i128,
+    pub(crate) rate_den: i128,
+    pub(crate) rate_den_money: i128,
+    /// For multipliers: factor − 1 = `extra_num / extra_den_fine`, where the
+    /// divisor also carries the 10¹² of the fine points it multiplies.
+    pub(crate) extra_num: i128,
+    pub(crate) extra_den_fine: i128,
     pub(crate) fixed: Points,
     /// For multipliers: indices (into `Program::earn`) of the rules multiplied.
     pub(crate) targets: Vec<usize>,
@@ -425,6 +450,10 @@ pub(crate) struct CompiledEarn {
     pub(crate) round: RoundAt,
     pub(crate) exclusive: bool,
     pub(crate) when: Conditions,
+    /// `when.categories` (`None`: every category) and `when.exclude_categories`.
+    pub(crate) include: Option<CategorySet>,
+    pub(crate) exclude: CategorySet,
+    pub(crate) min_basket: Option<Money>,
     pub(crate) caps: Caps,
 }
 
@@ -433,6 +462,11 @@ pub(crate) struct CompiledEarn {
 pub(crate) struct CompiledBurn {
     pub(crate) spec: BurnRule,
     pub(crate) value: Decimal,
+    pub(crate) exclude: CategorySet,
+    /// The most point units payable for eligible [`Money`] `a` are
+    /// `⌊a × limit_num / limit_den_money⌋` (max share × point units per money unit).
+    pub(crate) limit_num: u128,
+    pub(crate) limit_den_money: u128,
 }
 
 /// A validated, compiled program: immutable, `Send + Sync`.
@@ -456,7 +490,11 @@ pub(crate) struct CompiledBurn {
 pub struct Program {
     pub(crate) spec: ProgramSpec,
     pub(crate) zone: Tz,
-    pub(crate) categories: BTreeSet<String>,
+    /// Declared category → its index in the sorted list of categories (a
+    /// line's category is that index).
+    pub(crate) category_lookup: HashMap<String, u32, BuildHasherDefault<StableHasher>>,
+    /// `earning_base.exclude_categories`.
+    pub(crate) base_exclude: CategorySet,
     /// Rules in evaluation order: by (priority, id).
     pub(crate) earn: Vec<CompiledEarn>,
     pub(crate) burn: Vec<CompiledBurn>,
@@ -537,6 +575,12 @@ impl Program {
     }
 
     /// The point scale (fraction digits of a point).
+    /// The index of a declared category.
+    #[inline]
+    pub(crate) fn category_index(&self, name: &str) -> Option<u32> {
+        self.category_lookup.get(name).copied()
+    }
+
     pub(crate) fn scale(&self) -> u32 {
         self.spec.points.scale
     }
@@ -868,11 +912,29 @@ fn validate_earn(spec: &ProgramSpec, i: usize, rule: &EarnRule, known: &BTreeSet
     Ok(())
 }
 
+const MONEY_ONE_I: i128 = crate::number::MONEY_ONE;
+
+/// `n / d` as a fraction of integers in lowest terms (`d > 0`), or `None`
+/// when it does not fit 128 bits.
+fn ratio(n: Decimal, d: Decimal) -> Option<(i128, i128)> {
+    // n = nm / 10^ns, d = dm / 10^ds  ⇒  n / d = nm · 10^ds / (dm · 10^ns).
+    let (n, d) = (n.normalize(), d.normalize());
+    let num = n.mantissa().checked_mul(pow10(d.scale())?)?;
+    let den = d.mantissa().checked_mul(pow10(n.scale())?)?;
+    if den == 0 {
+        return None;
+    }
+    let (num, den) = if den < 0 { (num.checked_neg()?, den.checked_neg()?) } else { (num, den) };
+    let g = gcd(num.unsigned_abs(), den.unsigned_abs()).max(1) as i128;
+    Some((num / g, den / g))
+}
+
 fn compile(spec: ProgramSpec) -> Result<Program> {
     // Validation parsed the zone already; this cannot fail.
     let zone: Tz = spec.time_zone.parse().map_err(|_| Error::invalid("time_zone", None, "not an IANA time zone"))?;
     let scale_factor = Decimal::from(10_i64.pow(spec.points.scale));
     let point_value = spec.points.value.decimal();
+    let category_names: Vec<String> = spec.categories.iter().cloned().collect::<BTreeSet<_>>().into_iter().collect();
     let mut order: Vec<usize> = (0..spec.earn.len()).collect();
     order.sort_by(|&a, &b| (spec.earn[a].priority, &spec.earn[a].id).cmp(&(spec.earn[b].priority, &spec.earn[b].id)));
     let position = |id: &str| order.iter().position(|&k| spec.earn[k].id == id);
@@ -903,34 +965,64 @@ fn compile(spec: ProgramSpec) -> Result<Program> {
         } else {
             Vec::new()
         };
-        let rate = numerator
-            .checked_div(denominator)
-            .filter(|r| r.checked_mul(denominator) == Some(numerator) && r.scale() <= 12);
+        let path = format!("earn[{k}]");
+        let too_precise =
+            || Error::invalid(&path, Some(&rule.id), "the rate needs more digits than exact 128-bit arithmetic allows");
+        let (rate_num, rate_den) = ratio(numerator, denominator).ok_or_else(too_precise)?;
+        let rate_den_money = rate_den.checked_mul(MONEY_ONE_I).ok_or_else(too_precise)?;
+        let extra = rule.factor.map(|f| f.decimal() - Decimal::ONE).unwrap_or_default().normalize();
+        let extra_den_fine = pow10(extra.scale() + MONEY_SCALE).ok_or_else(too_precise)?;
+        let w = &rule.when;
+        let name = if rule.name.is_empty() { rule.id.clone() } else { rule.name.clone() };
         earn.push(CompiledEarn {
             index,
-            rate,
             id: rule.id.clone(),
-            name: if rule.name.is_empty() { rule.id.clone() } else { rule.name.clone() },
+            name,
             kind: rule.kind,
-            numerator,
-            denominator,
-            extra: rule.factor.map(|f| f.decimal() - Decimal::ONE).unwrap_or_default(),
+            rate_num,
+            rate_den,
+            rate_den_money,
+            extra_num: extra.mantissa(),
+            extra_den_fine,
             fixed: if rule.kind == EarnKind::Fixed { rule.points.unwrap_or(0) } else { 0 },
             targets,
             rounding: rule.rounding.unwrap_or(spec.points.rounding),
             round: rule.round.unwrap_or(spec.points.round),
             exclusive: rule.stacking == Stacking::Exclusive,
+            include: (!w.categories.is_empty()).then(|| CategorySet::of(&w.categories, &category_names)),
+            exclude: CategorySet::of(&w.exclude_categories, &category_names),
+            min_basket: match w.min_basket {
+                Some(m) => Some(to_money(m.decimal()).ok_or_else(too_precise)?),
+                None => None,
+            },
             when: rule.when.clone(),
             caps: rule.caps.clone(),
         });
     }
-    let burn = spec
-        .burn
-        .iter()
-        .map(|b| CompiledBurn { spec: b.clone(), value: b.value.map(Amount::decimal).unwrap_or(point_value) })
-        .collect();
+    let mut burn = Vec::with_capacity(spec.burn.len());
+    for (i, b) in spec.burn.iter().enumerate() {
+        let value = b.value.map(Amount::decimal).unwrap_or(point_value);
+        let share = b.max_share_percent.map(Amount::decimal).unwrap_or(Decimal::ONE_HUNDRED);
+        let too_precise = || {
+            Error::invalid(
+                format!("burn[{i}]"),
+                Some(&b.id),
+                "the value needs more digits than exact 128-bit arithmetic allows",
+            )
+        };
+        let (num, den) = ratio(share * scale_factor, Decimal::ONE_HUNDRED * value).ok_or_else(too_precise)?;
+        let den_money = den.checked_mul(MONEY_ONE_I).filter(|d| *d < 1 << 126).ok_or_else(too_precise)?;
+        burn.push(CompiledBurn {
+            spec: b.clone(),
+            value,
+            exclude: CategorySet::of(&b.exclude_categories, &category_names),
+            limit_num: num.unsigned_abs(),
+            limit_den_money: den_money.unsigned_abs(),
+        });
+    }
     Ok(Program {
-        categories: spec.categories.iter().cloned().collect(),
+        base_exclude: CategorySet::of(&spec.earning_base.exclude_categories, &category_names),
+        category_lookup: category_names.iter().enumerate().map(|(i, c)| (c.clone(), i as u32)).collect(),
         max_discount: spec.earning_base.max_line_discount_percent.map(Amount::decimal),
         zone,
         earn,

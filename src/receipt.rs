@@ -1,6 +1,9 @@
 //! Receipts: what one event did, line by line, and why.
 
+use std::fmt;
+
 use chrono::{DateTime, NaiveDate, Utc};
+use serde::ser::SerializeStruct;
 use serde::{Deserialize, Serialize};
 
 use crate::number::{Amount, Points};
@@ -67,6 +70,70 @@ pub struct Explanation {
     pub points: Points,
     /// For people: `"Double points Tuesday: +40"`.
     pub text: String,
+}
+
+/// One rule's part in a [`Quote`](crate::Quote), built without formatting
+/// any text; `to_string()` gives the line a receipt's [`Explanation`] would
+/// carry, and the JSON form carries it as `text`.
+///
+/// ```
+/// # let program = loyalty::Program::from_json_str(r#"{"id":"p","currency":"EUR","time_zone":"UTC",
+/// #   "categories":["x"],"earn":[{"id":"base","name":"1 point per euro","kind":"per_amount","points":1,"per":"1"}]}"#).unwrap();
+/// # let at = "2026-01-01T00:00:00Z".parse().unwrap();
+/// # let m = program.enroll("m", at, Default::default()).unwrap();
+/// let basket: loyalty::Basket = serde_json::from_str(
+///     r#"{"lines":[{"sku":"a","category":"x","quantity":"2","unit_price":"7"}]}"#).unwrap();
+/// let quote = program.quote(&m, &basket, at).unwrap();
+/// let rule = &quote.explanations[0];
+/// assert_eq!((rule.rule, rule.points), ("base", 14));
+/// assert_eq!(rule.to_string(), "1 point per euro: +14");
+/// assert!(serde_json::to_string(rule).unwrap().contains(r#""text":"1 point per euro: +14""#));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QuotedRule<'p> {
+    /// The rule id.
+    pub rule: &'p str,
+    /// The rule's name for people.
+    pub name: &'p str,
+    /// Points the rule gives (0 when capped away or beaten by an exclusive rule).
+    pub points: Points,
+    /// The cap that cut the points (`"per day"`, …), if one did.
+    pub capped: Option<&'static str>,
+    /// The name of the exclusive rule that gives more, when this one lost to it.
+    pub beaten_by: Option<&'p str>,
+    /// The program's point scale, for formatting.
+    pub(crate) scale: u32,
+}
+
+impl fmt::Display for QuotedRule<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(winner) = &self.beaten_by {
+            return write!(f, "{}: not applied, '{winner}' gives more", self.name);
+        }
+        let points = rust_decimal::Decimal::from_i128_with_scale(i128::from(self.points), self.scale);
+        write!(f, "{}: +{points}", self.name)?;
+        if let Some(cap) = self.capped {
+            write!(f, " (capped {cap})")?;
+        }
+        Ok(())
+    }
+}
+
+impl Serialize for QuotedRule<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut st = s.serialize_struct("QuotedRule", 3)?;
+        st.serialize_field("rule", self.rule)?;
+        st.serialize_field("points", &self.points)?;
+        st.serialize_field("text", &self.to_string())?;
+        st.end()
+    }
+}
+
+impl QuotedRule<'_> {
+    /// The receipt line for this rule.
+    pub(crate) fn explanation(&self) -> Explanation {
+        Explanation { rule: self.rule.to_string(), points: self.points, text: self.to_string() }
+    }
 }
 
 /// Balances after an event, in point units.
