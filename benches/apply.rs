@@ -150,6 +150,9 @@ fn bench(c: &mut Criterion) {
     group.bench_function("apply", |b| {
         b.iter_batched_ref(|| member.clone(), |m| program.apply(m, black_box(&event)).unwrap(), BatchSize::SmallInput)
     });
+    group.bench_function("apply (one member per iteration)", |b| {
+        b.iter_batched_ref(|| member.clone(), |m| program.apply(m, black_box(&event)).unwrap(), BatchSize::PerIteration)
+    });
     group.bench_function("apply (duplicate)", |b| {
         b.iter_batched_ref(|| m.clone(), |m| program.apply(m, black_box(&event)).unwrap(), BatchSize::SmallInput)
     });

@@ -173,18 +173,36 @@ fn context_matches(rule: &CompiledEarn, ctx: &Context<'_>) -> bool {
     w.attributes.iter().all(|(k, v)| ctx.attributes.get(k) == Some(v))
 }
 
+/// Adds the split of `total` over `weights` (see [`allocate`]) into `sums`;
+/// `None` on overflow.
+fn allocate_add(total: Points, weights: &[i128], sums: &mut [Points]) -> Option<()> {
+    let mut parts: SmallVec<[Points; 16]> = SmallVec::from_elem(0, weights.len());
+    split_into(total, weights, &mut parts);
+    for (s, p) in sums.iter_mut().zip(parts) {
+        *s = s.checked_add(p)?;
+    }
+    Some(())
+}
+
 /// Splits `total` over non-negative `weights` in proportion, largest
 /// remainder first (ties to the earlier line), so the parts sum to `total`
 /// exactly. All weights zero: everything goes to the first line.
+#[cfg(test)]
 pub(crate) fn allocate(total: Points, weights: &[i128]) -> Vec<Points> {
     let mut parts = vec![0; weights.len()];
+    split_into(total, weights, &mut parts);
+    parts
+}
+
+/// [`allocate`] into `parts` (as long as `weights`, all zero).
+fn split_into(total: Points, weights: &[i128], parts: &mut [Points]) {
     if weights.is_empty() || total == 0 {
-        return parts;
+        return;
     }
     let sum: u128 = weights.iter().map(|w| w.unsigned_abs()).sum();
     if sum == 0 {
         parts[0] = total;
-        return parts;
+        return;
     }
     let whole = u128::from(total.unsigned_abs());
     let mut given: u128 = 0;
@@ -203,7 +221,6 @@ pub(crate) fn allocate(total: Points, weights: &[i128]) -> Vec<Points> {
     if total < 0 {
         parts.iter_mut().for_each(|p| *p = -*p);
     }
-    parts
 }
 
 /// Fine points (10⁻¹² of a unit) that stage-one rule `t` gives line `p`.
@@ -353,9 +370,7 @@ fn split_over_lines(program: &Program, lines: &[Priced<'_>], outcomes: &[RuleOut
             "rule '{}': per-line points do not add up",
             rule.id
         );
-        for (s, part) in sums.iter_mut().zip(allocate(o.points, &weights)) {
-            *s = Points::checked_add(*s, part).ok_or_else(|| Error::overflow("points of a basket"))?;
-        }
+        allocate_add(o.points, &weights, &mut sums).ok_or_else(|| Error::overflow("points of a basket"))?;
     }
     Ok(sums)
 }

@@ -16,7 +16,9 @@
 //! The event is applied to a copy of the member, which replaces the original
 //! only when everything succeeded.
 
-use chrono::{DateTime, Datelike, NaiveDate, Utc};
+use std::sync::Arc;
+
+use chrono::{DateTime, Datelike, NaiveDate, Timelike, Utc};
 use rust_decimal::Decimal;
 
 use crate::earn::{self, day_and_month, Context, Priced, PricedLines};
@@ -27,10 +29,9 @@ use crate::event::{
 };
 use crate::member::{
     BurnRecord, DayCount, HoldRecord, HoldStatus, LineRecord, Lot, LotOrigin, Member, Processed, PurchaseRecord, Take,
+    Totals,
 };
-use crate::number::{
-    format_points, money_to_decimal, mul_div_rem, pow10, to_money, Amount, Money, Points, MONEY_SCALE,
-};
+use crate::number::{money_to_decimal, mul_div_rem, pow10, to_money, Amount, Money, Points, PointsText, MONEY_SCALE};
 use crate::program::{CompiledBurn, ExpiryFrom, ExpiryKind, Program};
 use crate::receipt::{Entry, EntryKind, Expiring, Explanation, Receipt};
 use crate::time::{local_date, start_of_day};
@@ -38,8 +39,10 @@ use crate::time::{local_date, start_of_day};
 /// The result of [`Program::apply`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Applied {
-    /// The receipt; for a duplicate, the original one, byte for byte.
-    pub receipt: Receipt,
+    /// The receipt; for a duplicate, the original one, byte for byte. It is
+    /// shared with the member's memory of recent events, so returning it
+    /// copies nothing.
+    pub receipt: Arc<Receipt>,
     /// True when the event id was applied before and nothing changed now.
     pub duplicate: bool,
 }
@@ -60,15 +63,110 @@ pub struct Quote<'p> {
     pub max_burn_value: Amount,
 }
 
-/// One event's working copy of the member, and what the receipt will say.
-struct Work<'p> {
+/// One event at work on a member, with what the receipt will say and what
+/// puts the member back if the event fails half-way.
+struct Work<'p, 'm> {
     program: &'p Program,
-    m: Member,
+    m: &'m mut Member,
+    undo: Undo<'p>,
     entries: Vec<Entry>,
     explanations: Vec<Explanation>,
     notes: Vec<String>,
     shortfall: Points,
     paid: Option<Amount>,
+}
+
+/// What puts a member back as it was before an event that failed half-way:
+/// the fields an event changes in place, and the lengths of the lists it
+/// appends to. Much cheaper than a copy of the member: no string, record or
+/// list of records is copied, except the one purchase a return changes.
+///
+/// Events only append to lists and change records in place; lists shrink
+/// (compaction) only after the last check that can fail.
+struct Undo<'p> {
+    clock: DateTime<Utc>,
+    next_lot: u64,
+    next_entry: u64,
+    debt: Points,
+    totals: Totals,
+    /// (remaining, held, pending, expires_at) of the lots there were.
+    lots: Vec<(Points, Points, bool, Option<DateTime<Utc>>)>,
+    /// (status, closed_at) of the holds there were.
+    holds: Vec<(HoldStatus, Option<DateTime<Utc>>)>,
+    /// (points, count) of the daily counters there were.
+    days: Vec<(Points, u32)>,
+    /// Lifetime counters (keyed by rule id) as they were before each change, in order.
+    lifetime: Vec<(&'p str, Option<Points>)>,
+    purchases: usize,
+    /// Purchase records as they were before a return changed them.
+    purchases_changed: Vec<(usize, PurchaseRecord)>,
+    burns: usize,
+    /// `refunded` of burn records before a return changed it.
+    burns_changed: Vec<(usize, Points)>,
+}
+
+impl<'p> Undo<'p> {
+    fn of(m: &Member) -> Undo<'p> {
+        Undo {
+            clock: m.clock,
+            next_lot: m.next_lot,
+            next_entry: m.next_entry,
+            debt: m.debt,
+            totals: m.totals,
+            lots: m.lots.iter().map(|l| (l.remaining, l.held, l.pending, l.expires_at)).collect(),
+            holds: m.holds.iter().map(|h| (h.status, h.closed_at)).collect(),
+            days: m.days.iter().map(|d| (d.points, d.count)).collect(),
+            lifetime: Vec::new(),
+            purchases: m.purchases.len(),
+            purchases_changed: Vec::new(),
+            burns: m.burns.len(),
+            burns_changed: Vec::new(),
+        }
+    }
+
+    fn restore(self, m: &mut Member) {
+        m.clock = self.clock;
+        m.next_lot = self.next_lot;
+        m.next_entry = self.next_entry;
+        m.debt = self.debt;
+        m.totals = self.totals;
+        m.lots.truncate(self.lots.len());
+        for (l, (remaining, held, pending, expires_at)) in m.lots.iter_mut().zip(self.lots) {
+            (l.remaining, l.held, l.pending, l.expires_at) = (remaining, held, pending, expires_at);
+        }
+        m.holds.truncate(self.holds.len());
+        for (h, (status, closed_at)) in m.holds.iter_mut().zip(self.holds) {
+            (h.status, h.closed_at) = (status, closed_at);
+        }
+        m.days.truncate(self.days.len());
+        for (d, (points, count)) in m.days.iter_mut().zip(self.days) {
+            (d.points, d.count) = (points, count);
+        }
+        for (key, old) in self.lifetime.into_iter().rev() {
+            match old {
+                Some(v) => m.lifetime.insert(key.to_owned(), v),
+                None => m.lifetime.remove(key),
+            };
+        }
+        m.purchases.truncate(self.purchases);
+        for (i, record) in self.purchases_changed.into_iter().rev() {
+            m.purchases[i] = record;
+        }
+        m.burns.truncate(self.burns);
+        for (i, refunded) in self.burns_changed.into_iter().rev() {
+            m.burns[i].refunded = refunded;
+        }
+    }
+}
+
+/// A local date and time to the minute, `2026-12-16 12:30`.
+struct LocalMinute(chrono::NaiveDateTime);
+
+impl std::fmt::Display for LocalMinute {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let t = self.0;
+        write!(f, "{:04}-{:02}-{:02} {:02}:{:02}", t.year(), t.month(), t.day(), t.hour(), t.minute())
+    }
 }
 
 /// The earliest instant an event may carry.
@@ -164,9 +262,8 @@ impl Program {
             }
         }
         let mut member = Member::new(&enroll.member, &self.spec.id, event.at, enroll.profile.clone());
-        let work = Work::new(self, member.clone());
-        let receipt = work.finish(event, &mut member)?;
-        Ok((member, receipt))
+        let receipt = Work::new(self, &mut member).run(event, event.fingerprint())?;
+        Ok((member, Receipt::clone(&receipt)))
     }
 
     /// Replays an event log from empty: the first event must be `enroll`.
@@ -232,7 +329,7 @@ impl Program {
                 return Err(Error::IdReusedWithDifferentPayload { event: event.id.clone() });
             }
             return match &seen.receipt {
-                Some(r) => Ok(Applied { receipt: (**r).clone(), duplicate: true }),
+                Some(r) => Ok(Applied { receipt: Arc::clone(r), duplicate: true }),
                 None => Err(Error::AlreadyApplied { event: event.id.clone() }),
             };
         }
@@ -244,12 +341,7 @@ impl Program {
             });
         }
         self.check_time(member, event)?;
-        // Work on a copy without the idempotency log, which is large and only appended to.
-        let recent = std::mem::take(&mut member.recent);
-        let copy = member.clone();
-        member.recent = recent;
-        let work = Work::new(self, copy);
-        let receipt = work.finish(event, member)?;
+        let receipt = Work::new(self, member).run(event, fingerprint)?;
         Ok(Applied { receipt, duplicate: false })
     }
 
@@ -506,9 +598,30 @@ impl Program {
     }
 }
 
-impl<'p> Work<'p> {
-    fn new(program: &'p Program, m: Member) -> Work<'p> {
-        Work { program, m, entries: Vec::new(), explanations: Vec::new(), notes: Vec::new(), shortfall: 0, paid: None }
+impl<'p, 'm> Work<'p, 'm> {
+    fn new(program: &'p Program, m: &'m mut Member) -> Work<'p, 'm> {
+        Work {
+            program,
+            undo: Undo::of(m),
+            m,
+            entries: Vec::new(),
+            explanations: Vec::new(),
+            notes: Vec::new(),
+            shortfall: 0,
+            paid: None,
+        }
+    }
+
+    /// Applies the event to the member and returns the receipt; on error
+    /// puts the member back as it was.
+    fn run(mut self, event: &Event, fingerprint: u64) -> Result<Arc<Receipt>> {
+        match self.apply_event(event) {
+            Ok(()) => Ok(self.commit(event, fingerprint)),
+            Err(e) => {
+                self.undo.restore(self.m);
+                Err(e)
+            }
+        }
     }
 
     fn post(
@@ -523,13 +636,12 @@ impl<'p> Work<'p> {
         self.entries.push(Entry { seq: 0, kind, points, at, lot, rule: rule.map(str::to_owned), reason });
     }
 
-    fn pts(&self, p: Points) -> String {
-        format_points(p, self.program.scale())
+    fn pts(&self, p: Points) -> PointsText {
+        PointsText(p, self.program.scale())
     }
 
-    /// Applies the event to the working copy; on success stores the result
-    /// into `target` and returns the receipt.
-    fn finish(mut self, event: &Event, target: &mut Member) -> Result<Receipt> {
+    /// Every step of the event that can fail.
+    fn apply_event(&mut self, event: &Event) -> Result<()> {
         let clock = self.m.clock.max(event.at);
         self.catch_up(clock)?;
         self.m.clock = clock;
@@ -545,8 +657,14 @@ impl<'p> Work<'p> {
         }
         // A late event may have made a lot that is already due to activate or expire.
         self.catch_up(clock)?;
-        self.compact()?;
+        self.m.checked_balances().ok_or_else(|| Error::overflow("the member's balances"))?;
+        Ok(())
+    }
 
+    /// After success (nothing here fails): numbers the entries, writes the
+    /// receipt, compacts the member and remembers the event.
+    fn commit(mut self, event: &Event, fingerprint: u64) -> Arc<Receipt> {
+        self.compact();
         let mut seq = self.m.next_entry;
         for e in &mut self.entries {
             e.seq = seq;
@@ -554,41 +672,34 @@ impl<'p> Work<'p> {
         }
         self.m.next_entry = seq;
         let program = self.program;
-        let balances = self.m.checked_balances().ok_or_else(|| Error::overflow("the member's balances"))?;
-        let mut next_expiries = program.upcoming_expiries(&self.m, clock, None);
+        let clock = self.m.clock;
+        let mut next_expiries = program.upcoming_expiries(self.m, clock, None);
         next_expiries.truncate(3);
-        let receipt = Receipt {
+        let receipt = Arc::new(Receipt {
             event: event.id.clone(),
             kind: event.kind.name().to_owned(),
             member: self.m.id.clone(),
             at: event.at,
             entries: self.entries,
             explanations: self.explanations,
-            balances,
+            balances: self.m.balances(),
             next_expiries,
             shortfall: self.shortfall,
             paid: self.paid,
             notes: self.notes,
-        };
+        });
         debug_assert_eq!(self.m.check_invariants(), Ok(()), "after event {}", event.id);
 
         let limits = &program.spec.limits;
-        let mut recent = std::mem::take(&mut target.recent);
-        recent.push(Processed {
-            id: event.id.clone(),
-            fingerprint: event.fingerprint(),
-            at: event.at,
-            receipt: Some(Box::new(receipt.clone())),
-        });
+        let recent = &mut self.m.recent;
+        recent.push(Processed { id: event.id.clone(), fingerprint, at: event.at, receipt: Some(Arc::clone(&receipt)) });
         let excess = recent.len().saturating_sub(limits.remember_events as usize);
         recent.drain(..excess);
         let keep_from = recent.len().saturating_sub(limits.keep_receipts as usize);
         for p in &mut recent[..keep_from] {
             p.receipt = None;
         }
-        self.m.recent = recent;
-        *target = self.m;
-        Ok(receipt)
+        receipt
     }
 
     /// Brings the ledger to `to`: holds time out, pending points activate,
@@ -740,13 +851,21 @@ impl<'p> Work<'p> {
         seq
     }
 
-    fn count_day(&mut self, date: NaiveDate, key: String, points: Points) -> Result<()> {
-        match self.m.days.iter_mut().find(|d| d.date == date && d.key == key) {
+    /// Adds to the daily counter `kind:id` (the key is only built when the
+    /// counter is new).
+    fn count_day(&mut self, date: NaiveDate, kind: &str, id: &str, points: Points) -> Result<()> {
+        match self.m.days.iter_mut().find(|d| d.date == date && earn::day_key_matches(&d.key, kind, id)) {
             Some(d) => {
                 d.points = add(d.points, points, "a daily counter")?;
                 d.count += 1;
             }
-            None => self.m.days.push(DayCount { date, key, points, count: 1 }),
+            None => {
+                let mut key = String::with_capacity(kind.len() + 1 + id.len());
+                key.push_str(kind);
+                key.push(':');
+                key.push_str(id);
+                self.m.days.push(DayCount { date, key, points, count: 1 });
+            }
         }
         Ok(())
     }
@@ -767,9 +886,9 @@ impl<'p> Work<'p> {
                 format!("order '{order}' was already settled by purchase '{}'", other.event),
             ));
         }
-        let ctx = Context::new(program, event.at, p.channel.as_deref(), p.store.as_deref(), &self.m);
+        let ctx = Context::new(program, event.at, p.channel.as_deref(), p.store.as_deref(), self.m);
         let date = ctx.date;
-        let earned = if program.daily_purchases_left(&self.m, date) {
+        let earned = if program.daily_purchases_left(self.m, date) {
             earn::evaluate(program, &priced, &ctx, true)?
         } else {
             self.notes.push(format!(
@@ -796,7 +915,7 @@ impl<'p> Work<'p> {
                 format!(
                     "earned {} points, pending until {}",
                     self.pts(earned.total),
-                    available_at.with_timezone(&program.zone).format("%Y-%m-%d %H:%M")
+                    LocalMinute(available_at.with_timezone(&program.zone).naive_local())
                 )
             } else {
                 format!("earned {} points", self.pts(earned.total))
@@ -805,11 +924,18 @@ impl<'p> Work<'p> {
             self.m.totals.earned = add(self.m.totals.earned, earned.total, "earned points")?;
             for o in earned.rules.iter().filter(|o| o.points > 0) {
                 let id = &program.earn[o.rule].id;
-                self.count_day(date, format!("earn:{id}"), o.points)?;
-                let life = self.m.lifetime.entry(id.clone()).or_insert(0);
-                *life = add(*life, o.points, "a lifetime counter")?;
+                self.count_day(date, "earn", id, o.points)?;
+                let old = self.m.lifetime.get(id).copied();
+                let life = add(old.unwrap_or(0), o.points, "a lifetime counter")?;
+                self.undo.lifetime.push((id, old));
+                match self.m.lifetime.get_mut(id) {
+                    Some(v) => *v = life,
+                    None => {
+                        self.m.lifetime.insert(id.clone(), life);
+                    }
+                }
             }
-            self.count_day(date, "purchases:".to_owned(), 0)?;
+            self.count_day(date, "purchases", "", 0)?;
         }
         if program.spec.expiry.kind == ExpiryKind::Inactivity {
             let pushed = program.expiry(event.at, event.at)?;
@@ -911,6 +1037,7 @@ impl<'p> Work<'p> {
             }
         }
         // Points to take back: cumulative per line, so the total never exceeds what was earned.
+        self.undo.purchases_changed.push((index, self.m.purchases[index].clone()));
         let purchase = &mut self.m.purchases[index];
         let mut due: Points = 0;
         for (line, q) in purchase.lines.iter_mut().zip(&asked) {
@@ -1054,6 +1181,7 @@ impl<'p> Work<'p> {
             }
         }
         let source = burn.event.clone();
+        self.undo.burns_changed.push((b, self.m.burns[b].refunded));
         self.m.burns[b].refunded += points;
         for (expires_at, give) in parts {
             let seq = self.new_lot(give, event.at, event.at, expires_at, LotOrigin::Refund, &event.id);
@@ -1144,7 +1272,7 @@ impl<'p> Work<'p> {
             status: HoldStatus::Open,
             closed_at: None,
         });
-        self.count_day(local_date(program.zone, event.at), format!("burn:{}", rule.spec.id), h.points)?;
+        self.count_day(local_date(program.zone, event.at), "burn", &rule.spec.id, h.points)?;
         self.notes.push(format!("hold open until {}", timeout_at.to_rfc3339()));
         Ok(())
     }
@@ -1251,7 +1379,7 @@ impl<'p> Work<'p> {
             );
         }
         self.m.totals.burned = add(self.m.totals.burned, r.points, "burned points")?;
-        self.count_day(local_date(program.zone, event.at), format!("burn:{}", rule.spec.id), r.points)?;
+        self.count_day(local_date(program.zone, event.at), "burn", &rule.spec.id, r.points)?;
         self.m.burns.push(BurnRecord {
             event: event.id.clone(),
             order: r.order.clone().unwrap_or_else(|| event.id.clone()),
@@ -1292,7 +1420,7 @@ impl<'p> Work<'p> {
     }
 
     /// Drops what the bounds say is no longer needed.
-    fn compact(&mut self) -> Result<()> {
+    fn compact(&mut self) {
         let program = self.program;
         let clock = self.m.clock;
         let zone = program.zone;
@@ -1312,6 +1440,83 @@ impl<'p> Work<'p> {
         let oldest = local_date(zone, late);
         let month_start = NaiveDate::from_ymd_opt(oldest.year(), oldest.month(), 1).unwrap_or(oldest);
         self.m.days.retain(|d| d.date >= month_start);
-        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PROGRAM: &str = r#"
+id = "undo"
+currency = "RUB"
+time_zone = "Europe/Moscow"
+categories = ["coffee", "food"]
+pending = { hours = 24 }
+limits.allow_negative_balance = true
+
+[expiry]
+kind = "after"
+period = { days = 30 }
+
+[[earn]]
+id = "base"
+kind = "per_amount"
+points = 1
+per = "10"
+caps.lifetime = 100000
+
+[[burn]]
+id = "pay"
+"#;
+
+    fn ev(json: &str) -> Event {
+        Event::from_json_str(json).unwrap()
+    }
+
+    fn sale(id: &str, at: &str, price: &str) -> Event {
+        ev(&format!(
+            r#"{{"id":"{id}","at":"{at}","type":"purchase","lines":[{{"sku":"a","category":"coffee","quantity":"2","unit_price":"{price}"}},{{"sku":"b","category":"food","quantity":"1","unit_price":"{price}"}}]}}"#
+        ))
+    }
+
+    /// Every kind of event, applied successfully and then undone, leaves the
+    /// member exactly as it was: the undo log covers every change an event
+    /// makes before its last check.
+    #[test]
+    fn every_event_kind_is_undone_exactly() {
+        let p = Program::from_toml_str(PROGRAM).unwrap();
+        let mut m = p.enroll("m", "2026-01-01T00:00:00Z".parse().unwrap(), Default::default()).unwrap();
+        for e in [
+            sale("s1", "2026-01-01T10:00:00Z", "500"),
+            sale("s2", "2026-01-03T10:00:00Z", "800"),
+            ev(r#"{"id":"r0","at":"2026-01-04T10:00:00Z","type":"redeem","points":100,"order":"s2"}"#),
+            ev(r#"{"id":"h1","at":"2026-01-04T11:00:00Z","type":"hold","points":50,"order":"o-9"}"#),
+        ] {
+            p.apply(&mut m, &e).unwrap();
+        }
+        let cases = [
+            sale("s3", "2026-01-04T12:00:00Z", "300"),
+            ev(r#"{"id":"r1","at":"2026-01-04T12:00:00Z","type":"return","purchase":"s2"}"#),
+            ev(
+                r#"{"id":"r2","at":"2026-01-04T12:00:00Z","type":"return","purchase":"s1","lines":[{"line":0,"quantity":"1"}]}"#,
+            ),
+            ev(r#"{"id":"c1","at":"2026-01-04T11:05:00Z","type":"capture","hold":"h1","points":30}"#),
+            ev(r#"{"id":"v1","at":"2026-01-04T11:05:00Z","type":"void","hold":"h1"}"#),
+            ev(r#"{"id":"a1","at":"2026-01-04T12:00:00Z","type":"adjust","points":-200,"reason":"fraud"}"#),
+            ev(r#"{"id":"a2","at":"2026-01-04T12:00:00Z","type":"adjust","points":70,"reason":"goodwill"}"#),
+            // Far ahead: holds time out, points activate and expire.
+            ev(r#"{"id":"x1","at":"2026-03-01T00:00:00Z","type":"advance"}"#),
+        ];
+        let before = m.to_json();
+        for e in &cases {
+            let mut copy = m.clone();
+            let mut work = Work::new(&p, &mut copy);
+            work.apply_event(e).unwrap_or_else(|err| panic!("{}: {err}", e.id));
+            assert_ne!(work.m.to_json(), before, "{} changed nothing: the test proves nothing", e.id);
+            let Work { undo, m: changed, .. } = work;
+            undo.restore(changed);
+            assert_eq!(copy.to_json(), before, "{} was not undone exactly", e.id);
+        }
     }
 }

@@ -262,7 +262,7 @@ pub struct Processed {
     pub at: DateTime<Utc>,
     /// The receipt, for the latest `limits.keep_receipts` events.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub receipt: Option<Box<Receipt>>,
+    pub receipt: Option<std::sync::Arc<Receipt>>,
 }
 
 /// One member's state.

@@ -218,7 +218,23 @@ pub enum RoundAt {
 /// assert_eq!(loyalty::format_points(-7, 0), "-7");
 /// ```
 pub fn format_points(units: Points, scale: u32) -> String {
-    Decimal::from_i128_with_scale(i128::from(units), scale).to_string()
+    PointsText(units, scale).to_string()
+}
+
+/// Point units shown as points, without building a decimal.
+pub(crate) struct PointsText(pub(crate) Points, pub(crate) u32);
+
+impl fmt::Display for PointsText {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let PointsText(units, scale) = *self;
+        if scale == 0 {
+            return write!(f, "{units}");
+        }
+        let unit = 10_u64.pow(scale);
+        let magnitude = units.unsigned_abs();
+        let sign = if units < 0 { "-" } else { "" };
+        write!(f, "{sign}{}.{:0width$}", magnitude / unit, magnitude % unit, width = scale as usize)
+    }
 }
 
 /// Money inside the engine: an `i128` count of 10⁻¹² currency units.
@@ -254,8 +270,17 @@ pub(crate) fn to_money(value: Decimal) -> Option<Money> {
 
 /// [`Money`] as a normalized decimal (no trailing zeros), or `None` when it
 /// does not fit a decimal's 96-bit mantissa.
-pub(crate) fn money_to_decimal(mut m: Money) -> Option<Decimal> {
+pub(crate) fn money_to_decimal(m: Money) -> Option<Decimal> {
     let mut scale = MONEY_SCALE;
+    // In 64 bits when it fits (almost always): i128 division is slow.
+    if let Ok(mut small) = i64::try_from(m) {
+        while scale > 0 && small % 10 == 0 {
+            small /= 10;
+            scale -= 1;
+        }
+        return Some(Decimal::new(small, scale));
+    }
+    let mut m = m;
     while scale > 0 && m % 10 == 0 {
         m /= 10;
         scale -= 1;
@@ -479,6 +504,22 @@ mod tests {
         assert_eq!(to_money(Decimal::new(10, 13)), Some(1));
         assert_eq!(money_to_decimal(19_990_000_000_000), Some(Decimal::new(1999, 2)));
         assert_eq!(money_to_decimal(0), Some(Decimal::ZERO));
+        let big = 10_i128.pow(26) + 1; // past i64
+        assert_eq!(money_to_decimal(big), Some(Decimal::from_i128_with_scale(big, 12)));
+        assert_eq!(money_to_decimal(-1_500_000_000_000), Some(Decimal::new(-15, 1)));
+        for (units, scale, text) in [
+            (1250, 2, "12.50"),
+            (-7, 0, "-7"),
+            (-5, 2, "-0.05"),
+            (0, 3, "0.000"),
+            (i64::MIN, 4, "-922337203685477.5808"),
+        ] {
+            assert_eq!(format_points(units, scale), text);
+            assert_eq!(
+                format_points(units, scale),
+                Decimal::from_i128_with_scale(i128::from(units), scale).to_string()
+            );
+        }
         assert_eq!(gcd(12, 18), 6);
     }
 }

@@ -110,8 +110,7 @@ impl fmt::Display for QuotedRule<'_> {
         if let Some(winner) = &self.beaten_by {
             return write!(f, "{}: not applied, '{winner}' gives more", self.name);
         }
-        let points = rust_decimal::Decimal::from_i128_with_scale(i128::from(self.points), self.scale);
-        write!(f, "{}: +{points}", self.name)?;
+        write!(f, "{}: +{}", self.name, crate::number::PointsText(self.points, self.scale))?;
         if let Some(cap) = self.capped {
             write!(f, " (capped {cap})")?;
         }

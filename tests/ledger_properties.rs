@@ -832,7 +832,7 @@ impl Trace {
     /// Successful, first-time applications with their receipts.
     fn applied(&self) -> impl Iterator<Item = (usize, &Rec, &Receipt)> {
         self.recs.iter().enumerate().filter_map(|(i, r)| match &r.result {
-            Ok(a) if !a.duplicate => Some((i, r, &a.receipt)),
+            Ok(a) if !a.duplicate => Some((i, r, &*a.receipt)),
             _ => None,
         })
     }
@@ -1358,7 +1358,7 @@ fn check_retry(tr: &Trace, i: usize, m: &Member, e: &Event, original: &Receipt) 
             Ok(a) => {
                 prop_assert!(a.duplicate, "{}", tr.fail(i, format!("retry of {} not flagged duplicate", e.id)));
                 prop_assert_eq!(
-                    &a.receipt,
+                    &*a.receipt,
                     original,
                     "{}",
                     tr.fail(i, format!("retry of {} gave another receipt", e.id))
@@ -1400,7 +1400,7 @@ fn check_idempotency(tr: &Trace) -> Result<(), TestCaseError> {
             if e == orig {
                 match kept_receipt(&r.before, &e.id) {
                     Some(true) => {
-                        let ok = matches!(&r.result, Ok(a) if a.duplicate && &a.receipt == receipt);
+                        let ok = matches!(&r.result, Ok(a) if a.duplicate && *a.receipt == *receipt);
                         prop_assert!(ok, "{}", tr.fail(i, format!("re-sent {} gave {:?}", e.id, r.result)));
                     }
                     _ => prop_assert!(
@@ -1422,7 +1422,7 @@ fn check_idempotency(tr: &Trace) -> Result<(), TestCaseError> {
             prop_assert!(!a.duplicate, "{}", tr.fail(i, "a new id was called a duplicate"));
             // The POS retry of the event just applied.
             check_retry(tr, i, &r.after, e, &a.receipt)?;
-            applied.insert(e.id.clone(), (e.clone(), a.receipt.clone()));
+            applied.insert(e.id.clone(), (e.clone(), Receipt::clone(&a.receipt)));
         }
     }
     // Every event applied, retried against the final state.
@@ -1491,7 +1491,12 @@ fn check_round_trips(tr: &Trace) -> Result<(), TestCaseError> {
         }
         if let Ok(a) = &r.result {
             let back: Result<Receipt, _> = serde_json::from_str(&a.receipt.to_json());
-            prop_assert_eq!(back.as_ref().ok(), Some(&a.receipt), "{}", tr.fail(i, "receipt JSON does not round-trip"));
+            prop_assert_eq!(
+                back.as_ref().ok(),
+                Some(&*a.receipt),
+                "{}",
+                tr.fail(i, "receipt JSON does not round-trip")
+            );
         }
     }
     Ok(())
