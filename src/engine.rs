@@ -1519,4 +1519,53 @@ id = "pay"
             assert_eq!(copy.to_json(), before, "{} was not undone exactly", e.id);
         }
     }
+
+    fn thirds_program() -> Program {
+        Program::from_toml_str(
+            "id = \"t\"\ncurrency = \"RUB\"\ntime_zone = \"UTC\"\ncategories = [\"x\"]\n\
+             [[earn]]\nid = \"third\"\nkind = \"per_amount\"\npoints = 1\nper = \"3\"\n",
+        )
+        .unwrap()
+    }
+
+    fn basket_event(id: &str, lines: &[(&str, &str)]) -> Event {
+        let lines: Vec<String> = lines
+            .iter()
+            .map(|(q, p)| format!(r#"{{"sku":"a","category":"x","quantity":"{q}","unit_price":"{p}"}}"#))
+            .collect();
+        ev(&format!(r#"{{"id":"{id}","at":"2026-01-02T00:00:00Z","type":"purchase","lines":[{}]}}"#, lines.join(",")))
+    }
+
+    /// Points are rounded from the exact quotient: 3 × (1 RUB / 3 RUB) is one
+    /// point, where a 28-digit decimal would give 0.999… and floor it to zero.
+    #[test]
+    fn thirds_add_up_exactly() {
+        let p = thirds_program();
+        let mut m = p.enroll("m", "2026-01-01T00:00:00Z".parse().unwrap(), Default::default()).unwrap();
+        let r = p.apply(&mut m, &basket_event("s", &[("1", "1"), ("1", "1"), ("1", "1")])).unwrap().receipt;
+        assert_eq!(r.total(EntryKind::Earn), 1);
+        // And the point is split over the lines: the first line gets it.
+        assert_eq!(m.purchases[0].lines.iter().map(|l| l.points).collect::<Vec<_>>(), [1, 0, 0]);
+    }
+
+    #[test]
+    fn line_and_basket_amount_bounds() {
+        let p = thirds_program();
+        let mut m = p.enroll("m", "2026-01-01T00:00:00Z".parse().unwrap(), Default::default()).unwrap();
+        let before = m.to_json();
+        let err = p.apply(&mut m, &basket_event("a", &[("0.0000001", "0.0000001")])).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "event 'a': lines[0].quantity: unit_price × quantity has more than 12 decimal places"
+        );
+        let err = p.apply(&mut m, &basket_event("b", &[("1000", "1000000000000")])).unwrap_err();
+        assert_eq!(err.to_string(), "event 'b': lines[0].quantity: unit_price × quantity is too large");
+        let big = ("1", "999999999999999");
+        let err = p.apply(&mut m, &basket_event("c", &[big, big])).unwrap_err();
+        assert_eq!(err.to_string(), "event 'c': lines: the basket's total has more than 15 integer digits");
+        assert_eq!(m.to_json(), before);
+        // Trailing zeros do not count as decimal places.
+        let ok = p.apply(&mut m, &basket_event("d", &[("1.000000000000", "3.000000000000")])).unwrap();
+        assert_eq!(ok.receipt.total(EntryKind::Earn), 1);
+    }
 }

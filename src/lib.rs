@@ -110,6 +110,11 @@
 //! older than the oldest remembered id is refused as too late, so a
 //! forgotten id can never be applied twice.
 //!
+//! Money is computed exactly in 128-bit integers (10⁻¹² of a currency unit).
+//! A line's `unit_price × quantity` may need at most 12 decimal places, and a
+//! line's and a basket's amount must stay below 10¹⁵; an event past these
+//! bounds is refused with `Error::InvalidEvent` naming the field.
+//!
 //! # Design notes
 //!
 //! See `docs/design.md` in the repository for the reasons behind these
