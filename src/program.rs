@@ -965,9 +965,21 @@ fn compile(spec: ProgramSpec) -> Result<Program> {
         } else {
             Vec::new()
         };
-        let path = format!("earn[{k}]");
-        let too_precise =
-            || Error::invalid(&path, Some(&rule.id), "the rate needs more digits than exact 128-bit arithmetic allows");
+        let field = match rule.kind {
+            EarnKind::PerAmount => "per",
+            EarnKind::Percent => "percent",
+            EarnKind::Multiplier => "factor",
+            EarnKind::Fixed => "when.min_basket",
+        };
+        let path = format!("earn[{k}].{field}");
+        let too_precise = || {
+            Error::invalid(
+                &path,
+                Some(&rule.id),
+                "together with points.scale and points.value this rate needs more than the 38 digits \
+                 of exact arithmetic: use fewer decimal places",
+            )
+        };
         let (rate_num, rate_den) = ratio(numerator, denominator).ok_or_else(too_precise)?;
         let rate_den_money = rate_den.checked_mul(MONEY_ONE_I).ok_or_else(too_precise)?;
         let extra = rule.factor.map(|f| f.decimal() - Decimal::ONE).unwrap_or_default().normalize();
@@ -1005,9 +1017,10 @@ fn compile(spec: ProgramSpec) -> Result<Program> {
         let share = b.max_share_percent.map(Amount::decimal).unwrap_or(Decimal::ONE_HUNDRED);
         let too_precise = || {
             Error::invalid(
-                format!("burn[{i}]"),
+                format!("burn[{i}].value"),
                 Some(&b.id),
-                "the value needs more digits than exact 128-bit arithmetic allows",
+                "together with max_share_percent and points.scale this value needs more than the 38 digits \
+                 of exact arithmetic: use fewer decimal places",
             )
         };
         let (num, den) = ratio(share * scale_factor, Decimal::ONE_HUNDRED * value).ok_or_else(too_precise)?;
@@ -1068,6 +1081,9 @@ mod tests {
             assert_eq!(err(extra), want);
         }
         assert!(Program::from_toml_str("id = \"p\"\ncurrency = \"rub\"\ntime_zone = \"UTC\"\n").is_err());
+        // A rate whose exact fraction does not fit 128 bits is refused at load, not at the till.
+        let e = err("points.scale = 4\npoints.value = \"999999999999999.999999999999\"\n[[earn]]\nid = \"c\"\nkind = \"percent\"\npercent = \"0.000000000007\"\n");
+        assert!(e.starts_with("program: earn[0].percent (rule 'c'): together with points.scale"), "{e}");
     }
 
     #[test]

@@ -54,7 +54,15 @@ use serde_json::Value;
 /// regression files are written into the repository.
 fn config() -> ProptestConfig {
     let cases = std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(64);
-    ProptestConfig { cases, failure_persistence: None, max_shrink_iters: 2048, ..ProptestConfig::default() }
+    // Extreme programs are often (rightly) refused at load and rejected as
+    // cases; allow rejects in proportion to the cases asked for.
+    ProptestConfig {
+        cases,
+        failure_persistence: None,
+        max_shrink_iters: 2048,
+        max_global_rejects: cases.saturating_mul(4).max(1024),
+        ..ProptestConfig::default()
+    }
 }
 
 // ---------------------------------------------------------------------------
