@@ -324,7 +324,9 @@ pub(crate) fn evaluate(program: &Program, lines: &[Priced<'_>], ctx: &Context<'_
                 }
             }
         }
-        stage_one_end = outcomes.len();
+        if !stage {
+            stage_one_end = outcomes.len();
+        }
     }
     let mut total: Points = 0;
     for o in outcomes.iter_mut() {
@@ -334,7 +336,7 @@ pub(crate) fn evaluate(program: &Program, lines: &[Priced<'_>], ctx: &Context<'_
         }
         total = total.checked_add(o.points).ok_or_else(|| Error::overflow("points of a basket"))?;
     }
-    let lines_out = if split { split_over_lines(program, lines, &outcomes)? } else { Vec::new() };
+    let lines_out = if split { split_over_lines(program, lines, &outcomes, stage_one_end)? } else { Vec::new() };
     Ok(Earned { total, lines: lines_out, rules: outcomes })
 }
 
@@ -342,10 +344,15 @@ pub(crate) fn evaluate(program: &Program, lines: &[Priced<'_>], ctx: &Context<'_
 /// line. A per-line rule gives each line its own rounded points (cut in
 /// proportion when capped); any other rule splits in proportion to its exact
 /// points per line (a fixed bonus: to the lines' amounts).
-fn split_over_lines(program: &Program, lines: &[Priced<'_>], outcomes: &[RuleOutcome]) -> Result<Vec<Points>> {
+/// Outcomes before `stage_one_end` are the stage-one rules.
+fn split_over_lines(
+    program: &Program,
+    lines: &[Priced<'_>],
+    outcomes: &[RuleOutcome],
+    stage_one_end: usize,
+) -> Result<Vec<Points>> {
     let mut sums = vec![0; lines.len()];
-    let stage_one: SmallVec<[RuleOutcome; 8]> =
-        outcomes.iter().filter(|o| program.earn[o.rule].kind != EarnKind::Multiplier).cloned().collect();
+    let stage_one = &outcomes[..stage_one_end];
     let mut weights: SmallVec<[i128; 16]> = SmallVec::with_capacity(lines.len());
     for o in outcomes.iter().filter(|o| o.beaten_by.is_none() && o.points > 0) {
         let rule = &program.earn[o.rule];
@@ -353,7 +360,7 @@ fn split_over_lines(program: &Program, lines: &[Priced<'_>], outcomes: &[RuleOut
         weights.clear();
         for p in lines {
             let w = if line_matches(rule, p) {
-                let x = line_numerator(program, &stage_one, rule, p).ok_or_else(overflow)?;
+                let x = line_numerator(program, stage_one, rule, p).ok_or_else(overflow)?;
                 match (rule.kind, rule.round) {
                     (EarnKind::Fixed, _) | (_, RoundAt::PerTransaction) => x,
                     (_, RoundAt::PerLine) => round_div(x, divisor(rule), rule.rounding),

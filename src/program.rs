@@ -15,7 +15,9 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{line_column, Error, Result};
-use crate::number::{gcd, pow10, to_money, Amount, Money, Points, RoundAt, Rounding, StableHasher, MONEY_SCALE};
+use crate::number::{
+    gcd, pow10, to_money, Amount, Money, Points, RoundAt, Rounding, StableHasher, MONEY_ONE, MONEY_SCALE,
+};
 use crate::time::{Period, RoundTo, TimeWindow, Weekday};
 
 /// The most earn or burn rules a program may have.
@@ -912,8 +914,6 @@ fn validate_earn(spec: &ProgramSpec, i: usize, rule: &EarnRule, known: &BTreeSet
     Ok(())
 }
 
-const MONEY_ONE_I: i128 = crate::number::MONEY_ONE;
-
 /// `n / d` as a fraction of integers in lowest terms (`d > 0`), or `None`
 /// when it does not fit 128 bits.
 fn ratio(n: Decimal, d: Decimal) -> Option<(i128, i128)> {
@@ -981,7 +981,7 @@ fn compile(spec: ProgramSpec) -> Result<Program> {
             )
         };
         let (rate_num, rate_den) = ratio(numerator, denominator).ok_or_else(too_precise)?;
-        let rate_den_money = rate_den.checked_mul(MONEY_ONE_I).ok_or_else(too_precise)?;
+        let rate_den_money = rate_den.checked_mul(MONEY_ONE).ok_or_else(too_precise)?;
         let extra = rule.factor.map(|f| f.decimal() - Decimal::ONE).unwrap_or_default().normalize();
         let extra_den_fine = pow10(extra.scale() + MONEY_SCALE).ok_or_else(too_precise)?;
         let w = &rule.when;
@@ -1024,7 +1024,7 @@ fn compile(spec: ProgramSpec) -> Result<Program> {
             )
         };
         let (num, den) = ratio(share * scale_factor, Decimal::ONE_HUNDRED * value).ok_or_else(too_precise)?;
-        let den_money = den.checked_mul(MONEY_ONE_I).filter(|d| *d < 1 << 126).ok_or_else(too_precise)?;
+        let den_money = den.checked_mul(MONEY_ONE).filter(|d| *d < 1 << 126).ok_or_else(too_precise)?;
         burn.push(CompiledBurn {
             spec: b.clone(),
             value,
