@@ -18,14 +18,15 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Datelike, NaiveDate, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, Utc};
 use smallvec::SmallVec;
 
 use crate::error::{Error, Result};
 use crate::event::Line;
 use crate::member::DayCount;
-use crate::number::{div_fast, mul_div_rem, round_div, Money, Points, RoundAt};
+use crate::number::{div_fast, mul_div_rem, pow10, round_div, Money, Points, RoundAt, Rounding, MONEY_ONE};
 use crate::program::{CompiledEarn, EarnKind, Program};
+use crate::script::{ScriptEach, ScriptGives, Value, ViewInput, Views};
 use crate::time::{TimeOfDay, Weekday};
 
 /// A basket line with its money worked out.
@@ -45,6 +46,10 @@ pub(crate) type PricedLines<'a> = SmallVec<[Priced<'a>; 8]>;
 
 /// Where and when a basket is evaluated.
 pub(crate) struct Context<'a> {
+    /// The event id (`"quote"` for a quote), for errors and scripts.
+    pub(crate) event: &'a str,
+    pub(crate) local: NaiveDateTime,
+    pub(crate) member: &'a crate::Member,
     pub(crate) date: NaiveDate,
     pub(crate) weekday: Weekday,
     pub(crate) time: TimeOfDay,
@@ -58,6 +63,7 @@ pub(crate) struct Context<'a> {
 impl<'a> Context<'a> {
     pub(crate) fn new(
         program: &Program,
+        event: &'a str,
         at: DateTime<Utc>,
         channel: Option<&'a str>,
         store: Option<&'a str>,
@@ -65,6 +71,9 @@ impl<'a> Context<'a> {
     ) -> Context<'a> {
         let local = at.with_timezone(&program.zone);
         Context {
+            event,
+            local: local.naive_local(),
+            member,
             date: local.date_naive(),
             weekday: Weekday::of(local.date_naive()),
             time: TimeOfDay::of(local.time()),
@@ -109,6 +118,62 @@ pub(crate) struct RuleOutcome {
     pub(crate) capped_by: Option<Cap>,
     /// The exclusive rule that won over this one, if one did.
     pub(crate) beaten_by: Option<usize>,
+    /// Script rules: per line (or, once per basket, one) fine points or
+    /// factor − 1 in 10⁻¹²; empty for built-in rules.
+    values: Vec<i128>,
+    /// Script rules: the text the script returned.
+    pub(crate) note: Option<String>,
+    /// Script rules marked `skip_on_error`: why the script failed.
+    pub(crate) skipped: Option<String>,
+}
+
+impl RuleOutcome {
+    fn script_value(&self, line: usize) -> i128 {
+        self.values.get(line).or_else(|| self.values.first()).copied().unwrap_or(0)
+    }
+}
+
+/// How a rule turns lines into points.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Shape {
+    /// `per_amount`, `percent`: amount × rate.
+    Rate,
+    /// Built-in or scripted multiplier: multiplied points × (factor − 1).
+    Multiplier,
+    /// `fixed`, or a script giving points once per basket: one number for
+    /// the basket, split over the lines by amount.
+    Bonus,
+    /// A script giving points per line.
+    LinePoints,
+}
+
+fn shape(rule: &CompiledEarn) -> Shape {
+    match (rule.kind, &rule.script) {
+        (EarnKind::PerAmount | EarnKind::Percent, _) => Shape::Rate,
+        (EarnKind::Multiplier, _) => Shape::Multiplier,
+        (EarnKind::Fixed, _) | (EarnKind::Script, None) => Shape::Bonus,
+        (EarnKind::Script, Some(s)) => match (s.gives, s.each) {
+            (ScriptGives::Multiplier, _) => Shape::Multiplier,
+            (_, ScriptEach::Basket) => Shape::Bonus,
+            (_, ScriptEach::Line) => Shape::LinePoints,
+        },
+    }
+}
+
+/// 10²⁴: the divisor of a scripted multiplier's numerator (fine points × factor in 10⁻¹²).
+const FINE_FACTOR: i128 = MONEY_ONE * MONEY_ONE;
+
+/// `d` in units of 10⁻¹² × 10^`scale` (fine points when `d` is whole
+/// points, or a factor in 10⁻¹² when `scale` is 0), rounded as the rule says
+/// when it has more digits than that.
+fn fine_of(d: rust_decimal::Decimal, scale: u32, rounding: Rounding) -> Option<i128> {
+    let want = scale + crate::number::MONEY_SCALE;
+    let have = d.scale();
+    if have <= want {
+        d.mantissa().checked_mul(pow10(want - have)?)
+    } else {
+        Some(round_div(d.mantissa(), pow10(have - want)?, rounding))
+    }
 }
 
 /// The earn of one basket.
@@ -244,19 +309,107 @@ fn multiplied_base(program: &Program, stage_one: &[RuleOutcome], m: &CompiledEar
 
 /// A rule's exact points on one line, as a numerator over [`divisor`]
 /// (for a fixed bonus: the line's weight in the split).
-fn line_numerator(program: &Program, stage_one: &[RuleOutcome], rule: &CompiledEarn, p: &Priced<'_>) -> Option<i128> {
-    match rule.kind {
-        EarnKind::PerAmount | EarnKind::Percent => p.amount.checked_mul(rule.rate_num),
-        EarnKind::Multiplier => multiplied_base(program, stage_one, rule, p)?.checked_mul(rule.extra_num),
-        EarnKind::Fixed => Some(p.amount),
+/// `value` is the rule's script value for the line (0 for built-in rules).
+fn line_numerator(
+    program: &Program,
+    stage_one: &[RuleOutcome],
+    rule: &CompiledEarn,
+    p: &Priced<'_>,
+    value: i128,
+) -> Option<i128> {
+    match shape(rule) {
+        Shape::Rate => p.amount.checked_mul(rule.rate_num),
+        Shape::Multiplier if rule.script.is_some() => multiplied_base(program, stage_one, rule, p)?.checked_mul(value),
+        Shape::Multiplier => multiplied_base(program, stage_one, rule, p)?.checked_mul(rule.extra_num),
+        Shape::Bonus => Some(p.amount),
+        Shape::LinePoints => Some(value),
     }
 }
 
 fn divisor(rule: &CompiledEarn) -> i128 {
-    match rule.kind {
-        EarnKind::Multiplier => rule.extra_den_fine,
-        _ => rule.rate_den_money,
+    match shape(rule) {
+        Shape::Multiplier if rule.script.is_some() => FINE_FACTOR,
+        Shape::Multiplier => rule.extra_den_fine,
+        Shape::LinePoints => MONEY_ONE,
+        Shape::Rate | Shape::Bonus => rule.rate_den_money,
     }
+}
+
+/// The views scripts see, built on the first script rule of an evaluation.
+struct ScriptState {
+    views: Views,
+    scope: rhai::Scope<'static>,
+}
+
+/// Runs the script of `rule` on the matching lines: the per-line (or one
+/// per-basket) values and the distinct texts, or why it failed.
+fn run_script(
+    program: &Program,
+    rule: &CompiledEarn,
+    lines: &[Priced<'_>],
+    ctx: &Context<'_>,
+    state: &mut Option<ScriptState>,
+) -> std::result::Result<(Vec<i128>, Option<String>), crate::script::Failure> {
+    let (Some(script), Some(shared)) = (&rule.script, &program.scripts) else {
+        return Ok((Vec::new(), None));
+    };
+    let (sandbox, program_view) = &**shared;
+    let state = state.get_or_insert_with(|| {
+        let input = ViewInput {
+            event_id: ctx.event,
+            kind: "purchase",
+            channel: ctx.channel,
+            store: ctx.store,
+            local: ctx.local,
+            lines,
+        };
+        let views = Views::new(program, &input, ctx.member);
+        let scope = views.scope(program_view);
+        ScriptState { views, scope }
+    });
+    let scale = program.scale();
+    let (unit_scale, rounding) = match script.gives {
+        ScriptGives::Multiplier => (0, Rounding::Floor),
+        _ => (scale, rule.rounding),
+    };
+    let convert = |r: &crate::script::Returned| -> std::result::Result<i128, crate::script::Failure> {
+        let Value::Number(n) = r.value else { return Ok(0) };
+        let n = if script.gives == ScriptGives::Multiplier { n - rust_decimal::Decimal::ONE } else { n };
+        fine_of(n, unit_scale, rounding)
+            .ok_or_else(|| crate::script::Failure::result(format!("the value {n} is too large")))
+    };
+    let mut texts: Vec<String> = Vec::new();
+    let mut note = |t: &Option<String>| {
+        if let Some(t) = t {
+            if !texts.contains(t) {
+                texts.push(t.clone());
+            }
+        }
+    };
+    let values = match script.each {
+        ScriptEach::Basket => {
+            let r = script.call(sandbox, &mut state.scope, scale)?;
+            note(&r.text);
+            vec![convert(&r)?]
+        }
+        ScriptEach::Line => {
+            let base = state.scope.len();
+            let mut values = vec![0; lines.len()];
+            for (i, _) in lines.iter().enumerate().filter(|(_, p)| line_matches(rule, p)) {
+                state.scope.rewind(base);
+                if let Some(view) = state.views.line(i) {
+                    state.scope.push_constant("line", view);
+                }
+                let r = script.call(sandbox, &mut state.scope, scale);
+                state.scope.rewind(base);
+                let r = r?;
+                note(&r.text);
+                values[i] = convert(&r)?;
+            }
+            values
+        }
+    };
+    Ok((values, (!texts.is_empty()).then(|| texts.join("; "))))
 }
 
 /// Evaluates the earn rules of `program` on a priced basket.
@@ -266,22 +419,55 @@ fn divisor(rule: &CompiledEarn) -> i128 {
 pub(crate) fn evaluate(program: &Program, lines: &[Priced<'_>], ctx: &Context<'_>, split: bool) -> Result<Earned> {
     let mut outcomes: SmallVec<[RuleOutcome; 8]> = SmallVec::new();
     let mut stage_one_end = 0;
+    let mut scripts: Option<ScriptState> = None;
     for stage in [false, true] {
         let first_of_stage = outcomes.len();
-        for rule in program.earn.iter().filter(|r| (r.kind == EarnKind::Multiplier) == stage) {
+        for rule in program.earn.iter().filter(|r| r.multiplies() == stage) {
             if !context_matches(rule, ctx) {
                 continue;
             }
             let overflow = || Error::overflow(format!("points of rule '{}'", rule.id));
-            let div = divisor(rule);
-            let (mut any, mut basket, mut numerator, mut per_line) = (false, 0 as Money, 0_i128, 0_i128);
+            let (mut any, mut basket) = (false, 0 as Money);
             for p in lines.iter().filter(|p| line_matches(rule, p)) {
                 any = true;
                 basket += p.amount; // bounded by the basket's total
-                if rule.kind == EarnKind::Fixed {
-                    continue;
+            }
+            if !any || rule.min_basket.is_some_and(|m| basket < m) {
+                continue;
+            }
+            let mut outcome = RuleOutcome {
+                rule: rule.index,
+                points: 0,
+                uncapped: 0,
+                capped_by: None,
+                beaten_by: None,
+                values: Vec::new(),
+                note: None,
+                skipped: None,
+            };
+            if rule.script.is_some() {
+                match run_script(program, rule, lines, ctx, &mut scripts) {
+                    Ok((values, note)) => {
+                        outcome.values = values;
+                        outcome.note = note;
+                    }
+                    Err(failure) if rule.script.as_ref().is_some_and(|s| s.skip_on_error) => {
+                        outcome.skipped = Some(failure.to_string());
+                        outcomes.push(outcome);
+                        continue;
+                    }
+                    Err(failure) => return Err(failure.into_error(ctx.event, &rule.id)),
                 }
-                let x = line_numerator(program, &outcomes[..stage_one_end], rule, p).ok_or_else(overflow)?;
+            }
+            let shape = shape(rule);
+            let div = divisor(rule);
+            let (mut numerator, mut per_line) = (0_i128, 0_i128);
+            for (i, p) in lines.iter().enumerate().filter(|(_, p)| line_matches(rule, p)) {
+                if shape == Shape::Bonus {
+                    break;
+                }
+                let x = line_numerator(program, &outcomes[..stage_one_end], rule, p, outcome.script_value(i))
+                    .ok_or_else(overflow)?;
                 match rule.round {
                     RoundAt::PerTransaction => numerator = numerator.checked_add(x).ok_or_else(overflow)?,
                     RoundAt::PerLine => {
@@ -289,11 +475,11 @@ pub(crate) fn evaluate(program: &Program, lines: &[Priced<'_>], ctx: &Context<'_
                     }
                 }
             }
-            if !any || rule.min_basket.is_some_and(|m| basket < m) {
-                continue;
-            }
-            let points = match (rule.kind, rule.round) {
-                (EarnKind::Fixed, _) => i128::from(rule.fixed),
+            let points = match (shape, rule.round) {
+                (Shape::Bonus, _) if rule.script.is_some() => {
+                    round_div(outcome.script_value(0), MONEY_ONE, rule.rounding)
+                }
+                (Shape::Bonus, _) => i128::from(rule.fixed),
                 (_, RoundAt::PerTransaction) => round_div(numerator, div, rule.rounding),
                 (_, RoundAt::PerLine) => per_line,
             };
@@ -302,24 +488,22 @@ pub(crate) fn evaluate(program: &Program, lines: &[Priced<'_>], ctx: &Context<'_
                 continue;
             }
             let (capped, capped_by) = apply_caps(rule, points, ctx);
-            outcomes.push(RuleOutcome {
-                rule: rule.index,
-                points: capped,
-                uncapped: points,
-                capped_by,
-                beaten_by: None,
-            });
+            outcome.points = capped;
+            outcome.uncapped = points;
+            outcome.capped_by = capped_by;
+            outcomes.push(outcome);
         }
         // Exclusive rules of this stage compete: the most points win, then
-        // the earlier rule (lower priority, then id).
+        // the earlier rule (lower priority, then id). Skipped rules take no part.
+        let competes = |o: &RuleOutcome| program.earn[o.rule].exclusive && o.skipped.is_none();
         let best = outcomes[first_of_stage..]
             .iter()
-            .filter(|o| program.earn[o.rule].exclusive)
+            .filter(|o| competes(o))
             .max_by(|a, b| a.points.cmp(&b.points).then(b.rule.cmp(&a.rule)))
             .map(|o| o.rule);
         if let Some(best) = best {
             for o in outcomes[first_of_stage..].iter_mut() {
-                if program.earn[o.rule].exclusive && o.rule != best {
+                if competes(o) && o.rule != best {
                     o.beaten_by = Some(best);
                 }
             }
@@ -358,11 +542,12 @@ fn split_over_lines(
         let rule = &program.earn[o.rule];
         let overflow = || Error::overflow(format!("points of rule '{}'", rule.id));
         weights.clear();
-        for p in lines {
+        let shape = shape(rule);
+        for (i, p) in lines.iter().enumerate() {
             let w = if line_matches(rule, p) {
-                let x = line_numerator(program, stage_one, rule, p).ok_or_else(overflow)?;
-                match (rule.kind, rule.round) {
-                    (EarnKind::Fixed, _) | (_, RoundAt::PerTransaction) => x,
+                let x = line_numerator(program, stage_one, rule, p, o.script_value(i)).ok_or_else(overflow)?;
+                match (shape, rule.round) {
+                    (Shape::Bonus, _) | (_, RoundAt::PerTransaction) => x,
                     (_, RoundAt::PerLine) => round_div(x, divisor(rule), rule.rounding),
                 }
             } else {
@@ -372,7 +557,7 @@ fn split_over_lines(
         }
         debug_assert!(
             rule.round != RoundAt::PerLine
-                || rule.kind == EarnKind::Fixed
+                || shape == Shape::Bonus
                 || weights.iter().sum::<i128>() == i128::from(o.uncapped),
             "rule '{}': per-line points do not add up",
             rule.id
@@ -416,6 +601,8 @@ pub(crate) fn quoted<'p>(program: &'p Program, o: &RuleOutcome) -> crate::Quoted
         points: o.points,
         capped: o.capped_by.filter(|_| o.beaten_by.is_none()).map(Cap::words),
         beaten_by: o.beaten_by.map(|w| &*program.earn[w].name),
+        note: o.note.clone(),
+        skipped: o.skipped.clone(),
         scale: program.scale(),
     }
 }

@@ -160,6 +160,12 @@ impl<'p> Undo<'p> {
 }
 
 /// A local date and time to the minute, `2026-12-16 12:30`.
+/// What a burn rule's script decided.
+pub(crate) struct BurnVerdict {
+    pub(crate) limit: Option<Points>,
+    pub(crate) text: Option<String>,
+}
+
 struct LocalMinute(chrono::NaiveDateTime);
 
 impl std::fmt::Display for LocalMinute {
@@ -387,7 +393,7 @@ impl Program {
     pub fn quote(&self, member: &Member, basket: &Basket, at: DateTime<Utc>) -> Result<Quote<'_>> {
         check_instant("quote", at)?;
         let priced = self.price("quote", &basket.lines)?;
-        let ctx = Context::new(self, at, basket.channel.as_deref(), basket.store.as_deref(), member);
+        let ctx = Context::new(self, "quote", at, basket.channel.as_deref(), basket.store.as_deref(), member);
         let earned = if self.daily_purchases_left(member, ctx.date) {
             earn::evaluate(self, &priced, &ctx, false)?
         } else {
@@ -397,7 +403,10 @@ impl Program {
         let available = self.available_at(member, at.max(member.clock));
         let (max_burn, max_burn_value) = match self.burn.first() {
             Some(rule) => {
-                let limit = self.burn_limit(rule, &priced)?.unwrap_or(Points::MAX);
+                let mut limit = self.burn_limit(rule, &priced)?.unwrap_or(Points::MAX);
+                if let Some(verdict) = self.burn_script("quote", "redeem", rule, &priced, member, at)? {
+                    limit = limit.min(verdict.limit.unwrap_or(0));
+                }
                 let mut points = available.min(limit).max(0);
                 points -= points % rule.spec.step_points;
                 if points < rule.spec.min_points {
@@ -469,7 +478,7 @@ impl Program {
     }
 
     /// Prices lines and checks their fields.
-    fn price<'l>(&self, event: &str, lines: &'l [Line]) -> Result<PricedLines<'l>> {
+    pub(crate) fn price<'l>(&self, event: &str, lines: &'l [Line]) -> Result<PricedLines<'l>> {
         if lines.len() > LINES_MAX {
             return Err(Error::event(event, "lines", format!("more than {LINES_MAX} lines")));
         }
@@ -540,6 +549,44 @@ impl Program {
             out.push(Priced { line, category, amount, earns });
         }
         Ok(out)
+    }
+
+    /// Runs a burn rule's script, if it has one: `limit` is `None` when the
+    /// script refuses the burn, else the most points it allows.
+    pub(crate) fn burn_script(
+        &self,
+        event: &str,
+        kind: &str,
+        rule: &CompiledBurn,
+        priced: &[Priced<'_>],
+        member: &Member,
+        at: DateTime<Utc>,
+    ) -> Result<Option<BurnVerdict>> {
+        let (Some(script), Some(shared)) = (&rule.script, &self.scripts) else {
+            return Ok(None);
+        };
+        let (sandbox, program_view) = &**shared;
+        let input = crate::script::ViewInput {
+            event_id: event,
+            kind,
+            channel: None,
+            store: None,
+            local: at.with_timezone(&self.zone).naive_local(),
+            lines: priced,
+        };
+        let views = crate::script::Views::new(self, &input, member);
+        let mut scope = views.scope(program_view);
+        let out = script.call(sandbox, &mut scope, self.scale()).map_err(|f| f.into_error(event, &rule.spec.id))?;
+        let limit = match out.value {
+            crate::script::Value::Bool(true) => Some(Points::MAX),
+            crate::script::Value::Bool(false) => None,
+            crate::script::Value::Number(n) => {
+                let units = n * Decimal::from(10_i64.pow(self.scale()));
+                // `check` bounded it by the rule's max_points.
+                Some(units.floor().mantissa().try_into().unwrap_or(Points::MAX))
+            }
+        };
+        Ok(Some(BurnVerdict { limit, text: out.text }))
     }
 
     /// The most points a burn rule lets pay for these lines, or `None` when it sets no limit.
@@ -886,7 +933,7 @@ impl<'p, 'm> Work<'p, 'm> {
                 format!("order '{order}' was already settled by purchase '{}'", other.event),
             ));
         }
-        let ctx = Context::new(program, event.at, p.channel.as_deref(), p.store.as_deref(), self.m);
+        let ctx = Context::new(program, &event.id, event.at, p.channel.as_deref(), p.store.as_deref(), self.m);
         let date = ctx.date;
         let earned = if program.daily_purchases_left(self.m, date) {
             earn::evaluate(program, &priced, &ctx, true)?
@@ -1223,6 +1270,20 @@ impl<'p, 'm> Work<'p, 'm> {
                 return Err(refuse(format!("at most {} points may pay for this basket", self.pts(limit))));
             }
         }
+        let kind = event.kind.name();
+        if let Some(verdict) = program.burn_script(&event.id, kind, rule, &priced, self.m, event.at)? {
+            let why = |what: String| match &verdict.text {
+                Some(t) => format!("{what}: {t}"),
+                None => what,
+            };
+            match verdict.limit {
+                None => return Err(refuse(why("the rule's script does not allow this burn".into()))),
+                Some(limit) if points > limit => {
+                    return Err(refuse(why(format!("the rule's script allows at most {} points", self.pts(limit)))));
+                }
+                Some(_) => {}
+            }
+        }
         if let Some(uses) = s.uses_per_day {
             let date = local_date(program.zone, event.at);
             if day_and_month(&self.m.days, "burn", &s.id, date).2 >= uses {
@@ -1436,10 +1497,13 @@ impl<'p, 'm> Work<'p, 'm> {
             self.m.purchases.retain(|p| p.at >= cutoff);
             self.m.burns.retain(|b| b.at >= cutoff);
         }
-        // Daily counters: keep the months a late event may still fall in.
+        // Daily counters: keep the months and weeks a late event may still
+        // fall in (scripts read this week's and this month's purchases).
         let oldest = local_date(zone, late);
         let month_start = NaiveDate::from_ymd_opt(oldest.year(), oldest.month(), 1).unwrap_or(oldest);
-        self.m.days.retain(|d| d.date >= month_start);
+        let week_start = oldest - chrono::Duration::days(i64::from(oldest.weekday().num_days_from_monday()));
+        let keep_from = month_start.min(week_start);
+        self.m.days.retain(|d| d.date >= keep_from);
     }
 }
 

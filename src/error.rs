@@ -41,6 +41,41 @@ pub enum Error {
         /// What is wrong.
         reason: String,
     },
+    /// A rule's script does not compile.
+    #[error("program: {path} (rule '{rule}'): script line {line}, column {column}: {message}")]
+    ScriptSyntax {
+        /// Field path of the script source, like `earn[2].script.source`.
+        path: String,
+        /// The rule id.
+        rule: String,
+        /// 1-based line inside the script.
+        line: usize,
+        /// 1-based column inside the script.
+        column: usize,
+        /// What the compiler said.
+        message: String,
+    },
+    /// A rule's script failed while evaluating an event: a limit was reached,
+    /// a type did not fit, arithmetic overflowed, or the result was not
+    /// acceptable (negative or more than the rule's `max_points`). The event
+    /// is refused and the member is unchanged, unless the rule says
+    /// `skip_on_error`.
+    #[error(
+        "event '{event}': script of rule '{rule}' failed{}: {message}",
+        if *line > 0 { format!(" at line {line}, column {column}") } else { String::new() }
+    )]
+    Script {
+        /// The event id (empty for a quote).
+        event: String,
+        /// The rule id.
+        rule: String,
+        /// 1-based line inside the script, 0 when the failure is about the result.
+        line: usize,
+        /// 1-based column inside the script, 0 when unknown.
+        column: usize,
+        /// What went wrong.
+        message: String,
+    },
     /// An event (or basket) in JSON could not be decoded.
     #[error("event: line {line}, column {column}: {message}")]
     EventSyntax {

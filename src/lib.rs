@@ -131,6 +131,7 @@ mod member;
 mod number;
 mod program;
 mod receipt;
+pub mod script;
 mod time;
 
 pub use engine::{Applied, Quote, EARLIEST, LATEST};

@@ -18,6 +18,7 @@ use crate::error::{line_column, Error, Result};
 use crate::number::{
     gcd, pow10, to_money, Amount, Money, Points, RoundAt, Rounding, StableHasher, MONEY_ONE, MONEY_SCALE,
 };
+use crate::script::{Constant, ProgramView, Sandbox, Script, ScriptEach, ScriptGives, ScriptSpec};
 use crate::time::{Period, RoundTo, TimeWindow, Weekday};
 
 /// The most earn or burn rules a program may have.
@@ -66,6 +67,9 @@ pub struct ProgramSpec {
     /// Burn rules (ways to pay with points).
     #[serde(default)]
     pub burn: Vec<BurnRule>,
+    /// Named values scripts read with `program.constant("name")`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub constants: BTreeMap<String, Constant>,
 }
 
 /// The point unit of a program.
@@ -238,6 +242,11 @@ pub enum EarnKind {
     /// `per_amount` and `percent` rules) earn on matching lines by `factor`:
     /// the rule adds `(factor − 1)` × those points.
     Multiplier,
+    /// A rhai script (see `script`): points (a stage-one rule like
+    /// `per_amount`) or a multiplier (a stage-two rule like `multiplier`),
+    /// once per line or once per basket. The rule's `when` conditions still
+    /// apply; the script only runs when they hold.
+    Script,
 }
 
 /// Whether a rule combines with others.
@@ -362,6 +371,17 @@ pub struct EarnRule {
     /// Caps.
     #[serde(default, skip_serializing_if = "Caps::is_empty")]
     pub caps: Caps,
+    /// `script`: the script.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub script: Option<ScriptSpec>,
+}
+
+impl EarnRule {
+    /// True for the rules of the second stage: multipliers, built-in or scripted.
+    pub(crate) fn multiplies(&self) -> bool {
+        self.kind == EarnKind::Multiplier
+            || (self.kind == EarnKind::Script && self.script.as_ref().is_some_and(|s| s.gives == ScriptGives::Multiplier))
+    }
 }
 
 /// A burn rule: a way to pay with points.
@@ -397,6 +417,10 @@ pub struct BurnRule {
     /// How long a hold lasts before it is released. Default 15 minutes.
     #[serde(default = "default_hold_timeout")]
     pub hold_timeout: Period,
+    /// A script deciding whether a burn is allowed (`gives = "allow"`) or
+    /// how many points it may use at most (`gives = "limit"`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub script: Option<ScriptSpec>,
 }
 
 fn one_unit() -> Points {
@@ -457,6 +481,16 @@ pub(crate) struct CompiledEarn {
     pub(crate) exclude: CategorySet,
     pub(crate) min_basket: Option<Money>,
     pub(crate) caps: Caps,
+    /// `script` rules: the compiled script.
+    pub(crate) script: Option<Script>,
+}
+
+impl CompiledEarn {
+    /// True for the rules of the second stage.
+    #[inline]
+    pub(crate) fn multiplies(&self) -> bool {
+        self.kind == EarnKind::Multiplier || self.script.as_ref().is_some_and(|s| s.gives == ScriptGives::Multiplier)
+    }
 }
 
 /// A compiled burn rule.
@@ -469,6 +503,7 @@ pub(crate) struct CompiledBurn {
     /// `⌊a × limit_num / limit_den_money⌋` (max share × point units per money unit).
     pub(crate) limit_num: u128,
     pub(crate) limit_den_money: u128,
+    pub(crate) script: Option<Script>,
 }
 
 /// A validated, compiled program: immutable, `Send + Sync`.
@@ -501,6 +536,8 @@ pub struct Program {
     pub(crate) earn: Vec<CompiledEarn>,
     pub(crate) burn: Vec<CompiledBurn>,
     pub(crate) max_discount: Option<Decimal>,
+    /// The sandbox and the `program` view, when the program has scripts.
+    pub(crate) scripts: Option<std::sync::Arc<(Sandbox, ProgramView)>>,
 }
 
 impl Program {
@@ -746,6 +783,40 @@ fn validate(spec: &ProgramSpec) -> Result<()> {
         if rule.uses_per_day == Some(0) {
             return Err(Error::invalid(format!("{path}.uses_per_day"), r, "must be at least 1"));
         }
+        if let Some(script) = &rule.script {
+            if !matches!(script.gives, ScriptGives::Allow | ScriptGives::Limit) {
+                return Err(Error::invalid(
+                    format!("{path}.script.gives"),
+                    r,
+                    format!("a burn script gives \"allow\" or \"limit\", not {:?}", script.gives),
+                ));
+            }
+            if script.each.is_some() {
+                return Err(Error::invalid(format!("{path}.script.each"), r, "does not apply to burn scripts"));
+            }
+            if script.skip_on_error {
+                return Err(Error::invalid(
+                    format!("{path}.script.skip_on_error"),
+                    r,
+                    "does not apply to burn scripts: a failing burn script always refuses the burn",
+                ));
+            }
+            if let Some(m) = script.max_points {
+                check_points(&format!("{path}.script.max_points"), r, m)?;
+            }
+        }
+    }
+    for name in spec.constants.keys() {
+        let ok = name.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+            && name.len() <= 64;
+        if !ok {
+            return Err(Error::invalid(
+                format!("constants.{name}"),
+                None,
+                "a constant's name is letters, digits and `_`, starting with a letter or `_`, at most 64 long",
+            ));
+        }
     }
     Ok(())
 }
@@ -850,8 +921,48 @@ fn validate_earn(spec: &ProgramSpec, i: usize, rule: &EarnRule, known: &BTreeSet
                 }
             }
         }
+        EarnKind::Script => {
+            let script = rule.script.as_ref().ok_or_else(|| needs("script"))?;
+            for (field, set) in [
+                ("points", rule.points.is_some()),
+                ("per", rule.per.is_some()),
+                ("percent", rule.percent.is_some()),
+                ("factor", rule.factor.is_some()),
+            ] {
+                if set {
+                    return Err(stray(field));
+                }
+            }
+            if !matches!(script.gives, ScriptGives::Points | ScriptGives::Multiplier) {
+                return Err(Error::invalid(
+                    format!("{path}.script.gives"),
+                    r,
+                    format!("an earn script gives \"points\" or \"multiplier\", not {:?}", script.gives),
+                ));
+            }
+            if script.each.is_none() {
+                return Err(Error::invalid(
+                    format!("{path}.script.each"),
+                    r,
+                    "is required for earn scripts: \"line\" or \"basket\"",
+                ));
+            }
+            if script.gives == ScriptGives::Multiplier && script.max_points.is_some() {
+                return Err(Error::invalid(
+                    format!("{path}.script.max_points"),
+                    r,
+                    "does not apply to a multiplier script",
+                ));
+            }
+            if let Some(m) = script.max_points {
+                check_points(&format!("{path}.script.max_points"), r, m)?;
+            }
+        }
     }
-    if rule.kind != EarnKind::Multiplier && !rule.applies_to.is_empty() {
+    if rule.kind != EarnKind::Script && rule.script.is_some() {
+        return Err(stray("script"));
+    }
+    if !rule.multiplies() && !rule.applies_to.is_empty() {
         return Err(stray("applies_to"));
     }
     for (j, target) in rule.applies_to.iter().enumerate() {
@@ -859,7 +970,7 @@ fn validate_earn(spec: &ProgramSpec, i: usize, rule: &EarnRule, known: &BTreeSet
             None => {
                 return Err(Error::invalid(format!("{path}.applies_to[{j}]"), r, format!("no earn rule '{target}'")));
             }
-            Some(t) if t.kind == EarnKind::Multiplier || t.kind == EarnKind::Fixed => {
+            Some(t) if !matches!(t.kind, EarnKind::PerAmount | EarnKind::Percent) => {
                 return Err(Error::invalid(
                     format!("{path}.applies_to[{j}]"),
                     r,
@@ -935,6 +1046,8 @@ fn compile(spec: ProgramSpec) -> Result<Program> {
     let scale_factor = Decimal::from(10_i64.pow(spec.points.scale));
     let point_value = spec.points.value.decimal();
     let category_names: Vec<String> = spec.categories.iter().cloned().collect::<BTreeSet<_>>().into_iter().collect();
+    let scale = spec.points.scale;
+    let mut sandbox: Option<Sandbox> = None;
     let mut order: Vec<usize> = (0..spec.earn.len()).collect();
     order.sort_by(|&a, &b| (spec.earn[a].priority, &spec.earn[a].id).cmp(&(spec.earn[b].priority, &spec.earn[b].id)));
     let position = |id: &str| order.iter().position(|&k| spec.earn[k].id == id);
@@ -951,7 +1064,7 @@ fn compile(spec: ProgramSpec) -> Result<Program> {
             ),
             _ => (Decimal::ZERO, Decimal::ONE),
         };
-        let targets: Vec<usize> = if rule.kind == EarnKind::Multiplier {
+        let targets: Vec<usize> = if rule.multiplies() {
             if rule.applies_to.is_empty() {
                 order
                     .iter()
@@ -969,7 +1082,7 @@ fn compile(spec: ProgramSpec) -> Result<Program> {
             EarnKind::PerAmount => "per",
             EarnKind::Percent => "percent",
             EarnKind::Multiplier => "factor",
-            EarnKind::Fixed => "when.min_basket",
+            EarnKind::Fixed | EarnKind::Script => "when.min_basket",
         };
         let path = format!("earn[{k}].{field}");
         let too_precise = || {
@@ -1009,6 +1122,10 @@ fn compile(spec: ProgramSpec) -> Result<Program> {
             },
             when: rule.when.clone(),
             caps: rule.caps.clone(),
+            script: match &rule.script {
+                Some(s) => Some(compile_script(&mut sandbox, &format!("earn[{k}].script.source"), &rule.id, s, scale)?),
+                None => None,
+            },
         });
     }
     let mut burn = Vec::with_capacity(spec.burn.len());
@@ -1031,6 +1148,10 @@ fn compile(spec: ProgramSpec) -> Result<Program> {
             exclude: CategorySet::of(&b.exclude_categories, &category_names),
             limit_num: num.unsigned_abs(),
             limit_den_money: den_money.unsigned_abs(),
+            script: match &b.script {
+                Some(s) => Some(compile_script(&mut sandbox, &format!("burn[{i}].script.source"), &b.id, s, scale)?),
+                None => None,
+            },
         });
     }
     Ok(Program {
@@ -1040,7 +1161,28 @@ fn compile(spec: ProgramSpec) -> Result<Program> {
         zone,
         earn,
         burn,
+        scripts: sandbox.map(|s| {
+            let view = ProgramView::new(&spec.id, &spec.currency, scale, &spec.constants);
+            std::sync::Arc::new((s, view))
+        }),
         spec,
+    })
+}
+
+/// Compiles one rule's script, building the program's sandbox on first use.
+fn compile_script(sandbox: &mut Option<Sandbox>, path: &str, rule: &str, spec: &ScriptSpec, scale: u32) -> Result<Script> {
+    let sandbox = sandbox.get_or_insert_with(Sandbox::new);
+    let ast = sandbox.compile(path, rule, &spec.source, spec.each)?;
+    let max_units = match spec.max_points {
+        Some(m) => m,
+        None => crate::script::DEFAULT_MAX_POINTS.saturating_mul(10_i64.pow(scale)),
+    };
+    Ok(Script {
+        ast,
+        each: spec.each.unwrap_or(ScriptEach::Basket),
+        gives: spec.gives,
+        skip_on_error: spec.skip_on_error,
+        max_units,
     })
 }
 

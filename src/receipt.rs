@@ -101,16 +101,26 @@ pub struct QuotedRule<'p> {
     pub capped: Option<&'static str>,
     /// The name of the exclusive rule that gives more, when this one lost to it.
     pub beaten_by: Option<&'p str>,
+    /// The text a script rule returned with its result, if any.
+    pub note: Option<String>,
+    /// Why a script rule marked `skip_on_error` was skipped, if it was.
+    pub skipped: Option<String>,
     /// The program's point scale, for formatting.
     pub(crate) scale: u32,
 }
 
 impl fmt::Display for QuotedRule<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(why) = &self.skipped {
+            return write!(f, "{}: skipped, the script failed: {why}", self.name);
+        }
         if let Some(winner) = &self.beaten_by {
             return write!(f, "{}: not applied, '{winner}' gives more", self.name);
         }
         write!(f, "{}: +{}", self.name, crate::number::PointsText(self.points, self.scale))?;
+        if let Some(note) = &self.note {
+            write!(f, " ({note})")?;
+        }
         if let Some(cap) = self.capped {
             write!(f, " (capped {cap})")?;
         }

@@ -269,6 +269,19 @@ impl Weekday {
             chrono::Weekday::Sun => Weekday::Sun,
         }
     }
+
+    /// The three-letter name used in program files: `"mon"` … `"sun"`.
+    pub(crate) fn short(self) -> &'static str {
+        match self {
+            Weekday::Mon => "mon",
+            Weekday::Tue => "tue",
+            Weekday::Wed => "wed",
+            Weekday::Thu => "thu",
+            Weekday::Fri => "fri",
+            Weekday::Sat => "sat",
+            Weekday::Sun => "sun",
+        }
+    }
 }
 
 /// A local time of day written `"HH:MM"`.
