@@ -296,12 +296,20 @@ fn fine(t: &CompiledEarn, p: &Priced<'_>) -> Option<i128> {
 
 /// The fine points a multiplier multiplies on line `p`: the sum over its
 /// targets that fired, were not beaten, and cover the line.
-fn multiplied_base(program: &Program, stage_one: &[RuleOutcome], m: &CompiledEarn, p: &Priced<'_>) -> Option<i128> {
+/// `i` is the line's index (script targets keep their fine points per line).
+fn multiplied_base(
+    program: &Program,
+    stage_one: &[RuleOutcome],
+    m: &CompiledEarn,
+    p: &Priced<'_>,
+    i: usize,
+) -> Option<i128> {
     let mut base: i128 = 0;
-    for o in stage_one.iter().filter(|o| o.beaten_by.is_none() && m.targets.contains(&o.rule)) {
+    for o in stage_one.iter().filter(|o| o.beaten_by.is_none() && o.skipped.is_none() && m.targets.contains(&o.rule)) {
         let t = &program.earn[o.rule];
         if line_matches(t, p) {
-            base = base.checked_add(fine(t, p)?)?;
+            let f = if t.script.is_some() { o.script_value(i) } else { fine(t, p)? };
+            base = base.checked_add(f)?;
         }
     }
     Some(base)
@@ -315,12 +323,15 @@ fn line_numerator(
     stage_one: &[RuleOutcome],
     rule: &CompiledEarn,
     p: &Priced<'_>,
+    i: usize,
     value: i128,
 ) -> Option<i128> {
     match shape(rule) {
         Shape::Rate => p.amount.checked_mul(rule.rate_num),
-        Shape::Multiplier if rule.script.is_some() => multiplied_base(program, stage_one, rule, p)?.checked_mul(value),
-        Shape::Multiplier => multiplied_base(program, stage_one, rule, p)?.checked_mul(rule.extra_num),
+        Shape::Multiplier if rule.script.is_some() => {
+            multiplied_base(program, stage_one, rule, p, i)?.checked_mul(value)
+        }
+        Shape::Multiplier => multiplied_base(program, stage_one, rule, p, i)?.checked_mul(rule.extra_num),
         Shape::Bonus => Some(p.amount),
         Shape::LinePoints => Some(value),
     }
@@ -466,7 +477,7 @@ pub(crate) fn evaluate(program: &Program, lines: &[Priced<'_>], ctx: &Context<'_
                 if shape == Shape::Bonus {
                     break;
                 }
-                let x = line_numerator(program, &outcomes[..stage_one_end], rule, p, outcome.script_value(i))
+                let x = line_numerator(program, &outcomes[..stage_one_end], rule, p, i, outcome.script_value(i))
                     .ok_or_else(overflow)?;
                 match rule.round {
                     RoundAt::PerTransaction => numerator = numerator.checked_add(x).ok_or_else(overflow)?,
@@ -545,7 +556,7 @@ fn split_over_lines(
         let shape = shape(rule);
         for (i, p) in lines.iter().enumerate() {
             let w = if line_matches(rule, p) {
-                let x = line_numerator(program, stage_one, rule, p, o.script_value(i)).ok_or_else(overflow)?;
+                let x = line_numerator(program, stage_one, rule, p, i, o.script_value(i)).ok_or_else(overflow)?;
                 match (shape, rule.round) {
                     (Shape::Bonus, _) | (_, RoundAt::PerTransaction) => x,
                     (_, RoundAt::PerLine) => round_div(x, divisor(rule), rule.rounding),

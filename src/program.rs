@@ -380,7 +380,8 @@ impl EarnRule {
     /// True for the rules of the second stage: multipliers, built-in or scripted.
     pub(crate) fn multiplies(&self) -> bool {
         self.kind == EarnKind::Multiplier
-            || (self.kind == EarnKind::Script && self.script.as_ref().is_some_and(|s| s.gives == ScriptGives::Multiplier))
+            || (self.kind == EarnKind::Script
+                && self.script.as_ref().is_some_and(|s| s.gives == ScriptGives::Multiplier))
     }
 }
 
@@ -970,13 +971,14 @@ fn validate_earn(spec: &ProgramSpec, i: usize, rule: &EarnRule, known: &BTreeSet
             None => {
                 return Err(Error::invalid(format!("{path}.applies_to[{j}]"), r, format!("no earn rule '{target}'")));
             }
-            Some(t) if !matches!(t.kind, EarnKind::PerAmount | EarnKind::Percent) => {
+            Some(t) if !multipliable(t) => {
                 return Err(Error::invalid(
                     format!("{path}.applies_to[{j}]"),
                     r,
                     format!(
-                        "rule '{target}' is a {:?} rule; a multiplier applies to per_amount and percent rules",
-                        t.kind
+                        "rule '{target}' is a {} rule; a multiplier applies to per_amount and percent rules \
+                         and to scripts giving points per line",
+                        kind_words(t)
                     ),
                 ));
             }
@@ -1025,6 +1027,29 @@ fn validate_earn(spec: &ProgramSpec, i: usize, rule: &EarnRule, known: &BTreeSet
     Ok(())
 }
 
+/// Rules a multiplier may multiply: their points are known per line.
+fn multipliable(rule: &EarnRule) -> bool {
+    match rule.kind {
+        EarnKind::PerAmount | EarnKind::Percent => true,
+        EarnKind::Script => {
+            rule.script.as_ref().is_some_and(|s| s.gives == ScriptGives::Points && s.each == Some(ScriptEach::Line))
+        }
+        EarnKind::Fixed | EarnKind::Multiplier => false,
+    }
+}
+
+fn kind_words(rule: &EarnRule) -> &'static str {
+    match (rule.kind, rule.script.as_ref().map(|s| (s.gives, s.each))) {
+        (EarnKind::PerAmount, _) => "per_amount",
+        (EarnKind::Percent, _) => "percent",
+        (EarnKind::Fixed, _) => "fixed",
+        (EarnKind::Multiplier, _) => "multiplier",
+        (EarnKind::Script, Some((ScriptGives::Multiplier, _))) => "multiplier script",
+        (EarnKind::Script, Some((_, Some(ScriptEach::Basket)))) => "per-basket script",
+        (EarnKind::Script, _) => "script",
+    }
+}
+
 /// `n / d` as a fraction of integers in lowest terms (`d > 0`), or `None`
 /// when it does not fit 128 bits.
 fn ratio(n: Decimal, d: Decimal) -> Option<(i128, i128)> {
@@ -1066,12 +1091,7 @@ fn compile(spec: ProgramSpec) -> Result<Program> {
         };
         let targets: Vec<usize> = if rule.multiplies() {
             if rule.applies_to.is_empty() {
-                order
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, &j)| matches!(spec.earn[j].kind, EarnKind::PerAmount | EarnKind::Percent))
-                    .map(|(pos, _)| pos)
-                    .collect()
+                order.iter().enumerate().filter(|(_, &j)| multipliable(&spec.earn[j])).map(|(pos, _)| pos).collect()
             } else {
                 rule.applies_to.iter().filter_map(|t| position(t)).collect()
             }
@@ -1170,7 +1190,13 @@ fn compile(spec: ProgramSpec) -> Result<Program> {
 }
 
 /// Compiles one rule's script, building the program's sandbox on first use.
-fn compile_script(sandbox: &mut Option<Sandbox>, path: &str, rule: &str, spec: &ScriptSpec, scale: u32) -> Result<Script> {
+fn compile_script(
+    sandbox: &mut Option<Sandbox>,
+    path: &str,
+    rule: &str,
+    spec: &ScriptSpec,
+    scale: u32,
+) -> Result<Script> {
     let sandbox = sandbox.get_or_insert_with(Sandbox::new);
     let ast = sandbox.compile(path, rule, &spec.source, spec.each)?;
     let max_units = match spec.max_points {
@@ -1240,7 +1266,7 @@ mod tests {
 
     #[test]
     fn program_is_send_and_sync() {
-        fn check<T: Send + Sync>() {}
+        fn check<T: Send + Sync + std::panic::RefUnwindSafe + std::panic::UnwindSafe>() {}
         check::<Program>();
     }
 }

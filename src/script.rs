@@ -23,9 +23,9 @@ use crate::time::Weekday;
 /// statement) one call of a script may run before it is stopped.
 ///
 /// ```
-/// assert_eq!(loyalty::script::MAX_OPERATIONS, 50_000);
+/// assert_eq!(loyalty::script::MAX_OPERATIONS, 10_000);
 /// ```
-pub const MAX_OPERATIONS: u64 = 50_000;
+pub const MAX_OPERATIONS: u64 = 10_000;
 /// The deepest chain of function calls inside a script (recursion depth).
 ///
 /// ```
@@ -162,6 +162,19 @@ pub struct ScriptSpec {
 /// every call.
 pub(crate) struct Sandbox(rhai::Engine);
 
+// The engine is built once at load and never changed afterwards: every call
+// borrows it immutably and keeps its own state, and none of the functions we
+// register keeps state between calls. A panic during a call cannot leave it
+// half-changed, so sharing a `Program` across `catch_unwind` (as a C host
+// does) is sound.
+// The same holds for compiled scripts and the program's view: immutable once built.
+impl std::panic::RefUnwindSafe for Sandbox {}
+impl std::panic::UnwindSafe for Sandbox {}
+impl std::panic::RefUnwindSafe for Script {}
+impl std::panic::UnwindSafe for Script {}
+impl std::panic::RefUnwindSafe for ProgramView {}
+impl std::panic::UnwindSafe for ProgramView {}
+
 impl fmt::Debug for Sandbox {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("Sandbox")
@@ -290,9 +303,9 @@ impl fmt::Display for Failure {
     }
 }
 
-fn describe(mut e: Box<EvalAltResult>) -> Failure {
+fn describe(mut e: EvalAltResult) -> Failure {
     let (line, column) = line_column(e.take_position());
-    let message = match *e {
+    let message = match e {
         EvalAltResult::ErrorTooManyOperations(_) => {
             format!("the script ran more than {MAX_OPERATIONS} operations (an endless loop?)")
         }
@@ -310,7 +323,7 @@ impl Script {
         let before = scope.len();
         let out = sandbox.0.eval_ast_with_scope::<Dynamic>(scope, &self.ast);
         scope.rewind(before);
-        self.check(out.map_err(describe)?, scale)
+        self.check(out.map_err(|e| describe(*e))?, scale)
     }
 
     fn check(&self, out: Dynamic, scale: u32) -> Result<Returned, Failure> {
@@ -322,16 +335,16 @@ impl Script {
                     "the returned map has a key `{k}`; only `{key}` and `text` are allowed"
                 )));
             }
-            let value = map
-                .get(key)
-                .cloned()
-                .ok_or_else(|| Failure::result(format!("the returned map has no `{key}`")))?;
+            let value =
+                map.get(key).cloned().ok_or_else(|| Failure::result(format!("the returned map has no `{key}`")))?;
             let text = match map.get("text") {
                 None => None,
                 Some(t) if t.is_string() => {
                     let t = t.clone().into_string().unwrap_or_default();
                     if t.chars().count() > MAX_TEXT_LEN {
-                        return Err(Failure::result(format!("the returned text is longer than {MAX_TEXT_LEN} characters")));
+                        return Err(Failure::result(format!(
+                            "the returned text is longer than {MAX_TEXT_LEN} characters"
+                        )));
                     }
                     (!t.is_empty()).then_some(t)
                 }
@@ -742,10 +755,13 @@ per = "10"
         for block in page.split("```rhai\n").skip(1) {
             let code = block.split("```").next().unwrap();
             let Some((source, want)) = code.rsplit_once("//=>") else { continue };
-            let ast = sandbox.compile("doc", "doc", source, Some(ScriptEach::Line)).unwrap_or_else(|e| panic!("{source}: {e}"));
+            let ast = sandbox
+                .compile("doc", "doc", source, Some(ScriptEach::Line))
+                .unwrap_or_else(|e| panic!("{source}: {e}"));
             let mut scope = views.scope(&pv);
             scope.push_constant("line", views.line(0).unwrap());
-            let got = sandbox.0.eval_ast_with_scope::<Dynamic>(&mut scope, &ast).unwrap_or_else(|e| panic!("{source}: {e}"));
+            let got =
+                sandbox.0.eval_ast_with_scope::<Dynamic>(&mut scope, &ast).unwrap_or_else(|e| panic!("{source}: {e}"));
             if got.to_string() != want.trim() {
                 wrong.push(format!("{}: page says {}, script gives {got}", source.trim(), want.trim()));
             }
