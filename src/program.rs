@@ -1182,7 +1182,14 @@ fn compile(spec: ProgramSpec) -> Result<Program> {
         earn,
         burn,
         scripts: sandbox.map(|s| {
-            let view = ProgramView::new(&spec.id, &spec.currency, scale, &spec.constants);
+            // A plain text search: a script that never spells `member` cannot read it.
+            let sources = spec
+                .earn
+                .iter()
+                .filter_map(|r| r.script.as_ref())
+                .chain(spec.burn.iter().filter_map(|r| r.script.as_ref()));
+            let uses_member = sources.into_iter().any(|s| s.source.contains("member"));
+            let view = ProgramView::new(&spec.id, &spec.currency, scale, &spec.constants, &category_names, uses_member);
             std::sync::Arc::new((s, view))
         }),
         spec,

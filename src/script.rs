@@ -184,6 +184,9 @@ impl fmt::Debug for Sandbox {
 impl Sandbox {
     pub(crate) fn new() -> Sandbox {
         let mut e = rhai::Engine::new_raw();
+        // One module holding every package: a function call that misses the
+        // cache searches two modules instead of nine.
+        let mut packages = rhai::Module::new();
         for package in [
             ArithmeticPackage::new().as_shared_module(),
             LogicPackage::new().as_shared_module(),
@@ -194,8 +197,10 @@ impl Sandbox {
             BasicMapPackage::new().as_shared_module(),
             BasicIteratorPackage::new().as_shared_module(),
         ] {
-            e.register_global_module(package);
+            packages.combine_flatten((*package).clone());
         }
+        packages.build_index();
+        e.register_global_module(packages.into());
         e.set_max_operations(MAX_OPERATIONS)
             .set_max_call_levels(MAX_CALL_DEPTH)
             .set_max_expr_depths(MAX_EXPR_DEPTH, MAX_FN_EXPR_DEPTH)
@@ -405,6 +410,10 @@ pub(crate) struct ProgramData {
     currency: ImmutableString,
     scale: i64,
     constants: rhai::Map,
+    /// The program's categories in index order, shared by every line view.
+    categories: Vec<ImmutableString>,
+    /// Whether any script names `member` (its view is built only then).
+    uses_member: bool,
 }
 
 /// A constant a program declares for its scripts.
@@ -432,7 +441,14 @@ pub enum Constant {
 }
 
 impl ProgramView {
-    pub(crate) fn new(id: &str, currency: &str, scale: u32, constants: &BTreeMap<String, Constant>) -> ProgramView {
+    pub(crate) fn new(
+        id: &str,
+        currency: &str,
+        scale: u32,
+        constants: &BTreeMap<String, Constant>,
+        categories: &[String],
+        uses_member: bool,
+    ) -> ProgramView {
         let constants = constants
             .iter()
             .map(|(k, v)| {
@@ -449,6 +465,8 @@ impl ProgramView {
             currency: currency.into(),
             scale: i64::from(scale),
             constants,
+            categories: categories.iter().map(|c| c.as_str().into()).collect(),
+            uses_member,
         }))
     }
 }
@@ -469,13 +487,20 @@ struct EventData {
     weekday: Weekday,
     birthday: bool,
     birthday_month: bool,
-    lines: Vec<LineView>,
+    lines: Vec<LineData>,
     total: Decimal,
 }
 
-/// `line`: one basket line.
+/// `line`: one basket line (the event's view and the line's index in it).
 #[derive(Debug, Clone)]
-pub(crate) struct LineView(Arc<LineData>);
+pub(crate) struct LineView(Arc<EventData>, usize);
+
+impl LineView {
+    #[inline]
+    fn get(&self) -> &LineData {
+        &self.0.lines[self.1] // made only for indices in range
+    }
+}
 
 #[derive(Debug)]
 struct LineData {
@@ -527,7 +552,8 @@ pub(crate) fn is_birthday(birth: NaiveDate, date: NaiveDate) -> bool {
 /// The views of one evaluation, built once per event.
 pub(crate) struct Views {
     pub(crate) event: EventView,
-    pub(crate) member: MemberView,
+    /// `None` when no script of the program names `member`.
+    pub(crate) member: Option<MemberView>,
 }
 
 /// What the views are built from.
@@ -543,21 +569,25 @@ pub(crate) struct ViewInput<'a> {
 impl Views {
     pub(crate) fn new(program: &crate::Program, input: &ViewInput<'_>, member: &crate::Member) -> Views {
         let date = input.local.date();
-        let lines: Vec<LineView> = input
+        let categories = &program.scripts.as_ref().map(|s| &s.1 .0.categories);
+        let lines: Vec<LineData> = input
             .lines
             .iter()
             .enumerate()
             .map(|(i, p)| {
-                LineView(Arc::new(LineData {
+                let category = categories
+                    .and_then(|c| c.get(p.category as usize).cloned())
+                    .unwrap_or_else(|| p.line.category.as_str().into());
+                LineData {
                     index: i as i64,
                     sku: p.line.sku.as_str().into(),
-                    category: p.line.category.as_str().into(),
+                    category,
                     quantity: p.line.quantity.decimal(),
                     unit_price: p.line.unit_price.decimal(),
                     discount: p.line.discount.decimal(),
                     amount: money_to_decimal(p.amount).unwrap_or_default().normalize(),
                     earns: p.earns,
-                }))
+                }
             })
             .collect();
         let total = money_to_decimal(input.lines.iter().map(|p| p.amount).sum()).unwrap_or_default().normalize();
@@ -576,34 +606,8 @@ impl Views {
             lines,
             total,
         }));
-        let scale = program.scale();
-        let balances = member.balances();
-        let enrolled = crate::time::local_date(program.zone, member.enrolled_at);
-        let week_start = date - chrono::Duration::days(i64::from(date.weekday().num_days_from_monday()));
-        let (mut today, mut week, mut month) = (0, 0, 0);
-        for d in member.days.iter().filter(|d| d.key == "purchases:") {
-            if d.date == date {
-                today += i64::from(d.count);
-            }
-            if d.date >= week_start && d.date <= date {
-                week += i64::from(d.count);
-            }
-            if d.date.year() == date.year() && d.date.month() == date.month() {
-                month += i64::from(d.count);
-            }
-        }
-        let member = MemberView(Arc::new(MemberData {
-            id: member.id.as_str().into(),
-            attributes: member.profile.attributes.clone(),
-            available: points_decimal(balances.available, scale),
-            pending: points_decimal(balances.pending, scale),
-            days_enrolled: (date - enrolled).num_days(),
-            purchases_today: today,
-            purchases_this_week: week,
-            purchases_this_month: month,
-            lifetime: member.lifetime.clone(),
-            scale,
-        }));
+        let uses_member = program.scripts.as_ref().is_none_or(|s| s.1 .0.uses_member);
+        let member = uses_member.then(|| member_view(program, member, date));
         Views { event, member }
     }
 
@@ -612,14 +616,48 @@ impl Views {
         let mut scope = Scope::new();
         scope.push_constant("program", program.clone());
         scope.push_constant("event", self.event.clone());
-        scope.push_constant("member", self.member.clone());
+        match &self.member {
+            Some(m) => scope.push_constant("member", m.clone()),
+            None => scope.push_constant_dynamic("member", Dynamic::UNIT),
+        };
         scope
     }
 
     /// The view of line `i`.
     pub(crate) fn line(&self, i: usize) -> Option<LineView> {
-        self.event.0.lines.get(i).cloned()
+        (i < self.event.0.lines.len()).then(|| LineView(Arc::clone(&self.event.0), i))
     }
+}
+
+fn member_view(program: &crate::Program, member: &crate::Member, date: NaiveDate) -> MemberView {
+    let scale = program.scale();
+    let balances = member.balances();
+    let enrolled = crate::time::local_date(program.zone, member.enrolled_at);
+    let week_start = date - chrono::Duration::days(i64::from(date.weekday().num_days_from_monday()));
+    let (mut today, mut week, mut month) = (0, 0, 0);
+    for d in member.days.iter().filter(|d| d.key == "purchases:") {
+        if d.date == date {
+            today += i64::from(d.count);
+        }
+        if d.date >= week_start && d.date <= date {
+            week += i64::from(d.count);
+        }
+        if d.date.year() == date.year() && d.date.month() == date.month() {
+            month += i64::from(d.count);
+        }
+    }
+    MemberView(Arc::new(MemberData {
+        id: member.id.as_str().into(),
+        attributes: member.profile.attributes.clone(),
+        available: points_decimal(balances.available, scale),
+        pending: points_decimal(balances.pending, scale),
+        days_enrolled: (date - enrolled).num_days(),
+        purchases_today: today,
+        purchases_this_week: week,
+        purchases_this_month: month,
+        lifetime: member.lifetime.clone(),
+        scale,
+    }))
 }
 
 fn register_views(e: &mut rhai::Engine) {
@@ -650,17 +688,17 @@ fn register_views(e: &mut rhai::Engine) {
         .register_get("is_birthday_month", |v: &mut EventView| v.0.birthday_month)
         .register_get("total", |v: &mut EventView| v.0.total)
         .register_get("lines", |v: &mut EventView| -> rhai::Array {
-            v.0.lines.iter().cloned().map(Dynamic::from).collect()
+            (0..v.0.lines.len()).map(|i| Dynamic::from(LineView(Arc::clone(&v.0), i))).collect()
         });
     e.register_type_with_name::<LineView>("Line")
-        .register_get("index", |l: &mut LineView| l.0.index)
-        .register_get("sku", |l: &mut LineView| l.0.sku.clone())
-        .register_get("category", |l: &mut LineView| l.0.category.clone())
-        .register_get("quantity", |l: &mut LineView| l.0.quantity)
-        .register_get("unit_price", |l: &mut LineView| l.0.unit_price)
-        .register_get("discount", |l: &mut LineView| l.0.discount)
-        .register_get("amount", |l: &mut LineView| l.0.amount)
-        .register_get("earns", |l: &mut LineView| l.0.earns);
+        .register_get("index", |l: &mut LineView| l.get().index)
+        .register_get("sku", |l: &mut LineView| l.get().sku.clone())
+        .register_get("category", |l: &mut LineView| l.get().category.clone())
+        .register_get("quantity", |l: &mut LineView| l.get().quantity)
+        .register_get("unit_price", |l: &mut LineView| l.get().unit_price)
+        .register_get("discount", |l: &mut LineView| l.get().discount)
+        .register_get("amount", |l: &mut LineView| l.get().amount)
+        .register_get("earns", |l: &mut LineView| l.get().earns);
     e.register_type_with_name::<MemberView>("Member")
         .register_get("id", |m: &mut MemberView| m.0.id.clone())
         .register_get("balance", |m: &mut MemberView| m.0.available)
@@ -750,7 +788,7 @@ per = "10"
         let page = include_str!("../docs/scripts.md");
         let (program, views) = fixture();
         let sandbox = Sandbox::new();
-        let pv = ProgramView::new("corner-coffee", "RUB", 0, &program.spec.constants);
+        let pv = ProgramView::new("corner-coffee", "RUB", 0, &program.spec.constants, &[], true);
         let (mut checked, mut wrong) = (0, Vec::new());
         for block in page.split("```rhai\n").skip(1) {
             let code = block.split("```").next().unwrap();
