@@ -9,7 +9,9 @@
 //!   baskets of 1 000 RUB or more as a `fixed` rule with `when.min_basket`;
 //! - `line script`: the Tuesday rule as a per-line multiplier script (runs
 //!   once per coffee line: 2 calls on this basket);
-//! - `basket script`: the bonus as a per-basket points script (1 call).
+//! - `basket script`: the bonus as a per-basket points script (1 call),
+//!   once as one test of `event.total`, once as a loop summing the earning
+//!   lines.
 //!
 //! The extra time per call is (script − built-in) / calls.
 
@@ -90,6 +92,16 @@ if total >= 1000 { 50 } else { 0 }
 '''
 "#;
 
+/// The same bonus without a loop: `event.total` is every line's amount.
+const BONUS_SCRIPT_SHORT: &str = r#"
+[[earn]]
+id = "big-basket"
+kind = "script"
+script.gives = "points"
+script.each = "basket"
+script.source = "if event.total >= 1000 { 50 } else { 0 }"
+"#;
+
 /// Tuesday 2026-12-15 16:30 Moscow.
 const AT: &str = "2026-12-15T13:30:00Z";
 
@@ -115,7 +127,8 @@ fn bench(c: &mut Criterion) {
     let variants = [
         ("built-in", setup(&[TUESDAY_BUILT_IN, BONUS_BUILT_IN])),
         ("line script (2 calls)", setup(&[TUESDAY_SCRIPT, BONUS_BUILT_IN])),
-        ("basket script (1 call)", setup(&[TUESDAY_BUILT_IN, BONUS_SCRIPT])),
+        ("basket script, one test (1 call)", setup(&[TUESDAY_BUILT_IN, BONUS_SCRIPT_SHORT])),
+        ("basket script, loop over lines (1 call)", setup(&[TUESDAY_BUILT_IN, BONUS_SCRIPT])),
         ("both scripts (3 calls)", setup(&[TUESDAY_SCRIPT, BONUS_SCRIPT])),
     ];
     // Every variant earns the same 520 points before anything is timed.
