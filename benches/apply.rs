@@ -5,7 +5,7 @@
 
 use std::hint::black_box;
 
-use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
+use criterion::{criterion_group, BatchSize, Criterion};
 use loyalty::{Basket, Event, Member, Program};
 
 const PROGRAM: &str = r#"
@@ -159,5 +159,46 @@ fn bench(c: &mut Criterion) {
     group.finish();
 }
 
+/// A fixed number of calls, for instruction counts that CPU contention does
+/// not blur: `LOYALTY_COUNT=<what>:<n>` with `what` one of `hand`, `quote`,
+/// `apply`, `clone` (`apply` includes a member copy per call; subtract `clone`).
+/// For example:
+/// `LOYALTY_COUNT=apply:20000 perf stat -e instructions:u target/release/deps/apply-*`.
+fn count(spec: &str) {
+    let (program, member, event, basket) = setup();
+    let lines: Vec<(u8, i64)> = vec![(0, 49_000), (1, 52_150), (0, 89_000), (2, 65_000), (3, 120_000)];
+    let at = AT.parse().unwrap();
+    let (what, n) = spec.split_once(':').expect("LOYALTY_COUNT=<what>:<n>");
+    let n: usize = n.parse().expect("a count");
+    const BATCH: usize = 100;
+    match what {
+        "hand" => (0..n).for_each(|_| {
+            black_box(hand_written(black_box(&lines), true, true));
+        }),
+        "quote" => (0..n).for_each(|_| {
+            black_box(program.quote(black_box(&member), black_box(&basket), at).unwrap());
+        }),
+        "apply" | "clone" => {
+            for _ in 0..n.div_ceil(BATCH) {
+                let mut members: Vec<Member> = (0..BATCH).map(|_| member.clone()).collect();
+                if what == "apply" {
+                    for m in &mut members {
+                        black_box(program.apply(m, black_box(&event)).unwrap());
+                    }
+                }
+                black_box(members);
+            }
+        }
+        _ => panic!("LOYALTY_COUNT: unknown '{what}'"),
+    }
+}
+
 criterion_group!(benches, bench);
-criterion_main!(benches);
+
+fn main() {
+    if let Ok(spec) = std::env::var("LOYALTY_COUNT") {
+        return count(&spec);
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}
