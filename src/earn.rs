@@ -402,7 +402,7 @@ fn apply_caps(rule: &CompiledEarn, points: Points, ctx: &Context<'_>) -> (Points
         cut(caps.per_month, month, Cap::PerMonth);
     }
     if caps.lifetime.is_some() {
-        cut(caps.lifetime, ctx.lifetime.get(&rule.id).copied().unwrap_or(0), Cap::Lifetime);
+        cut(caps.lifetime, ctx.lifetime.get(&*rule.id).copied().unwrap_or(0), Cap::Lifetime);
     }
     (room, by)
 }

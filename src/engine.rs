@@ -18,7 +18,7 @@
 
 use std::sync::Arc;
 
-use chrono::{DateTime, Datelike, NaiveDate, Timelike, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use rust_decimal::Decimal;
 
 use crate::earn::{self, day_and_month, Context, Priced, PricedLines};
@@ -33,7 +33,7 @@ use crate::member::{
 };
 use crate::number::{money_to_decimal, mul_div_rem, pow10, to_money, Amount, Money, Points, PointsText, MONEY_SCALE};
 use crate::program::{CompiledBurn, ExpiryFrom, ExpiryKind, Program};
-use crate::receipt::{Entry, EntryKind, Expiring, Explanation, Receipt};
+use crate::receipt::{Entry, EntryKind, Expiring, Explanation, Receipt, Text};
 use crate::time::{local_date, start_of_day};
 
 /// The result of [`Program::apply`].
@@ -159,16 +159,6 @@ impl<'p> Undo<'p> {
     }
 }
 
-/// A local date and time to the minute, `2026-12-16 12:30`.
-struct LocalMinute(chrono::NaiveDateTime);
-
-impl std::fmt::Display for LocalMinute {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let t = self.0;
-        write!(f, "{:04}-{:02}-{:02} {:02}:{:02}", t.year(), t.month(), t.day(), t.hour(), t.minute())
-    }
-}
-
 /// The earliest instant an event may carry.
 pub const EARLIEST: &str = "1900-01-01T00:00:00Z";
 /// The latest instant an event may carry: the end of the year 9999 UTC.
@@ -212,6 +202,19 @@ fn line_price(price: Decimal, quantity: Decimal) -> std::result::Result<Money, &
         return Err(TOO_LARGE);
     }
     Ok(money)
+}
+
+/// One rule outcome as a receipt line: id and names shared with the
+/// program, the text formatted only when read.
+fn explanation(program: &Program, o: &earn::RuleOutcome) -> Explanation {
+    let rule = &program.earn[o.rule];
+    let capped = o.capped_by.filter(|_| o.beaten_by.is_none()).map(earn::Cap::words);
+    let beaten_by = o.beaten_by.map(|w| &program.earn[w].name);
+    Explanation {
+        rule: Text::shared(&rule.id),
+        points: o.points,
+        text: Text::rule_line(&rule.name, o.points, program.scale(), capped, beaten_by),
+    }
 }
 
 fn add(a: Points, b: Points, what: &str) -> Result<Points> {
@@ -631,7 +634,7 @@ impl<'p, 'm> Work<'p, 'm> {
         at: DateTime<Utc>,
         lot: Option<u64>,
         rule: Option<&str>,
-        reason: String,
+        reason: Text,
     ) {
         self.entries.push(Entry { seq: 0, kind, points, at, lot, rule: rule.map(str::to_owned), reason });
     }
@@ -677,7 +680,7 @@ impl<'p, 'm> Work<'p, 'm> {
         next_expiries.truncate(3);
         let receipt = Arc::new(Receipt {
             event: event.id.clone(),
-            kind: event.kind.name().to_owned(),
+            kind: Text::from_static(event.kind.name()),
             member: self.m.id.clone(),
             at: event.at,
             entries: self.entries,
@@ -728,7 +731,8 @@ impl<'p, 'm> Work<'p, 'm> {
                     let h = &mut self.m.holds[i];
                     h.status = HoldStatus::Released;
                     h.closed_at = Some(at);
-                    let (takes, rule, reason) = (h.takes.clone(), h.rule.clone(), format!("hold '{}' timed out", h.id));
+                    let (takes, rule) = (h.takes.clone(), h.rule.clone());
+                    let reason = Text::from(format!("hold '{}' timed out", h.id));
                     self.release(&takes, at, &rule, &reason)?;
                 }
                 1 => {
@@ -736,7 +740,7 @@ impl<'p, 'm> Work<'p, 'm> {
                     lot.pending = false;
                     let (points, seq) = (lot.remaining, lot.seq);
                     if points > 0 {
-                        let reason = "pending points became available".to_owned();
+                        let reason = Text::from_static("pending points became available");
                         self.post(EntryKind::Activate, points, at, Some(seq), None, reason);
                     }
                 }
@@ -755,18 +759,18 @@ impl<'p, 'm> Work<'p, 'm> {
             lot.remaining -= gone;
             let seq = lot.seq;
             self.m.totals.expired = add(self.m.totals.expired, gone, "expired points")?;
-            self.post(EntryKind::Expire, -gone, at, Some(seq), None, "points expired".into());
+            self.post(EntryKind::Expire, -gone, at, Some(seq), None, Text::from_static("points expired"));
         }
         Ok(())
     }
 
     /// Releases held points at `at`; points whose lot has reached its expiry
     /// meanwhile expire at the same instant.
-    fn release(&mut self, takes: &[Take], at: DateTime<Utc>, rule: &str, reason: &str) -> Result<()> {
+    fn release(&mut self, takes: &[Take], at: DateTime<Utc>, rule: &str, reason: &Text) -> Result<()> {
         for t in takes.iter().filter(|t| t.points > 0) {
             let Some(i) = self.m.lots.iter().position(|l| l.seq == t.lot) else { continue };
             self.m.lots[i].held -= t.points;
-            self.post(EntryKind::Release, t.points, at, Some(t.lot), Some(rule), reason.to_owned());
+            self.post(EntryKind::Release, t.points, at, Some(t.lot), Some(rule), reason.clone());
             if self.m.lots[i].expires_at.is_some_and(|e| e <= at) {
                 self.expire(i, at)?;
             }
@@ -790,7 +794,14 @@ impl<'p, 'm> Work<'p, 'm> {
                 lot.remaining -= take;
                 self.m.debt -= take;
                 let seq = lot.seq;
-                self.post(EntryKind::Settle, -take, at, Some(seq), None, "paid off a negative balance".into());
+                self.post(
+                    EntryKind::Settle,
+                    -take,
+                    at,
+                    Some(seq),
+                    None,
+                    Text::from_static("paid off a negative balance"),
+                );
             }
         }
     }
@@ -897,8 +908,9 @@ impl<'p, 'm> Work<'p, 'm> {
             ));
             earn::Earned::default()
         };
+        self.explanations.reserve_exact(earned.rules.len());
         for o in &earned.rules {
-            self.explanations.push(earn::quoted(program, o).explanation());
+            self.explanations.push(explanation(program, o));
         }
         let mut lot = None;
         if earned.total > 0 {
@@ -911,27 +923,21 @@ impl<'p, 'm> Work<'p, 'm> {
             let expires_at = program.expiry(event.at, available_at)?;
             let seq = self.new_lot(earned.total, event.at, available_at, expires_at, LotOrigin::Earn, &event.id);
             lot = Some(seq);
-            let reason = if available_at > event.at {
-                format!(
-                    "earned {} points, pending until {}",
-                    self.pts(earned.total),
-                    LocalMinute(available_at.with_timezone(&program.zone).naive_local())
-                )
-            } else {
-                format!("earned {} points", self.pts(earned.total))
-            };
+            let pending_until =
+                (available_at > event.at).then(|| available_at.with_timezone(&program.zone).naive_local());
+            let reason = Text::earned(earned.total, program.scale(), pending_until);
             self.post(EntryKind::Earn, earned.total, event.at, Some(seq), None, reason);
             self.m.totals.earned = add(self.m.totals.earned, earned.total, "earned points")?;
             for o in earned.rules.iter().filter(|o| o.points > 0) {
                 let id = &program.earn[o.rule].id;
                 self.count_day(date, "earn", id, o.points)?;
-                let old = self.m.lifetime.get(id).copied();
+                let old = self.m.lifetime.get(&**id).copied();
                 let life = add(old.unwrap_or(0), o.points, "a lifetime counter")?;
                 self.undo.lifetime.push((id, old));
-                match self.m.lifetime.get_mut(id) {
+                match self.m.lifetime.get_mut(&**id) {
                     Some(v) => *v = life,
                     None => {
-                        self.m.lifetime.insert(id.clone(), life);
+                        self.m.lifetime.insert(String::from(&**id), life);
                     }
                 }
             }
@@ -1121,13 +1127,13 @@ impl<'p, 'm> Work<'p, 'm> {
             lot.remaining -= take;
             left -= take;
             let (seq, pending) = (lot.seq, lot.pending);
-            let reason = if pending && Some(seq) == source {
-                "return: pending points cancelled".to_owned()
+            let reason = Text::from_static(if pending && Some(seq) == source {
+                "return: pending points cancelled"
             } else if Some(seq) == source {
-                "return: points taken back".to_owned()
+                "return: points taken back"
             } else {
-                "return: points taken back from other points".to_owned()
-            };
+                "return: points taken back from other points"
+            });
             self.post(EntryKind::Reverse, -take, event.at, Some(seq), None, reason);
         }
         let taken = due - left;
@@ -1142,7 +1148,7 @@ impl<'p, 'm> Work<'p, 'm> {
                     event.at,
                     None,
                     None,
-                    "return: points already spent, balance goes negative".into(),
+                    Text::from_static("return: points already spent, balance goes negative"),
                 );
                 self.notes.push(format!(
                     "{} points were already spent: the balance is negative until new points pay it off",
@@ -1185,7 +1191,7 @@ impl<'p, 'm> Work<'p, 'm> {
         self.m.burns[b].refunded += points;
         for (expires_at, give) in parts {
             let seq = self.new_lot(give, event.at, event.at, expires_at, LotOrigin::Refund, &event.id);
-            let reason = format!("return: points that paid in '{source}' given back");
+            let reason = Text::from(format!("return: points that paid in '{source}' given back"));
             self.post(EntryKind::Refund, give, event.at, Some(seq), None, reason);
             self.m.totals.refunded = add(self.m.totals.refunded, give, "refunded points")?;
         }
@@ -1256,7 +1262,7 @@ impl<'p, 'm> Work<'p, 'm> {
                 event.at,
                 Some(t.lot),
                 Some(&rule.spec.id),
-                format!("held for '{}'", h.order.as_deref().unwrap_or(&event.id)),
+                Text::from(format!("held for '{}'", h.order.as_deref().unwrap_or(&event.id))),
             );
         }
         let timeout_at =
@@ -1326,12 +1332,12 @@ impl<'p, 'm> Work<'p, 'm> {
             left -= burn;
             if burn > 0 {
                 burned.push(Take { lot: t.lot, expires_at: t.expires_at, points: burn });
-                let reason = format!("paid {paid} {} with points", self.program.spec.currency);
+                let reason = Text::from(format!("paid {paid} {} with points", self.program.spec.currency));
                 self.post(EntryKind::Burn, -burn, event.at, Some(t.lot), Some(&rule_id), reason);
             }
             unused.push(Take { points: t.points - burn, ..t });
         }
-        self.release(&unused, event.at, &rule_id, "released: captured less than held")?;
+        self.release(&unused, event.at, &rule_id, &Text::from_static("released: captured less than held"))?;
         let hold = &mut self.m.holds[i];
         hold.status = HoldStatus::Captured;
         hold.closed_at = Some(event.at);
@@ -1353,7 +1359,7 @@ impl<'p, 'm> Work<'p, 'm> {
         let i = self.open_hold(event, &v.hold)?;
         let takes = self.m.holds[i].takes.clone();
         let rule = self.m.holds[i].rule.clone();
-        self.release(&takes, event.at, &rule, &format!("hold '{}' voided", v.hold))?;
+        self.release(&takes, event.at, &rule, &Text::from(format!("hold '{}' voided", v.hold)))?;
         let hold = &mut self.m.holds[i];
         hold.status = HoldStatus::Voided;
         hold.closed_at = Some(event.at);
@@ -1375,7 +1381,7 @@ impl<'p, 'm> Work<'p, 'm> {
                 event.at,
                 Some(t.lot),
                 Some(&rule.spec.id),
-                format!("paid {paid} {} with points", program.spec.currency),
+                Text::from(format!("paid {paid} {} with points", program.spec.currency)),
             );
         }
         self.m.totals.burned = add(self.m.totals.burned, r.points, "burned points")?;
@@ -1397,7 +1403,7 @@ impl<'p, 'm> Work<'p, 'm> {
         if a.note.len() > 1024 {
             return Err(Error::event(&event.id, "note", "longer than 1024 bytes"));
         }
-        let reason = if a.note.is_empty() { a.reason.clone() } else { format!("{}: {}", a.reason, a.note) };
+        let reason = Text::from(if a.note.is_empty() { a.reason.clone() } else { format!("{}: {}", a.reason, a.note) });
         if a.points > 0 {
             let expires_at = self.program.expiry(event.at, event.at)?;
             let seq = self.new_lot(a.points, event.at, event.at, expires_at, LotOrigin::Adjust, &event.id);
