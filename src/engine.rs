@@ -20,6 +20,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use rust_decimal::Decimal;
+use smallvec::SmallVec;
 
 use crate::earn::{self, day_and_month, Context, Priced, PricedLines};
 use crate::error::{Error, Result};
@@ -76,6 +77,10 @@ struct Work<'p, 'm> {
     paid: Option<Amount>,
 }
 
+/// The fields of a lot that an event changes in place: remaining, held,
+/// pending, expires_at.
+type LotState = (Points, Points, bool, Option<DateTime<Utc>>);
+
 /// What puts a member back as it was before an event that failed half-way:
 /// the fields an event changes in place, and the lengths of the lists it
 /// appends to. Much cheaper than a copy of the member: no string, record or
@@ -90,13 +95,13 @@ struct Undo<'p> {
     debt: Points,
     totals: Totals,
     /// (remaining, held, pending, expires_at) of the lots there were.
-    lots: Vec<(Points, Points, bool, Option<DateTime<Utc>>)>,
+    lots: SmallVec<[LotState; 16]>,
     /// (status, closed_at) of the holds there were.
-    holds: Vec<(HoldStatus, Option<DateTime<Utc>>)>,
+    holds: SmallVec<[(HoldStatus, Option<DateTime<Utc>>); 4]>,
     /// (points, count) of the daily counters there were.
-    days: Vec<(Points, u32)>,
+    days: SmallVec<[(Points, u32); 16]>,
     /// Lifetime counters (keyed by rule id) as they were before each change, in order.
-    lifetime: Vec<(&'p str, Option<Points>)>,
+    lifetime: SmallVec<[(&'p str, Option<Points>); 8]>,
     purchases: usize,
     /// Purchase records as they were before a return changed them.
     purchases_changed: Vec<(usize, PurchaseRecord)>,
@@ -116,7 +121,7 @@ impl<'p> Undo<'p> {
             lots: m.lots.iter().map(|l| (l.remaining, l.held, l.pending, l.expires_at)).collect(),
             holds: m.holds.iter().map(|h| (h.status, h.closed_at)).collect(),
             days: m.days.iter().map(|d| (d.points, d.count)).collect(),
-            lifetime: Vec::new(),
+            lifetime: SmallVec::new(),
             purchases: m.purchases.len(),
             purchases_changed: Vec::new(),
             burns: m.burns.len(),
@@ -443,6 +448,25 @@ impl Program {
         out
     }
 
+    /// The first `n` groups of [`Program::upcoming_expiries`] (with no end),
+    /// without sorting the lots: the `n` soonest instants are kept as the
+    /// lots go by. An instant pushed out of them never comes back, since `n`
+    /// sooner ones are already known.
+    fn next_expiries(&self, member: &Member, from: DateTime<Utc>, n: usize) -> Vec<Expiring> {
+        let mut soonest: SmallVec<[(DateTime<Utc>, Points); 4]> = SmallVec::new();
+        for lot in member.lots.iter().filter(|l| l.remaining > 0) {
+            let Some(at) = lot.expires_at.filter(|at| *at > from) else { continue };
+            match soonest.iter().position(|(t, _)| *t >= at) {
+                Some(i) if soonest[i].0 == at => soonest[i].1 = soonest[i].1.saturating_add(lot.remaining),
+                Some(i) if i < n => soonest.insert(i, (at, lot.remaining)),
+                None if soonest.len() < n => soonest.push((at, lot.remaining)),
+                _ => {}
+            }
+            soonest.truncate(n);
+        }
+        soonest.into_iter().map(|(at, points)| Expiring { at, date: local_date(self.zone, at), points }).collect()
+    }
+
     /// Points a member can spend at `at` (which should not be before the member's clock).
     fn available_at(&self, m: &Member, at: DateTime<Utc>) -> Points {
         let mut held_open: Points = 0;
@@ -676,8 +700,7 @@ impl<'p, 'm> Work<'p, 'm> {
         self.m.next_entry = seq;
         let program = self.program;
         let clock = self.m.clock;
-        let mut next_expiries = program.upcoming_expiries(self.m, clock, None);
-        next_expiries.truncate(3);
+        let next_expiries = program.next_expiries(self.m, clock, 3);
         let receipt = Arc::new(Receipt {
             event: event.id.clone(),
             kind: Text::from_static(event.kind.name()),
@@ -710,7 +733,7 @@ impl<'p, 'm> Work<'p, 'm> {
     fn catch_up(&mut self, to: DateTime<Utc>) -> Result<()> {
         // Everything due, in time order; at one instant a hold times out
         // before points activate, and both before points expire.
-        let mut due: Vec<(DateTime<Utc>, u8, usize)> = Vec::new();
+        let mut due: SmallVec<[(DateTime<Utc>, u8, usize); 8]> = SmallVec::new();
         for (i, h) in self.m.holds.iter().enumerate() {
             if h.status == HoldStatus::Open && h.timeout_at <= to {
                 due.push((h.timeout_at, 0, i));
@@ -862,21 +885,22 @@ impl<'p, 'm> Work<'p, 'm> {
         seq
     }
 
-    /// Adds to the daily counter `kind:id` (the key is only built when the
-    /// counter is new).
-    fn count_day(&mut self, date: NaiveDate, kind: &str, id: &str, points: Points) -> Result<()> {
+    /// Adds to the daily counter `kind:id`; `key` makes its key when the
+    /// counter is new.
+    fn count_day(
+        &mut self,
+        date: NaiveDate,
+        kind: &str,
+        id: &str,
+        key: impl FnOnce() -> Text,
+        points: Points,
+    ) -> Result<()> {
         match self.m.days.iter_mut().find(|d| d.date == date && earn::day_key_matches(&d.key, kind, id)) {
             Some(d) => {
                 d.points = add(d.points, points, "a daily counter")?;
                 d.count += 1;
             }
-            None => {
-                let mut key = String::with_capacity(kind.len() + 1 + id.len());
-                key.push_str(kind);
-                key.push(':');
-                key.push_str(id);
-                self.m.days.push(DayCount { date, key, points, count: 1 });
-            }
+            None => self.m.days.push(DayCount { date, key: key(), points, count: 1 }),
         }
         Ok(())
     }
@@ -929,8 +953,9 @@ impl<'p, 'm> Work<'p, 'm> {
             self.post(EntryKind::Earn, earned.total, event.at, Some(seq), None, reason);
             self.m.totals.earned = add(self.m.totals.earned, earned.total, "earned points")?;
             for o in earned.rules.iter().filter(|o| o.points > 0) {
-                let id = &program.earn[o.rule].id;
-                self.count_day(date, "earn", id, o.points)?;
+                let rule = &program.earn[o.rule];
+                let id = &rule.id;
+                self.count_day(date, "earn", id, || Text::shared(&rule.day_key), o.points)?;
                 let old = self.m.lifetime.get(&**id).copied();
                 let life = add(old.unwrap_or(0), o.points, "a lifetime counter")?;
                 self.undo.lifetime.push((id, old));
@@ -941,7 +966,7 @@ impl<'p, 'm> Work<'p, 'm> {
                     }
                 }
             }
-            self.count_day(date, "purchases", "", 0)?;
+            self.count_day(date, "purchases", "", || Text::from_static("purchases:"), 0)?;
         }
         if program.spec.expiry.kind == ExpiryKind::Inactivity {
             let pushed = program.expiry(event.at, event.at)?;
@@ -1278,7 +1303,8 @@ impl<'p, 'm> Work<'p, 'm> {
             status: HoldStatus::Open,
             closed_at: None,
         });
-        self.count_day(local_date(program.zone, event.at), "burn", &rule.spec.id, h.points)?;
+        let key = || Text::from(format!("burn:{}", rule.spec.id));
+        self.count_day(local_date(program.zone, event.at), "burn", &rule.spec.id, key, h.points)?;
         self.notes.push(format!("hold open until {}", timeout_at.to_rfc3339()));
         Ok(())
     }
@@ -1385,7 +1411,8 @@ impl<'p, 'm> Work<'p, 'm> {
             );
         }
         self.m.totals.burned = add(self.m.totals.burned, r.points, "burned points")?;
-        self.count_day(local_date(program.zone, event.at), "burn", &rule.spec.id, r.points)?;
+        let key = || Text::from(format!("burn:{}", rule.spec.id));
+        self.count_day(local_date(program.zone, event.at), "burn", &rule.spec.id, key, r.points)?;
         self.m.burns.push(BurnRecord {
             event: event.id.clone(),
             order: r.order.clone().unwrap_or_else(|| event.id.clone()),
@@ -1523,6 +1550,27 @@ id = "pay"
             let Work { undo, m: changed, .. } = work;
             undo.restore(changed);
             assert_eq!(copy.to_json(), before, "{} was not undone exactly", e.id);
+        }
+    }
+
+    /// The receipt's next expiries (kept without sorting the lots) are the
+    /// first groups of `upcoming_expiries`, whatever the lots' order.
+    #[test]
+    fn next_expiries_are_the_first_upcoming_ones() {
+        let p = Program::from_toml_str(PROGRAM).unwrap();
+        let mut m = p.enroll("m", "2026-01-01T00:00:00Z".parse().unwrap(), Default::default()).unwrap();
+        // Out of order in time (late events), and two lots per instant.
+        for (i, day) in [5, 3, 7, 4, 6, 4, 7, 5].iter().enumerate() {
+            let at = format!("2026-01-{day:02}T10:00:00Z");
+            p.apply(&mut m, &sale(&format!("s{i}"), &at, "100")).unwrap();
+        }
+        assert!(m.lots.len() >= 8);
+        for from in ["2026-01-01T00:00:00Z", "2026-02-04T10:00:00Z", "2026-02-05T12:00:00Z", "2026-03-01T00:00:00Z"] {
+            let from = from.parse().unwrap();
+            let all = p.upcoming_expiries(&m, from, None);
+            for n in 0..8 {
+                assert_eq!(p.next_expiries(&m, from, n), all[..n.min(all.len())], "from {from}, n {n}");
+            }
         }
     }
 

@@ -242,8 +242,8 @@ impl Totals {
 pub struct DayCount {
     /// The local date.
     pub date: NaiveDate,
-    /// `earn:<rule>`, `burn:<rule>` or `purchases`.
-    pub key: String,
+    /// `earn:<rule>`, `burn:<rule>` or `purchases:`.
+    pub key: crate::Text,
     /// Points given that day.
     pub points: Points,
     /// Times counted that day.

@@ -435,6 +435,8 @@ pub(crate) struct CompiledEarn {
     /// Id and name, shared with the receipts that name the rule.
     pub(crate) id: std::sync::Arc<str>,
     pub(crate) name: std::sync::Arc<str>,
+    /// The key of the rule's daily counter, `earn:<id>`.
+    pub(crate) day_key: std::sync::Arc<str>,
     pub(crate) kind: EarnKind,
     /// Points (in units) per money unit = `rate_num / rate_den`, in lowest
     /// terms; for a line of [`Money`] `a` the exact points are
@@ -991,6 +993,7 @@ fn compile(spec: ProgramSpec) -> Result<Program> {
             index,
             id: rule.id.as_str().into(),
             name: name.as_str().into(),
+            day_key: format!("earn:{}", rule.id).into(),
             kind: rule.kind,
             rate_num,
             rate_den,

@@ -9,7 +9,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::number::{Amount, Points, PointsText};
 
-/// A text of a receipt: a rule id, an entry's reason, an explanation line.
+/// A text of a receipt (a rule id, an entry's reason, an explanation line)
+/// or a key of a member's daily counters.
 ///
 /// It reads like a `str`: it derefs to one, compares with `&str` and
 /// `String`, shows with `{}` and serializes as a JSON string. The engine
