@@ -29,8 +29,31 @@ pub type Points = i64;
 /// assert!("1e3".parse::<Amount>().is_err());
 /// assert!("0.1234567890123".parse::<Amount>().is_err()); // 13 fraction digits
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
 pub struct Amount(Decimal);
+
+/// Equal amounts (`1.5` and `1.50`) hash alike: the value is hashed as its
+/// mantissa and scale without trailing zeros, stripped in 64 bits when the
+/// mantissa fits (far cheaper than `Decimal::normalize`).
+impl std::hash::Hash for Amount {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        let (mut mantissa, mut scale) = (self.0.mantissa(), self.0.scale());
+        if let Ok(mut small) = i64::try_from(mantissa) {
+            while scale > 0 && small % 10 == 0 {
+                small /= 10;
+                scale -= 1;
+            }
+            mantissa = i128::from(small);
+        } else {
+            while scale > 0 && mantissa % 10 == 0 {
+                mantissa /= 10;
+                scale -= 1;
+            }
+        }
+        state.write_i128(mantissa);
+        state.write_u32(scale);
+    }
+}
 
 impl Amount {
     /// The most fraction digits an amount may have.
@@ -361,9 +384,16 @@ pub(crate) fn gcd(mut a: u128, mut b: u128) -> u128 {
     a
 }
 
-/// A 64-bit FNV-1a hasher that writes every integer little-endian, so a
-/// fingerprint is the same on every platform. Also the (fast, short-key)
-/// hasher of the program's category table.
+/// A fast, keyless 64-bit hasher that reads bytes as little-endian words,
+/// so a fingerprint is the same on every platform. Also the (fast,
+/// short-key) hasher of the program's category table.
+///
+/// Each 64-bit word `w` steps the state as `h = (rotl(h, 26) ^ w) × K`
+/// (`K` odd): one multiplication per 8 bytes instead of one per byte, and for
+/// a given word the step is a bijection, so no two states ever merge. A byte
+/// string is its whole words, then one word with the 0–7 bytes left and their
+/// count in the top byte. `finish` applies the MurmurHash3 finalizer, so the
+/// low bits (used by hash tables) depend on every input bit.
 pub(crate) struct StableHasher(u64);
 
 impl Default for StableHasher {
@@ -373,50 +403,77 @@ impl Default for StableHasher {
 }
 
 impl StableHasher {
+    const K: u64 = 0x9e37_79b9_7f4a_7c15;
+
     pub(crate) fn new() -> Self {
-        StableHasher(0xcbf2_9ce4_8422_2325)
+        StableHasher(0x243f_6a88_85a3_08d3)
+    }
+
+    #[inline]
+    fn step(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(26) ^ word).wrapping_mul(Self::K);
     }
 }
 
 impl std::hash::Hasher for StableHasher {
     fn finish(&self) -> u64 {
-        self.0
+        let mut h = self.0;
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+        h ^ (h >> 33)
     }
+    #[inline]
     fn write(&mut self, bytes: &[u8]) {
-        for b in bytes {
-            self.0 ^= u64::from(*b);
-            self.0 = self.0.wrapping_mul(0x0000_0100_0000_01b3);
+        let mut words = bytes.chunks_exact(8);
+        for w in &mut words {
+            let mut word = [0; 8];
+            word.copy_from_slice(w);
+            self.step(u64::from_le_bytes(word));
         }
+        let rest = words.remainder();
+        let mut last = [0; 8];
+        last[..rest.len()].copy_from_slice(rest);
+        last[7] = rest.len() as u8; // < 8, and byte 7 is never data here
+        self.step(u64::from_le_bytes(last));
+    }
+    fn write_u8(&mut self, i: u8) {
+        self.step(u64::from(i));
     }
     fn write_u16(&mut self, i: u16) {
-        self.write(&i.to_le_bytes());
+        self.step(u64::from(i));
     }
     fn write_u32(&mut self, i: u32) {
-        self.write(&i.to_le_bytes());
+        self.step(u64::from(i));
     }
     fn write_u64(&mut self, i: u64) {
-        self.write(&i.to_le_bytes());
+        self.step(i);
     }
     fn write_u128(&mut self, i: u128) {
-        self.write(&i.to_le_bytes());
+        self.step(i as u64);
+        self.step((i >> 64) as u64);
     }
     fn write_usize(&mut self, i: usize) {
-        self.write(&(i as u64).to_le_bytes());
+        self.step(i as u64);
+    }
+    fn write_i8(&mut self, i: i8) {
+        self.write_u8(i as u8);
     }
     fn write_i16(&mut self, i: i16) {
-        self.write(&i.to_le_bytes());
+        self.write_u16(i as u16);
     }
     fn write_i32(&mut self, i: i32) {
-        self.write(&i.to_le_bytes());
+        self.write_u32(i as u32);
     }
     fn write_i64(&mut self, i: i64) {
-        self.write(&i.to_le_bytes());
+        self.write_u64(i as u64);
     }
     fn write_i128(&mut self, i: i128) {
-        self.write(&i.to_le_bytes());
+        self.write_u128(i as u128);
     }
     fn write_isize(&mut self, i: isize) {
-        self.write(&(i as i64).to_le_bytes());
+        self.write_u64(i as i64 as u64);
     }
 }
 
@@ -462,14 +519,32 @@ mod tests {
     #[test]
     fn stable_hash_is_fixed() {
         use std::hash::{Hash, Hasher};
-        // The published FNV-1a 64 test vector.
-        let mut h = StableHasher::new();
-        h.write(b"a");
-        assert_eq!(h.finish(), 0xaf63_dc4c_8601_ec8c);
+        let hash = |v: &dyn Fn(&mut StableHasher)| {
+            let mut h = StableHasher::new();
+            v(&mut h);
+            h.finish()
+        };
         // Pinned: a change would make stored members see old events as new payloads.
-        let mut h = StableHasher::new();
-        ("abc", 5_u64, -1_i32).hash(&mut h);
-        assert_eq!(h.finish(), 1_555_515_247_434_490_213);
+        assert_eq!(hash(&|h| ("abc", 5_u64, -1_i32).hash(h)), 4_784_057_686_329_458_395);
+        assert_eq!(hash(&|h| h.write(b"0123456789abcdef!")), 7_043_513_947_058_024_212);
+        // Trailing zero bytes, word boundaries and splits all count.
+        let texts: [&[u8]; 6] = [b"", b"\0", b"\0\0\0\0\0\0\0\0", b"abcdefgh", b"abcdefgh\0", b"abcdefg"];
+        let mut seen: Vec<u64> = texts.iter().map(|t| hash(&|h| h.write(t))).collect();
+        seen.push(hash(&|h| {
+            h.write(b"abcd");
+            h.write(b"efgh")
+        }));
+        let n = seen.len();
+        seen.sort_unstable();
+        seen.dedup();
+        assert_eq!(seen.len(), n);
+        // Equal amounts hash alike, whatever their trailing zeros.
+        let amount = |t: &str| hash(&|h| t.parse::<Amount>().unwrap().hash(h));
+        assert_eq!(amount("245.00"), amount("245"));
+        assert_eq!(amount("0.000"), amount("0"));
+        assert_eq!(amount("-0"), amount("0"));
+        assert_ne!(amount("245.01"), amount("245.1"));
+        assert_eq!(amount("999999999999999.999999999990"), amount("999999999999999.99999999999"));
     }
 
     #[test]
