@@ -32,7 +32,9 @@ use crate::member::{
     BurnRecord, DayCount, HoldRecord, HoldStatus, LineRecord, Lot, LotOrigin, Member, Processed, PurchaseRecord, Take,
     Totals,
 };
-use crate::number::{money_to_decimal, mul_div_rem, pow10, to_money, Amount, Money, Points, PointsText, MONEY_SCALE};
+use crate::number::{
+    money_to_decimal, mul, mul_div_rem, pow10, to_money, Amount, Money, Points, PointsText, MONEY_SCALE,
+};
 use crate::program::{CompiledBurn, ExpiryFrom, ExpiryKind, Program};
 use crate::receipt::{Entry, EntryKind, Expiring, Explanation, Receipt, Text};
 use crate::time::{local_date, start_of_day};
@@ -187,15 +189,15 @@ const AMOUNT_LIMIT: Money = 1_000_000_000_000_000 * crate::number::MONEY_ONE;
 /// unit_price × quantity as [`Money`], exactly, or why it cannot be.
 fn line_price(price: Decimal, quantity: Decimal) -> std::result::Result<Money, &'static str> {
     const TOO_LARGE: &str = "is too large";
-    let (p, q) = match price.mantissa().checked_mul(quantity.mantissa()) {
+    let (p, q) = match mul(price.mantissa(), quantity.mantissa()) {
         Some(_) => (price, quantity),
         // Trailing zeros may be what overflows: drop them and try again.
         None => (price.normalize(), quantity.normalize()),
     };
-    let product = p.mantissa().checked_mul(q.mantissa()).ok_or(TOO_LARGE)?;
+    let product = mul(p.mantissa(), q.mantissa()).ok_or(TOO_LARGE)?;
     let scale = p.scale() + q.scale();
     let money = if scale <= MONEY_SCALE {
-        product.checked_mul(pow10(MONEY_SCALE - scale).ok_or(TOO_LARGE)?).ok_or(TOO_LARGE)?
+        mul(product, pow10(MONEY_SCALE - scale).ok_or(TOO_LARGE)?).ok_or(TOO_LARGE)?
     } else {
         let d = pow10(scale - MONEY_SCALE).ok_or(TOO_LARGE)?;
         if product % d != 0 {
