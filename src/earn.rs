@@ -24,7 +24,7 @@ use smallvec::SmallVec;
 use crate::error::{Error, Result};
 use crate::event::Line;
 use crate::member::DayCount;
-use crate::number::{div_fast, mul, mul_div_rem, round_div, Money, Points, RoundAt};
+use crate::number::{div_fast, mul_div_rem, round_div, Money, Points, RoundAt};
 use crate::program::{CompiledEarn, EarnKind, Program};
 use crate::time::{TimeOfDay, Weekday};
 
@@ -234,7 +234,7 @@ fn split_into(total: Points, weights: &[i128], parts: &mut [Points]) {
 /// Fine points (10⁻¹² of a unit) that stage-one rule `t` gives line `p`.
 fn fine(t: &CompiledEarn, p: &Priced<'_>) -> Option<i128> {
     // amount × num / den is points × 10¹², because the amount carries 10¹².
-    Some(div_fast(mul(p.amount, t.rate_num)?, t.rate_den))
+    Some(div_fast(crate::number::mul(p.amount, t.rate_num)?, t.rate_den))
 }
 
 /// The fine points a multiplier multiplies on line `p`: the sum over its
@@ -254,8 +254,8 @@ fn multiplied_base(program: &Program, stage_one: &[RuleOutcome], m: &CompiledEar
 /// (for a fixed bonus: the line's weight in the split).
 fn line_numerator(program: &Program, stage_one: &[RuleOutcome], rule: &CompiledEarn, p: &Priced<'_>) -> Option<i128> {
     match rule.kind {
-        EarnKind::PerAmount | EarnKind::Percent => mul(p.amount, rule.rate_num),
-        EarnKind::Multiplier => mul(multiplied_base(program, stage_one, rule, p)?, rule.extra_num),
+        EarnKind::PerAmount | EarnKind::Percent => crate::number::mul(p.amount, rule.rate_num),
+        EarnKind::Multiplier => crate::number::mul(multiplied_base(program, stage_one, rule, p)?, rule.extra_num),
         EarnKind::Fixed => Some(p.amount),
     }
 }

@@ -214,13 +214,15 @@ fn line_price(price: Decimal, quantity: Decimal) -> std::result::Result<Money, &
 /// One rule outcome as a receipt line: id and names shared with the
 /// program, the text formatted only when read.
 fn explanation(program: &Program, o: &earn::RuleOutcome) -> Explanation {
+    // Every field of the quote line is used here, so a field added to it
+    // (and to its text) fails to compile until the receipt line has it too.
+    let crate::QuotedRule { rule: _, name: _, points, capped, beaten_by, scale } = earn::quoted(program, o);
     let rule = &program.earn[o.rule];
-    let capped = o.capped_by.filter(|_| o.beaten_by.is_none()).map(earn::Cap::words);
-    let beaten_by = o.beaten_by.map(|w| &program.earn[w].name);
+    let beaten_by = beaten_by.and(o.beaten_by).map(|w| &program.earn[w].name);
     Explanation {
         rule: Text::shared(&rule.id),
-        points: o.points,
-        text: Text::rule_line(&rule.name, o.points, program.scale(), capped, beaten_by),
+        points,
+        text: Text::rule_line(&rule.name, points, scale, capped, beaten_by),
     }
 }
 
