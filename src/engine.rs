@@ -71,6 +71,9 @@ pub struct Quote<'p> {
 struct Work<'p, 'm> {
     program: &'p Program,
     m: &'m mut Member,
+    /// The event's id, shared by the receipt, new lots, the purchase record
+    /// and the member's memory of the event.
+    id: Text,
     undo: Undo<'p>,
     entries: Vec<Entry>,
     explanations: Vec<Explanation>,
@@ -330,7 +333,7 @@ impl Program {
     pub fn apply(&self, member: &mut Member, event: &Event) -> Result<Applied> {
         if member.program != self.spec.id {
             return Err(Error::WrongProgram {
-                member: member.id.clone(),
+                member: member.id.to_string(),
                 member_program: member.program.clone(),
                 program: self.spec.id.clone(),
             });
@@ -635,6 +638,7 @@ impl<'p, 'm> Work<'p, 'm> {
             program,
             undo: Undo::of(m),
             m,
+            id: Text::from_static(""),
             entries: Vec::new(),
             explanations: Vec::new(),
             notes: Vec::new(),
@@ -673,6 +677,7 @@ impl<'p, 'm> Work<'p, 'm> {
 
     /// Every step of the event that can fail.
     fn apply_event(&mut self, event: &Event) -> Result<()> {
+        self.id = Text::from(event.id.as_str());
         let clock = self.m.clock.max(event.at);
         self.catch_up(clock)?;
         self.m.clock = clock;
@@ -706,7 +711,7 @@ impl<'p, 'm> Work<'p, 'm> {
         let clock = self.m.clock;
         let next_expiries = program.next_expiries(self.m, clock, 3);
         let receipt = Arc::new(Receipt {
-            event: event.id.clone(),
+            event: self.id.clone(),
             kind: Text::from_static(event.kind.name()),
             member: self.m.id.clone(),
             at: event.at,
@@ -722,7 +727,7 @@ impl<'p, 'm> Work<'p, 'm> {
 
         let limits = &program.spec.limits;
         let recent = &mut self.m.recent;
-        recent.push(Processed { id: event.id.clone(), fingerprint, at: event.at, receipt: Some(Arc::clone(&receipt)) });
+        recent.push(Processed { id: self.id, fingerprint, at: event.at, receipt: Some(Arc::clone(&receipt)) });
         let excess = recent.len().saturating_sub(limits.remember_events as usize);
         recent.drain(..excess);
         let keep_from = recent.len().saturating_sub(limits.keep_receipts as usize);
@@ -870,7 +875,6 @@ impl<'p, 'm> Work<'p, 'm> {
         available_at: DateTime<Utc>,
         expires_at: Option<DateTime<Utc>>,
         origin: LotOrigin,
-        source: &str,
     ) -> u64 {
         let seq = self.m.next_lot;
         self.m.next_lot += 1;
@@ -883,7 +887,7 @@ impl<'p, 'm> Work<'p, 'm> {
             earned_at,
             available_at,
             expires_at,
-            source: source.to_owned(),
+            source: self.id.clone(),
             origin,
         });
         seq
@@ -917,7 +921,7 @@ impl<'p, 'm> Work<'p, 'm> {
                 check_id(&event.id, field, v)?;
             }
         }
-        let order = p.order.clone().unwrap_or_else(|| event.id.clone());
+        let order = p.order.as_deref().map_or_else(|| self.id.clone(), Text::from);
         if let Some(other) = self.m.purchases.iter().find(|r| r.order == order) {
             return Err(Error::event(
                 &event.id,
@@ -949,7 +953,7 @@ impl<'p, 'm> Work<'p, 'm> {
                 None => event.at,
             };
             let expires_at = program.expiry(event.at, available_at)?;
-            let seq = self.new_lot(earned.total, event.at, available_at, expires_at, LotOrigin::Earn, &event.id);
+            let seq = self.new_lot(earned.total, event.at, available_at, expires_at, LotOrigin::Earn);
             lot = Some(seq);
             let pending_until =
                 (available_at > event.at).then(|| available_at.with_timezone(&program.zone).naive_local());
@@ -986,7 +990,7 @@ impl<'p, 'm> Work<'p, 'm> {
         // Both are below 10¹⁵ (checked by `price`), so they fit a decimal.
         let as_amount = |m: Money| Amount::from_decimal(money_to_decimal(m).unwrap_or_default());
         self.m.purchases.push(PurchaseRecord {
-            event: event.id.clone(),
+            event: self.id.clone(),
             order,
             at: event.at,
             lot,
@@ -1113,7 +1117,7 @@ impl<'p, 'm> Work<'p, 'm> {
         }
         // Points that paid for this order come back in the same proportion.
         for b in 0..self.m.burns.len() {
-            if self.m.burns[b].order != order {
+            if order != self.m.burns[b].order {
                 continue;
             }
             let burn = &self.m.burns[b];
@@ -1219,7 +1223,7 @@ impl<'p, 'm> Work<'p, 'm> {
         self.undo.burns_changed.push((b, self.m.burns[b].refunded));
         self.m.burns[b].refunded += points;
         for (expires_at, give) in parts {
-            let seq = self.new_lot(give, event.at, event.at, expires_at, LotOrigin::Refund, &event.id);
+            let seq = self.new_lot(give, event.at, event.at, expires_at, LotOrigin::Refund);
             let reason = Text::from(format!("return: points that paid in '{source}' given back"));
             self.post(EntryKind::Refund, give, event.at, Some(seq), None, reason);
             self.m.totals.refunded = add(self.m.totals.refunded, give, "refunded points")?;
@@ -1437,7 +1441,7 @@ impl<'p, 'm> Work<'p, 'm> {
         let reason = Text::from(if a.note.is_empty() { a.reason.clone() } else { format!("{}: {}", a.reason, a.note) });
         if a.points > 0 {
             let expires_at = self.program.expiry(event.at, event.at)?;
-            let seq = self.new_lot(a.points, event.at, event.at, expires_at, LotOrigin::Adjust, &event.id);
+            let seq = self.new_lot(a.points, event.at, event.at, expires_at, LotOrigin::Adjust);
             self.post(EntryKind::Adjust, a.points, event.at, Some(seq), None, reason);
             self.m.totals.credited = add(self.m.totals.credited, a.points, "credited points")?;
         } else if a.points < 0 {

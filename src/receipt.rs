@@ -9,13 +9,15 @@ use serde::{Deserialize, Serialize};
 
 use crate::number::{Amount, Points, PointsText};
 
-/// A text of a receipt (a rule id, an entry's reason, an explanation line)
-/// or a key of a member's daily counters.
+/// A text of a receipt or a member state: an event, member or rule id, an
+/// entry's reason, an explanation line, a daily counter's key.
 ///
 /// It reads like a `str`: it derefs to one, compares with `&str` and
-/// `String`, shows with `{}` and serializes as a JSON string. The engine
-/// builds it without copying or formatting anything: fixed reasons are
-/// static, rule ids and names are shared with the program, and lines made of
+/// `String`, shows with `{}` and serializes as a JSON string. Copies share
+/// one buffer, and the engine builds texts without copying or formatting
+/// anything: fixed reasons are static, an event's id is shared by the
+/// receipt, the new lot, the purchase record and the member's memory of the
+/// event, rule ids and names are shared with the program, and lines made of
 /// numbers are formatted the first time they are read or written out.
 ///
 /// ```
@@ -36,7 +38,6 @@ pub struct Text {
 enum Repr {
     Static(&'static str),
     Shared(Arc<str>),
-    Owned(Box<str>),
     /// An explanation line: `"<name>: +<points>"` and the rest (see [`rule_line`]).
     Rule {
         name: Arc<str>,
@@ -63,6 +64,7 @@ impl Text {
         Text { repr: Repr::Static(text), shown: OnceLock::new() }
     }
 
+    /// A copy of `text` that shares its buffer.
     pub(crate) fn shared(text: &Arc<str>) -> Text {
         Text::of(Repr::Shared(Arc::clone(text)))
     }
@@ -97,7 +99,6 @@ impl Text {
         match &self.repr {
             Repr::Static(s) => s,
             Repr::Shared(s) => s,
-            Repr::Owned(s) => s,
             Repr::Rule { .. } | Repr::Earned { .. } => self.shown.get_or_init(|| self.to_string().into_boxed_str()),
         }
     }
@@ -152,7 +153,6 @@ impl fmt::Display for Text {
         match &self.repr {
             Repr::Static(s) => f.write_str(s),
             Repr::Shared(s) => f.write_str(s),
-            Repr::Owned(s) => f.write_str(s),
             Repr::Rule { name, points, scale, capped, beaten_by } => {
                 rule_line(f, name, *points, *scale, *capped, beaten_by.as_deref())
             }
@@ -194,6 +194,30 @@ impl PartialEq for Text {
 
 impl Eq for Text {}
 
+impl PartialOrd for Text {
+    fn partial_cmp(&self, other: &Text) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Text {
+    fn cmp(&self, other: &Text) -> std::cmp::Ordering {
+        self.as_str().cmp(other.as_str())
+    }
+}
+
+impl std::hash::Hash for Text {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.as_str().hash(state);
+    }
+}
+
+impl std::borrow::Borrow<str> for Text {
+    fn borrow(&self) -> &str {
+        self.as_str()
+    }
+}
+
 impl PartialEq<str> for Text {
     fn eq(&self, other: &str) -> bool {
         self.as_str() == other
@@ -212,24 +236,39 @@ impl PartialEq<String> for Text {
     }
 }
 
+impl PartialEq<Text> for str {
+    fn eq(&self, other: &Text) -> bool {
+        self == other.as_str()
+    }
+}
+
+impl PartialEq<Text> for &str {
+    fn eq(&self, other: &Text) -> bool {
+        *self == other.as_str()
+    }
+}
+
+impl PartialEq<Text> for String {
+    fn eq(&self, other: &Text) -> bool {
+        self == other.as_str()
+    }
+}
+
 impl From<&str> for Text {
     fn from(text: &str) -> Text {
-        Text::of(Repr::Owned(text.into()))
+        Text::of(Repr::Shared(text.into()))
     }
 }
 
 impl From<String> for Text {
     fn from(text: String) -> Text {
-        Text::of(Repr::Owned(text.into_boxed_str()))
+        Text::of(Repr::Shared(text.into()))
     }
 }
 
 impl From<Text> for String {
     fn from(text: Text) -> String {
-        match text.repr {
-            Repr::Owned(s) => s.into_string(),
-            _ => text.as_str().to_owned(),
-        }
+        text.as_str().to_owned()
     }
 }
 
@@ -238,7 +277,6 @@ impl Serialize for Text {
         match &self.repr {
             Repr::Static(t) => s.serialize_str(t),
             Repr::Shared(t) => s.serialize_str(t),
-            Repr::Owned(t) => s.serialize_str(t),
             // Written straight into the output, without building a string.
             Repr::Rule { .. } | Repr::Earned { .. } => match self.shown.get() {
                 Some(t) => s.serialize_str(t),
@@ -250,7 +288,17 @@ impl Serialize for Text {
 
 impl<'de> Deserialize<'de> for Text {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        String::deserialize(d).map(Text::from)
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = Text;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Text, E> {
+                Ok(Text::from(v))
+            }
+        }
+        d.deserialize_str(Visitor)
     }
 }
 
@@ -403,12 +451,12 @@ pub struct Expiring {
 #[serde(deny_unknown_fields)]
 pub struct Receipt {
     /// The event id.
-    pub event: String,
+    pub event: Text,
     /// The event type (`"purchase"`, …).
     #[serde(rename = "type")]
     pub kind: Text,
     /// The member id.
-    pub member: String,
+    pub member: Text,
     /// The event instant.
     pub at: DateTime<Utc>,
     /// The ledger entries posted, in order.
