@@ -177,10 +177,12 @@ pub const LATEST: &str = "9999-12-31T23:59:59Z";
 /// Refuses instants outside [`EARLIEST`, `LATEST`]: calendar arithmetic past
 /// them leaves the range of the date library.
 fn check_instant(event: &str, at: DateTime<Utc>) -> Result<()> {
-    use chrono::TimeZone;
-    let earliest = Utc.with_ymd_and_hms(1900, 1, 1, 0, 0, 0).single();
-    let latest = Utc.with_ymd_and_hms(9999, 12, 31, 23, 59, 59).single();
-    if earliest.is_some_and(|e| at < e) || latest.is_some_and(|l| at > l) {
+    // EARLIEST and LATEST as Unix seconds (checked by a unit test): no
+    // calendar arithmetic on every event.
+    const EARLIEST_SECS: i64 = -2_208_988_800;
+    const LATEST_SECS: i64 = 253_402_300_799;
+    let secs = at.timestamp();
+    if !(EARLIEST_SECS..=LATEST_SECS).contains(&secs) || (secs == LATEST_SECS && at.timestamp_subsec_nanos() > 0) {
         return Err(Error::event(event, "at", format!("{} is outside {EARLIEST} to {LATEST}", at.to_rfc3339())));
     }
     Ok(())
@@ -955,8 +957,7 @@ impl<'p, 'm> Work<'p, 'm> {
             let expires_at = program.expiry(event.at, available_at)?;
             let seq = self.new_lot(earned.total, event.at, available_at, expires_at, LotOrigin::Earn);
             lot = Some(seq);
-            let pending_until =
-                (available_at > event.at).then(|| available_at.with_timezone(&program.zone).naive_local());
+            let pending_until = (available_at > event.at).then_some((available_at, program.zone));
             let reason = Text::earned(earned.total, program.scale(), pending_until);
             self.post(EntryKind::Earn, earned.total, event.at, Some(seq), None, reason);
             self.m.totals.earned = add(self.m.totals.earned, earned.total, "earned points")?;
@@ -964,13 +965,16 @@ impl<'p, 'm> Work<'p, 'm> {
                 let rule = &program.earn[o.rule];
                 let id = &rule.id;
                 self.count_day(date, "earn", id, || Text::shared(&rule.day_key), o.points)?;
-                let old = self.m.lifetime.get(&**id).copied();
-                let life = add(old.unwrap_or(0), o.points, "a lifetime counter")?;
-                self.undo.lifetime.push((id, old));
+                // One look-up when the counter exists; a second to insert a new one.
                 match self.m.lifetime.get_mut(&**id) {
-                    Some(v) => *v = life,
+                    Some(v) => {
+                        let old = *v;
+                        *v = add(old, o.points, "a lifetime counter")?;
+                        self.undo.lifetime.push((id, Some(old)));
+                    }
                     None => {
-                        self.m.lifetime.insert(String::from(&**id), life);
+                        self.m.lifetime.insert(String::from(&**id), o.points);
+                        self.undo.lifetime.push((id, None));
                     }
                 }
             }
@@ -1608,6 +1612,23 @@ id = "pay"
         assert_eq!(r.total(EntryKind::Earn), 1);
         // And the point is split over the lines: the first line gets it.
         assert_eq!(m.purchases[0].lines.iter().map(|l| l.points).collect::<Vec<_>>(), [1, 0, 0]);
+    }
+
+    #[test]
+    fn instant_bounds() {
+        for (text, ok) in [
+            (EARLIEST, true),
+            (LATEST, true),
+            ("1899-12-31T23:59:59Z", false),
+            ("1899-12-31T23:59:59.999Z", false),
+            ("9999-12-31T23:59:59.999Z", false),
+            ("9999-12-31T23:59:58.999Z", true),
+            ("1900-01-01T00:00:00.001Z", true),
+            ("+10000-01-01T00:00:00Z", false),
+        ] {
+            let at: DateTime<Utc> = text.parse().unwrap();
+            assert_eq!(check_instant("e", at).is_ok(), ok, "{text}");
+        }
     }
 
     #[test]

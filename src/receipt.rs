@@ -46,11 +46,12 @@ enum Repr {
         capped: Option<&'static str>,
         beaten_by: Option<Arc<str>>,
     },
-    /// An earn entry's reason: `"earned <points> points[, pending until <local minute>]"`.
+    /// An earn entry's reason: `"earned <points> points[, pending until <local minute>]"`,
+    /// the instant shown in the zone (converted only when shown).
     Earned {
         points: Points,
         scale: u32,
-        pending_until: Option<NaiveDateTime>,
+        pending_until: Option<(DateTime<Utc>, chrono_tz::Tz)>,
     },
 }
 
@@ -81,7 +82,7 @@ impl Text {
     }
 
     /// The reason of an earn entry, formatted when read.
-    pub(crate) fn earned(points: Points, scale: u32, pending_until: Option<NaiveDateTime>) -> Text {
+    pub(crate) fn earned(points: Points, scale: u32, pending_until: Option<(DateTime<Utc>, chrono_tz::Tz)>) -> Text {
         Text::of(Repr::Earned { points, scale, pending_until })
     }
 
@@ -159,7 +160,9 @@ impl fmt::Display for Text {
             Repr::Earned { points, scale, pending_until } => {
                 write!(f, "earned {} points", PointsText(*points, *scale))?;
                 match pending_until {
-                    Some(t) => write!(f, ", pending until {}", LocalMinute(*t)),
+                    Some((t, zone)) => {
+                        write!(f, ", pending until {}", LocalMinute(t.with_timezone(zone).naive_local()))
+                    }
                     None => Ok(()),
                 }
             }
@@ -535,7 +538,7 @@ mod tests {
     fn texts_built_from_numbers_read_and_serialize_as_strings() {
         let name: Arc<str> = "Double points".into();
         let winner: Arc<str> = "Triple".into();
-        let pending = "2026-12-16T12:30:00".parse().ok();
+        let pending = "2026-12-16T09:30:00Z".parse().ok().map(|t| (t, chrono_tz::Europe::Moscow));
         for (text, want) in [
             (Text::rule_line(&name, 1250, 2, Some("per day"), None), "Double points: +12.50 (capped per day)"),
             (Text::rule_line(&name, 0, 0, None, Some(&winner)), "Double points: not applied, 'Triple' gives more"),
