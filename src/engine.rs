@@ -36,7 +36,7 @@ use crate::number::{
     money_to_decimal, mul, mul_div_rem, pow10, to_money, Amount, Money, Points, PointsText, MONEY_SCALE,
 };
 use crate::program::{CompiledBurn, ExpiryFrom, ExpiryKind, Program};
-use crate::receipt::{Entry, EntryKind, Expiring, Explanation, Receipt, Text};
+use crate::receipt::{Entry, EntryKind, Expiring, Explanation, Id, Receipt, Text};
 use crate::time::{local_date, start_of_day};
 
 /// The result of [`Program::apply`].
@@ -73,7 +73,7 @@ struct Work<'p, 'm> {
     m: &'m mut Member,
     /// The event's id, shared by the receipt, new lots, the purchase record
     /// and the member's memory of the event.
-    id: Text,
+    id: Id,
     undo: Undo<'p>,
     entries: Vec<Entry>,
     explanations: Vec<Explanation>,
@@ -216,6 +216,12 @@ fn line_price(price: Decimal, quantity: Decimal) -> std::result::Result<Money, &
     Ok(money)
 }
 
+/// The key of the daily count of earning purchases, shared by every member.
+fn purchases_key() -> Id {
+    static KEY: std::sync::OnceLock<Id> = std::sync::OnceLock::new();
+    KEY.get_or_init(|| Id::from("purchases:")).clone()
+}
+
 /// One rule outcome as a receipt line: id and names shared with the
 /// program, the text formatted only when read.
 fn explanation(program: &Program, o: &earn::RuleOutcome) -> Explanation {
@@ -225,7 +231,7 @@ fn explanation(program: &Program, o: &earn::RuleOutcome) -> Explanation {
     let rule = &program.earn[o.rule];
     let beaten_by = beaten_by.and(o.beaten_by).map(|w| &program.earn[w].name);
     Explanation {
-        rule: Text::shared(&rule.id),
+        rule: Id::shared(&rule.id),
         points,
         text: Text::rule_line(&rule.name, points, scale, capped, beaten_by),
     }
@@ -640,7 +646,7 @@ impl<'p, 'm> Work<'p, 'm> {
             program,
             undo: Undo::of(m),
             m,
-            id: Text::from_static(""),
+            id: Id::from(""),
             entries: Vec::new(),
             explanations: Vec::new(),
             notes: Vec::new(),
@@ -679,7 +685,7 @@ impl<'p, 'm> Work<'p, 'm> {
 
     /// Every step of the event that can fail.
     fn apply_event(&mut self, event: &Event) -> Result<()> {
-        self.id = Text::from(event.id.as_str());
+        self.id = Id::from(event.id.as_str());
         let clock = self.m.clock.max(event.at);
         self.catch_up(clock)?;
         self.m.clock = clock;
@@ -902,7 +908,7 @@ impl<'p, 'm> Work<'p, 'm> {
         date: NaiveDate,
         kind: &str,
         id: &str,
-        key: impl FnOnce() -> Text,
+        key: impl FnOnce() -> Id,
         points: Points,
     ) -> Result<()> {
         match self.m.days.iter_mut().find(|d| d.date == date && earn::day_key_matches(&d.key, kind, id)) {
@@ -923,7 +929,7 @@ impl<'p, 'm> Work<'p, 'm> {
                 check_id(&event.id, field, v)?;
             }
         }
-        let order = p.order.as_deref().map_or_else(|| self.id.clone(), Text::from);
+        let order = p.order.as_deref().map_or_else(|| self.id.clone(), Id::from);
         if let Some(other) = self.m.purchases.iter().find(|r| r.order == order) {
             return Err(Error::event(
                 &event.id,
@@ -964,7 +970,7 @@ impl<'p, 'm> Work<'p, 'm> {
             for o in earned.rules.iter().filter(|o| o.points > 0) {
                 let rule = &program.earn[o.rule];
                 let id = &rule.id;
-                self.count_day(date, "earn", id, || Text::shared(&rule.day_key), o.points)?;
+                self.count_day(date, "earn", id, || Id::shared(&rule.day_key), o.points)?;
                 // One look-up when the counter exists; a second to insert a new one.
                 match self.m.lifetime.get_mut(&**id) {
                     Some(v) => {
@@ -978,7 +984,7 @@ impl<'p, 'm> Work<'p, 'm> {
                     }
                 }
             }
-            self.count_day(date, "purchases", "", || Text::from_static("purchases:"), 0)?;
+            self.count_day(date, "purchases", "", purchases_key, 0)?;
         }
         if program.spec.expiry.kind == ExpiryKind::Inactivity {
             let pushed = program.expiry(event.at, event.at)?;
@@ -1315,7 +1321,7 @@ impl<'p, 'm> Work<'p, 'm> {
             status: HoldStatus::Open,
             closed_at: None,
         });
-        let key = || Text::from(format!("burn:{}", rule.spec.id));
+        let key = || Id::from(format!("burn:{}", rule.spec.id));
         self.count_day(local_date(program.zone, event.at), "burn", &rule.spec.id, key, h.points)?;
         self.notes.push(format!("hold open until {}", timeout_at.to_rfc3339()));
         Ok(())
@@ -1423,7 +1429,7 @@ impl<'p, 'm> Work<'p, 'm> {
             );
         }
         self.m.totals.burned = add(self.m.totals.burned, r.points, "burned points")?;
-        let key = || Text::from(format!("burn:{}", rule.spec.id));
+        let key = || Id::from(format!("burn:{}", rule.spec.id));
         self.count_day(local_date(program.zone, event.at), "burn", &rule.spec.id, key, r.points)?;
         self.m.burns.push(BurnRecord {
             event: event.id.clone(),

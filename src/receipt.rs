@@ -9,16 +9,159 @@ use serde::{Deserialize, Serialize};
 
 use crate::number::{Amount, Points, PointsText};
 
-/// A text of a receipt or a member state: an event, member or rule id, an
-/// entry's reason, an explanation line, a daily counter's key.
+/// An id or key shared without copying: an event, member, order or rule id,
+/// a daily counter's key. Copies share one buffer (`Arc<str>`), so an
+/// event's id is allocated once and shared by its receipt, the lot and
+/// purchase record it makes and the member's memory of it.
+///
+/// It reads like a `str` (deref, `Borrow<str>`, comparisons with `&str` and
+/// `String`, `{}`) and serializes as a JSON string.
+///
+/// ```
+/// let id = loyalty::Id::from("sale-1");
+/// let copy = id.clone(); // no copy of the text
+/// assert_eq!(copy, "sale-1");
+/// assert!(id.starts_with("sale"));
+/// assert_eq!(serde_json::to_string(&id).unwrap(), r#""sale-1""#);
+/// let mut seen = std::collections::BTreeSet::new();
+/// seen.insert(id);
+/// assert!(seen.contains("sale-1"));
+/// ```
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Id(Arc<str>);
+
+impl Id {
+    /// A copy of `text` that shares its buffer.
+    pub(crate) fn shared(text: &Arc<str>) -> Id {
+        Id(Arc::clone(text))
+    }
+
+    /// The id as a `str`.
+    ///
+    /// ```
+    /// assert_eq!(loyalty::Id::from("m-1").as_str(), "m-1");
+    /// ```
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Id {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Debug for Id {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&*self.0, f)
+    }
+}
+
+impl std::ops::Deref for Id {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl AsRef<str> for Id {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::borrow::Borrow<str> for Id {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
+impl PartialEq<str> for Id {
+    fn eq(&self, other: &str) -> bool {
+        &*self.0 == other
+    }
+}
+
+impl PartialEq<&str> for Id {
+    fn eq(&self, other: &&str) -> bool {
+        &*self.0 == *other
+    }
+}
+
+impl PartialEq<String> for Id {
+    fn eq(&self, other: &String) -> bool {
+        &*self.0 == other
+    }
+}
+
+impl PartialEq<Id> for str {
+    fn eq(&self, other: &Id) -> bool {
+        self == &*other.0
+    }
+}
+
+impl PartialEq<Id> for &str {
+    fn eq(&self, other: &Id) -> bool {
+        *self == &*other.0
+    }
+}
+
+impl PartialEq<Id> for String {
+    fn eq(&self, other: &Id) -> bool {
+        self == &*other.0
+    }
+}
+
+impl From<&str> for Id {
+    fn from(text: &str) -> Id {
+        Id(text.into())
+    }
+}
+
+impl From<String> for Id {
+    fn from(text: String) -> Id {
+        Id(text.into())
+    }
+}
+
+impl From<Id> for String {
+    fn from(id: Id) -> String {
+        id.0.to_string()
+    }
+}
+
+impl Serialize for Id {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for Id {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = Id;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Id, E> {
+                Ok(Id::from(v))
+            }
+        }
+        d.deserialize_str(Visitor)
+    }
+}
+
+/// A text of a receipt: an entry's reason, an explanation line, the event
+/// type.
 ///
 /// It reads like a `str`: it derefs to one, compares with `&str` and
-/// `String`, shows with `{}` and serializes as a JSON string. Copies share
-/// one buffer, and the engine builds texts without copying or formatting
-/// anything: fixed reasons are static, an event's id is shared by the
-/// receipt, the new lot, the purchase record and the member's memory of the
-/// event, rule ids and names are shared with the program, and lines made of
-/// numbers are formatted the first time they are read or written out.
+/// `String`, shows with `{}` and serializes as a JSON string. The engine
+/// builds it without copying or formatting anything: fixed reasons are
+/// static, rule names are shared with the program, and lines made of
+/// numbers are formatted the first time they are read (then kept) or
+/// written out (straight into the output).
 ///
 /// ```
 /// let t = loyalty::Text::from("points expired");
@@ -63,11 +206,6 @@ impl Text {
     /// ```
     pub const fn from_static(text: &'static str) -> Text {
         Text { repr: Repr::Static(text), shown: OnceLock::new() }
-    }
-
-    /// A copy of `text` that shares its buffer.
-    pub(crate) fn shared(text: &Arc<str>) -> Text {
-        Text::of(Repr::Shared(Arc::clone(text)))
     }
 
     /// An explanation line for a rule, formatted when read.
@@ -362,7 +500,7 @@ pub struct Entry {
 #[serde(deny_unknown_fields)]
 pub struct Explanation {
     /// The rule id.
-    pub rule: Text,
+    pub rule: Id,
     /// Points the rule moved (0 when it was capped away or lost to an exclusive rule).
     pub points: Points,
     /// For people: `"Double points Tuesday: +40"`.
@@ -454,12 +592,12 @@ pub struct Expiring {
 #[serde(deny_unknown_fields)]
 pub struct Receipt {
     /// The event id.
-    pub event: Text,
+    pub event: Id,
     /// The event type (`"purchase"`, …).
     #[serde(rename = "type")]
     pub kind: Text,
     /// The member id.
-    pub member: Text,
+    pub member: Id,
     /// The event instant.
     pub at: DateTime<Utc>,
     /// The ledger entries posted, in order.
@@ -544,7 +682,6 @@ mod tests {
             (Text::rule_line(&name, 0, 0, None, Some(&winner)), "Double points: not applied, 'Triple' gives more"),
             (Text::earned(7, 0, pending), "earned 7 points, pending until 2026-12-16 12:30"),
             (Text::earned(7, 0, None), "earned 7 points"),
-            (Text::shared(&name), "Double points"),
         ] {
             assert_eq!(serde_json::to_string(&text).unwrap(), serde_json::to_string(want).unwrap());
             assert_eq!(text.to_string(), want);

@@ -551,7 +551,7 @@ impl Materializer {
 
     fn purchase(&self, member: &Member, r: &PurchaseRef) -> Option<String> {
         let recorded = member.purchases();
-        let paid: Vec<&loyalty::Text> =
+        let paid: Vec<&loyalty::Id> =
             recorded.iter().filter(|p| member.burns().iter().any(|b| b.order == p.order)).map(|p| &p.event).collect();
         match r {
             PurchaseRef::Paid(ix) if !paid.is_empty() => Some(ix.get(&paid).to_string()),
