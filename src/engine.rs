@@ -37,7 +37,7 @@ use crate::number::{
 };
 use crate::program::{CompiledBurn, ExpiryFrom, ExpiryKind, Program};
 use crate::receipt::{Entry, EntryKind, Expiring, Explanation, Id, Receipt, Text};
-use crate::time::{local_date, start_of_day};
+use crate::time::{local_date, start_of_day, Moment};
 
 /// The result of [`Program::apply`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -74,6 +74,8 @@ struct Work<'p, 'm> {
     /// The event's id, shared by the receipt, new lots, the purchase record
     /// and the member's memory of the event.
     id: Id,
+    /// The event's instant with its local time, converted once per event.
+    event_at: Moment,
     undo: Undo<'p>,
     entries: Vec<Entry>,
     explanations: Vec<Explanation>,
@@ -610,7 +612,7 @@ impl Program {
     }
 
     /// When a lot earned at `earned` and available at `available` expires.
-    fn expiry(&self, earned: DateTime<Utc>, available: DateTime<Utc>) -> Result<Option<DateTime<Utc>>> {
+    fn expiry(&self, earned: Moment, available: Moment) -> Result<Option<DateTime<Utc>>> {
         let e = &self.spec.expiry;
         let overflow = || Error::overflow("an expiry instant");
         let at = match e.kind {
@@ -618,12 +620,12 @@ impl Program {
             ExpiryKind::After | ExpiryKind::Inactivity => {
                 let from = if e.from == ExpiryFrom::Available { available } else { earned };
                 let period = e.period.ok_or_else(overflow)?;
-                let t = period.after(from, self.zone).ok_or_else(overflow)?;
-                e.round_to.apply(t, self.zone).ok_or_else(overflow)?
+                let t = period.after_in(from, self.zone).ok_or_else(overflow)?;
+                e.round_to.apply_in(t, self.zone).ok_or_else(overflow)?.utc
             }
             ExpiryKind::FixedDate => {
                 let (month, day) = (e.month.unwrap_or(12), e.day.unwrap_or(31));
-                let date = local_date(self.zone, earned);
+                let date = earned.local(self.zone).date();
                 let on = |year: i32| {
                     NaiveDate::from_ymd_opt(year, month, day).or_else(|| NaiveDate::from_ymd_opt(year, month, day - 1))
                 };
@@ -642,11 +644,13 @@ impl Program {
 
 impl<'p, 'm> Work<'p, 'm> {
     fn new(program: &'p Program, m: &'m mut Member) -> Work<'p, 'm> {
+        let clock = m.clock;
         Work {
             program,
             undo: Undo::of(m),
             m,
             id: Id::from(""),
+            event_at: Moment::new(clock),
             entries: Vec::new(),
             explanations: Vec::new(),
             notes: Vec::new(),
@@ -679,6 +683,15 @@ impl<'p, 'm> Work<'p, 'm> {
         self.entries.push(Entry { seq: 0, kind, points, at, lot, rule: rule.map(str::to_owned), reason });
     }
 
+    /// `at` as a [`Moment`], its local time known when it is the event's.
+    fn moment(&self, at: DateTime<Utc>) -> Moment {
+        if at == self.event_at.utc {
+            self.event_at
+        } else {
+            Moment::new(at)
+        }
+    }
+
     fn pts(&self, p: Points) -> PointsText {
         PointsText(p, self.program.scale())
     }
@@ -686,6 +699,7 @@ impl<'p, 'm> Work<'p, 'm> {
     /// Every step of the event that can fail.
     fn apply_event(&mut self, event: &Event) -> Result<()> {
         self.id = Id::from(event.id.as_str());
+        self.event_at = Moment::with_local(event.at, event.at.with_timezone(&self.program.zone).naive_local());
         let clock = self.m.clock.max(event.at);
         self.catch_up(clock)?;
         self.m.clock = clock;
@@ -960,7 +974,7 @@ impl<'p, 'm> Work<'p, 'm> {
                 }
                 None => event.at,
             };
-            let expires_at = program.expiry(event.at, available_at)?;
+            let expires_at = program.expiry(self.event_at, self.moment(available_at))?;
             let seq = self.new_lot(earned.total, event.at, available_at, expires_at, LotOrigin::Earn);
             lot = Some(seq);
             let pending_until = (available_at > event.at).then_some((available_at, program.zone));
@@ -987,7 +1001,7 @@ impl<'p, 'm> Work<'p, 'm> {
             self.count_day(date, "purchases", "", purchases_key, 0)?;
         }
         if program.spec.expiry.kind == ExpiryKind::Inactivity {
-            let pushed = program.expiry(event.at, event.at)?;
+            let pushed = program.expiry(self.event_at, self.event_at)?;
             let clock = self.m.clock;
             for l in &mut self.m.lots {
                 // Lots that already reached their expiry keep only held points; they stay expired.
@@ -1450,7 +1464,7 @@ impl<'p, 'm> Work<'p, 'm> {
         }
         let reason = Text::from(if a.note.is_empty() { a.reason.clone() } else { format!("{}: {}", a.reason, a.note) });
         if a.points > 0 {
-            let expires_at = self.program.expiry(event.at, event.at)?;
+            let expires_at = self.program.expiry(self.event_at, self.event_at)?;
             let seq = self.new_lot(a.points, event.at, event.at, expires_at, LotOrigin::Adjust);
             self.post(EntryKind::Adjust, a.points, event.at, Some(seq), None, reason);
             self.m.totals.credited = add(self.m.totals.credited, a.points, "credited points")?;
@@ -1473,22 +1487,25 @@ impl<'p, 'm> Work<'p, 'm> {
     /// Drops what the bounds say is no longer needed.
     fn compact(&mut self) {
         let program = self.program;
-        let clock = self.m.clock;
+        let clock = self.moment(self.m.clock);
         let zone = program.zone;
         let limits = &program.spec.limits;
         self.m.lots.retain(|l| l.remaining > 0);
-        let late = limits.late_window.before(clock, zone).unwrap_or(clock);
+        let late_moment = limits.late_window.before_in(clock, zone).unwrap_or(clock);
+        let late = late_moment.utc;
         self.m.holds.retain(|h| h.status == HoldStatus::Open || h.closed_at.is_none_or(|c| c >= late));
         // Records older than the return window (with a day to spare for
         // calendar clamping) can no longer be returned against.
-        let cutoff =
-            limits.return_window.before(clock, zone).and_then(|c| c.checked_sub_signed(chrono::Duration::days(1)));
+        let cutoff = limits
+            .return_window
+            .before_in(clock, zone)
+            .and_then(|c| c.utc.checked_sub_signed(chrono::Duration::days(1)));
         if let Some(cutoff) = cutoff {
             self.m.purchases.retain(|p| p.at >= cutoff);
             self.m.burns.retain(|b| b.at >= cutoff);
         }
         // Daily counters: keep the months a late event may still fall in.
-        let oldest = local_date(zone, late);
+        let oldest = late_moment.local(zone).date();
         let month_start = NaiveDate::from_ymd_opt(oldest.year(), oldest.month(), 1).unwrap_or(oldest);
         self.m.days.retain(|d| d.date >= month_start);
     }
