@@ -276,7 +276,17 @@ pub(crate) const MONEY_ONE: Money = 1_000_000_000_000;
 
 /// 10^`exp` as an `i128`, or `None` past 10³⁸.
 pub(crate) fn pow10(exp: u32) -> Option<i128> {
-    10_i128.checked_pow(exp)
+    // A table: `checked_pow` multiplies in a loop, and prices need this for every line.
+    const POWERS: [i128; 39] = {
+        let mut t = [1_i128; 39];
+        let mut i = 1;
+        while i < 39 {
+            t[i] = t[i - 1] * 10;
+            i += 1;
+        }
+        t
+    };
+    POWERS.get(exp as usize).copied()
 }
 
 /// A decimal as [`Money`], or `None` when it has more than 12 significant
@@ -596,6 +606,13 @@ mod tests {
                     assert_eq!(round_div(a, b, mode), want, "{a}/{b} {mode:?}");
                 }
             }
+        }
+    }
+
+    #[test]
+    fn powers_of_ten() {
+        for exp in 0..45 {
+            assert_eq!(pow10(exp), 10_i128.checked_pow(exp), "10^{exp}");
         }
     }
 
