@@ -5,7 +5,7 @@
 
 use std::hint::black_box;
 
-use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
+use criterion::{criterion_group, BatchSize, Criterion};
 use loyalty::{Basket, Event, Member, Program};
 
 const PROGRAM: &str = r#"
@@ -153,11 +153,67 @@ fn bench(c: &mut Criterion) {
     group.bench_function("apply (one member per iteration)", |b| {
         b.iter_batched_ref(|| member.clone(), |m| program.apply(m, black_box(&event)).unwrap(), BatchSize::PerIteration)
     });
+    // A host loads its member from storage: lists decoded from JSON have the
+    // spare capacity of their growth, where a clone has exactly its length.
+    let stored = member.to_json();
+    group.bench_function("apply (member decoded from JSON)", |b| {
+        b.iter_batched_ref(
+            || Member::from_json_str(&stored).unwrap(),
+            |m| program.apply(m, black_box(&event)).unwrap(),
+            BatchSize::SmallInput,
+        )
+    });
     group.bench_function("apply (duplicate)", |b| {
         b.iter_batched_ref(|| m.clone(), |m| program.apply(m, black_box(&event)).unwrap(), BatchSize::SmallInput)
     });
     group.finish();
 }
 
+/// A fixed number of calls, for instruction counts that CPU contention does
+/// not blur: `LOYALTY_COUNT=<what>:<n>` with `what` one of `hand`, `quote`,
+/// `apply`, `clone` (`apply` includes a member copy per call; subtract
+/// `clone`), `apply-json`, `json` (the same with members decoded from JSON).
+/// For example:
+/// `LOYALTY_COUNT=apply:20000 perf stat -e instructions:u target/release/deps/apply-*`.
+fn count(spec: &str) {
+    let (program, member, event, basket) = setup();
+    let lines: Vec<(u8, i64)> = vec![(0, 49_000), (1, 52_150), (0, 89_000), (2, 65_000), (3, 120_000)];
+    let at = AT.parse().unwrap();
+    let (what, n) = spec.split_once(':').expect("LOYALTY_COUNT=<what>:<n>");
+    let n: usize = n.parse().expect("a count");
+    const BATCH: usize = 100;
+    match what {
+        "hand" => (0..n).for_each(|_| {
+            black_box(hand_written(black_box(&lines), true, true));
+        }),
+        "quote" => (0..n).for_each(|_| {
+            black_box(program.quote(black_box(&member), black_box(&basket), at).unwrap());
+        }),
+        "apply" | "clone" | "apply-json" | "json" => {
+            let stored = member.to_json();
+            for _ in 0..n.div_ceil(BATCH) {
+                let mut members: Vec<Member> = match what {
+                    "apply" | "clone" => (0..BATCH).map(|_| member.clone()).collect(),
+                    _ => (0..BATCH).map(|_| Member::from_json_str(&stored).unwrap()).collect(),
+                };
+                if what.starts_with("apply") {
+                    for m in &mut members {
+                        black_box(program.apply(m, black_box(&event)).unwrap());
+                    }
+                }
+                black_box(members);
+            }
+        }
+        _ => panic!("LOYALTY_COUNT: unknown '{what}'"),
+    }
+}
+
 criterion_group!(benches, bench);
-criterion_main!(benches);
+
+fn main() {
+    if let Ok(spec) = std::env::var("LOYALTY_COUNT") {
+        return count(&spec);
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}

@@ -241,10 +241,18 @@ fn context_matches(rule: &CompiledEarn, ctx: &Context<'_>) -> bool {
 /// Adds the split of `total` over `weights` (see [`allocate`]) into `sums`;
 /// `None` on overflow.
 fn allocate_add(total: Points, weights: &[i128], sums: &mut [Points]) -> Option<()> {
-    let mut parts: SmallVec<[Points; 16]> = SmallVec::from_elem(0, weights.len());
-    split_into(total, weights, &mut parts);
-    for (s, p) in sums.iter_mut().zip(parts) {
-        *s = s.checked_add(p)?;
+    let mut small = [0; 16];
+    let mut large = Vec::new();
+    let parts = match small.get_mut(..weights.len()) {
+        Some(parts) => parts,
+        None => {
+            large.resize(weights.len(), 0);
+            &mut large[..]
+        }
+    };
+    split_into(total, weights, parts);
+    for (s, p) in sums.iter_mut().zip(parts.iter()) {
+        *s = s.checked_add(*p)?;
     }
     Some(())
 }
@@ -291,7 +299,7 @@ fn split_into(total: Points, weights: &[i128], parts: &mut [Points]) {
 /// Fine points (10⁻¹² of a unit) that stage-one rule `t` gives line `p`.
 fn fine(t: &CompiledEarn, p: &Priced<'_>) -> Option<i128> {
     // amount × num / den is points × 10¹², because the amount carries 10¹².
-    Some(div_fast(p.amount.checked_mul(t.rate_num)?, t.rate_den))
+    Some(div_fast(crate::number::mul(p.amount, t.rate_num)?, t.rate_den))
 }
 
 /// The fine points a multiplier multiplies on line `p`: the sum over its
@@ -327,11 +335,11 @@ fn line_numerator(
     value: i128,
 ) -> Option<i128> {
     match shape(rule) {
-        Shape::Rate => p.amount.checked_mul(rule.rate_num),
+        Shape::Rate => crate::number::mul(p.amount, rule.rate_num),
         Shape::Multiplier if rule.script.is_some() => {
-            multiplied_base(program, stage_one, rule, p, i)?.checked_mul(value)
+            crate::number::mul(multiplied_base(program, stage_one, rule, p, i)?, value)
         }
-        Shape::Multiplier => multiplied_base(program, stage_one, rule, p, i)?.checked_mul(rule.extra_num),
+        Shape::Multiplier => crate::number::mul(multiplied_base(program, stage_one, rule, p, i)?, rule.extra_num),
         Shape::Bonus => Some(p.amount),
         Shape::LinePoints => Some(value),
     }
@@ -598,7 +606,7 @@ fn apply_caps(rule: &CompiledEarn, points: Points, ctx: &Context<'_>) -> (Points
         cut(caps.per_month, month, Cap::PerMonth);
     }
     if caps.lifetime.is_some() {
-        cut(caps.lifetime, ctx.lifetime.get(&rule.id).copied().unwrap_or(0), Cap::Lifetime);
+        cut(caps.lifetime, ctx.lifetime.get(&*rule.id).copied().unwrap_or(0), Cap::Lifetime);
     }
     (room, by)
 }

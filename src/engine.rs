@@ -18,8 +18,9 @@
 
 use std::sync::Arc;
 
-use chrono::{DateTime, Datelike, NaiveDate, Timelike, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use rust_decimal::Decimal;
+use smallvec::SmallVec;
 
 use crate::earn::{self, day_and_month, Context, Priced, PricedLines};
 use crate::error::{Error, Result};
@@ -31,10 +32,12 @@ use crate::member::{
     BurnRecord, DayCount, HoldRecord, HoldStatus, LineRecord, Lot, LotOrigin, Member, Processed, PurchaseRecord, Take,
     Totals,
 };
-use crate::number::{money_to_decimal, mul_div_rem, pow10, to_money, Amount, Money, Points, PointsText, MONEY_SCALE};
+use crate::number::{
+    money_to_decimal, mul, mul_div_rem, pow10, to_money, Amount, Money, Points, PointsText, MONEY_SCALE,
+};
 use crate::program::{CompiledBurn, ExpiryFrom, ExpiryKind, Program};
-use crate::receipt::{Entry, EntryKind, Expiring, Explanation, Receipt};
-use crate::time::{local_date, start_of_day};
+use crate::receipt::{Entry, EntryKind, Expiring, Explanation, Id, Receipt, Text};
+use crate::time::{local_date, start_of_day, Moment};
 
 /// The result of [`Program::apply`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -68,6 +71,11 @@ pub struct Quote<'p> {
 struct Work<'p, 'm> {
     program: &'p Program,
     m: &'m mut Member,
+    /// The event's id, shared by the receipt, new lots, the purchase record
+    /// and the member's memory of the event.
+    id: Id,
+    /// The event's instant with its local time, converted once per event.
+    event_at: Moment,
     undo: Undo<'p>,
     entries: Vec<Entry>,
     explanations: Vec<Explanation>,
@@ -75,6 +83,10 @@ struct Work<'p, 'm> {
     shortfall: Points,
     paid: Option<Amount>,
 }
+
+/// The fields of a lot that an event changes in place: remaining, held,
+/// pending, expires_at.
+type LotState = (Points, Points, bool, Option<DateTime<Utc>>);
 
 /// What puts a member back as it was before an event that failed half-way:
 /// the fields an event changes in place, and the lengths of the lists it
@@ -90,13 +102,13 @@ struct Undo<'p> {
     debt: Points,
     totals: Totals,
     /// (remaining, held, pending, expires_at) of the lots there were.
-    lots: Vec<(Points, Points, bool, Option<DateTime<Utc>>)>,
+    lots: SmallVec<[LotState; 16]>,
     /// (status, closed_at) of the holds there were.
-    holds: Vec<(HoldStatus, Option<DateTime<Utc>>)>,
+    holds: SmallVec<[(HoldStatus, Option<DateTime<Utc>>); 4]>,
     /// (points, count) of the daily counters there were.
-    days: Vec<(Points, u32)>,
+    days: SmallVec<[(Points, u32); 16]>,
     /// Lifetime counters (keyed by rule id) as they were before each change, in order.
-    lifetime: Vec<(&'p str, Option<Points>)>,
+    lifetime: SmallVec<[(&'p str, Option<Points>); 8]>,
     purchases: usize,
     /// Purchase records as they were before a return changed them.
     purchases_changed: Vec<(usize, PurchaseRecord)>,
@@ -116,7 +128,7 @@ impl<'p> Undo<'p> {
             lots: m.lots.iter().map(|l| (l.remaining, l.held, l.pending, l.expires_at)).collect(),
             holds: m.holds.iter().map(|h| (h.status, h.closed_at)).collect(),
             days: m.days.iter().map(|d| (d.points, d.count)).collect(),
-            lifetime: Vec::new(),
+            lifetime: SmallVec::new(),
             purchases: m.purchases.len(),
             purchases_changed: Vec::new(),
             burns: m.burns.len(),
@@ -159,20 +171,10 @@ impl<'p> Undo<'p> {
     }
 }
 
-/// A local date and time to the minute, `2026-12-16 12:30`.
 /// What a burn rule's script decided.
 pub(crate) struct BurnVerdict {
     pub(crate) limit: Option<Points>,
     pub(crate) text: Option<String>,
-}
-
-struct LocalMinute(chrono::NaiveDateTime);
-
-impl std::fmt::Display for LocalMinute {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let t = self.0;
-        write!(f, "{:04}-{:02}-{:02} {:02}:{:02}", t.year(), t.month(), t.day(), t.hour(), t.minute())
-    }
 }
 
 /// The earliest instant an event may carry.
@@ -183,10 +185,12 @@ pub const LATEST: &str = "9999-12-31T23:59:59Z";
 /// Refuses instants outside [`EARLIEST`, `LATEST`]: calendar arithmetic past
 /// them leaves the range of the date library.
 fn check_instant(event: &str, at: DateTime<Utc>) -> Result<()> {
-    use chrono::TimeZone;
-    let earliest = Utc.with_ymd_and_hms(1900, 1, 1, 0, 0, 0).single();
-    let latest = Utc.with_ymd_and_hms(9999, 12, 31, 23, 59, 59).single();
-    if earliest.is_some_and(|e| at < e) || latest.is_some_and(|l| at > l) {
+    // EARLIEST and LATEST as Unix seconds (checked by a unit test): no
+    // calendar arithmetic on every event.
+    const EARLIEST_SECS: i64 = -2_208_988_800;
+    const LATEST_SECS: i64 = 253_402_300_799;
+    let secs = at.timestamp();
+    if !(EARLIEST_SECS..=LATEST_SECS).contains(&secs) || (secs == LATEST_SECS && at.timestamp_subsec_nanos() > 0) {
         return Err(Error::event(event, "at", format!("{} is outside {EARLIEST} to {LATEST}", at.to_rfc3339())));
     }
     Ok(())
@@ -198,15 +202,15 @@ const AMOUNT_LIMIT: Money = 1_000_000_000_000_000 * crate::number::MONEY_ONE;
 /// unit_price × quantity as [`Money`], exactly, or why it cannot be.
 fn line_price(price: Decimal, quantity: Decimal) -> std::result::Result<Money, &'static str> {
     const TOO_LARGE: &str = "is too large";
-    let (p, q) = match price.mantissa().checked_mul(quantity.mantissa()) {
+    let (p, q) = match mul(price.mantissa(), quantity.mantissa()) {
         Some(_) => (price, quantity),
         // Trailing zeros may be what overflows: drop them and try again.
         None => (price.normalize(), quantity.normalize()),
     };
-    let product = p.mantissa().checked_mul(q.mantissa()).ok_or(TOO_LARGE)?;
+    let product = mul(p.mantissa(), q.mantissa()).ok_or(TOO_LARGE)?;
     let scale = p.scale() + q.scale();
     let money = if scale <= MONEY_SCALE {
-        product.checked_mul(pow10(MONEY_SCALE - scale).ok_or(TOO_LARGE)?).ok_or(TOO_LARGE)?
+        mul(product, pow10(MONEY_SCALE - scale).ok_or(TOO_LARGE)?).ok_or(TOO_LARGE)?
     } else {
         let d = pow10(scale - MONEY_SCALE).ok_or(TOO_LARGE)?;
         if product % d != 0 {
@@ -218,6 +222,33 @@ fn line_price(price: Decimal, quantity: Decimal) -> std::result::Result<Money, &
         return Err(TOO_LARGE);
     }
     Ok(money)
+}
+
+/// The key of the daily count of earning purchases, shared by every member.
+fn purchases_key() -> Id {
+    static KEY: std::sync::OnceLock<Id> = std::sync::OnceLock::new();
+    KEY.get_or_init(|| Id::from("purchases:")).clone()
+}
+
+/// One rule outcome as a receipt line: id and names shared with the
+/// program, the text formatted only when read.
+fn explanation(program: &Program, o: &earn::RuleOutcome) -> Explanation {
+    // Every field of the quote line is used here, so a field added to it
+    // (and to its text) fails to compile until the receipt line has it too.
+    let quoted = earn::quoted(program, o);
+    let rule = &program.earn[o.rule];
+    if quoted.note.is_some() || quoted.skipped.is_some() {
+        // Script rules with a text or a skip: formatted now (the fast path
+        // is for built-in rules).
+        return Explanation { rule: Id::shared(&rule.id), points: quoted.points, text: Text::from(quoted.to_string()) };
+    }
+    let crate::QuotedRule { rule: _, name: _, points, capped, beaten_by, scale, note: _, skipped: _ } = quoted;
+    let beaten_by = beaten_by.and(o.beaten_by).map(|w| &program.earn[w].name);
+    Explanation {
+        rule: Id::shared(&rule.id),
+        points,
+        text: Text::rule_line(&rule.name, points, scale, capped, beaten_by),
+    }
 }
 
 fn add(a: Points, b: Points, what: &str) -> Result<Points> {
@@ -324,7 +355,7 @@ impl Program {
     pub fn apply(&self, member: &mut Member, event: &Event) -> Result<Applied> {
         if member.program != self.spec.id {
             return Err(Error::WrongProgram {
-                member: member.id.clone(),
+                member: member.id.to_string(),
                 member_program: member.program.clone(),
                 program: self.spec.id.clone(),
             });
@@ -447,6 +478,25 @@ impl Program {
             }
         }
         out
+    }
+
+    /// The first `n` groups of [`Program::upcoming_expiries`] (with no end),
+    /// without sorting the lots: the `n` soonest instants are kept as the
+    /// lots go by. An instant pushed out of them never comes back, since `n`
+    /// sooner ones are already known.
+    fn next_expiries(&self, member: &Member, from: DateTime<Utc>, n: usize) -> Vec<Expiring> {
+        let mut soonest: SmallVec<[(DateTime<Utc>, Points); 4]> = SmallVec::new();
+        for lot in member.lots.iter().filter(|l| l.remaining > 0) {
+            let Some(at) = lot.expires_at.filter(|at| *at > from) else { continue };
+            match soonest.iter().position(|(t, _)| *t >= at) {
+                Some(i) if soonest[i].0 == at => soonest[i].1 = soonest[i].1.saturating_add(lot.remaining),
+                Some(i) if i < n => soonest.insert(i, (at, lot.remaining)),
+                None if soonest.len() < n => soonest.push((at, lot.remaining)),
+                _ => {}
+            }
+            soonest.truncate(n);
+        }
+        soonest.into_iter().map(|(at, points)| Expiring { at, date: local_date(self.zone, at), points }).collect()
     }
 
     /// Points a member can spend at `at` (which should not be before the member's clock).
@@ -615,7 +665,7 @@ impl Program {
     }
 
     /// When a lot earned at `earned` and available at `available` expires.
-    fn expiry(&self, earned: DateTime<Utc>, available: DateTime<Utc>) -> Result<Option<DateTime<Utc>>> {
+    fn expiry(&self, earned: Moment, available: Moment) -> Result<Option<DateTime<Utc>>> {
         let e = &self.spec.expiry;
         let overflow = || Error::overflow("an expiry instant");
         let at = match e.kind {
@@ -623,12 +673,12 @@ impl Program {
             ExpiryKind::After | ExpiryKind::Inactivity => {
                 let from = if e.from == ExpiryFrom::Available { available } else { earned };
                 let period = e.period.ok_or_else(overflow)?;
-                let t = period.after(from, self.zone).ok_or_else(overflow)?;
-                e.round_to.apply(t, self.zone).ok_or_else(overflow)?
+                let t = period.after_in(from, self.zone).ok_or_else(overflow)?;
+                e.round_to.apply_in(t, self.zone).ok_or_else(overflow)?.utc
             }
             ExpiryKind::FixedDate => {
                 let (month, day) = (e.month.unwrap_or(12), e.day.unwrap_or(31));
-                let date = local_date(self.zone, earned);
+                let date = earned.local(self.zone).date();
                 let on = |year: i32| {
                     NaiveDate::from_ymd_opt(year, month, day).or_else(|| NaiveDate::from_ymd_opt(year, month, day - 1))
                 };
@@ -647,10 +697,13 @@ impl Program {
 
 impl<'p, 'm> Work<'p, 'm> {
     fn new(program: &'p Program, m: &'m mut Member) -> Work<'p, 'm> {
+        let clock = m.clock;
         Work {
             program,
             undo: Undo::of(m),
             m,
+            id: Id::from(""),
+            event_at: Moment::new(clock),
             entries: Vec::new(),
             explanations: Vec::new(),
             notes: Vec::new(),
@@ -678,9 +731,18 @@ impl<'p, 'm> Work<'p, 'm> {
         at: DateTime<Utc>,
         lot: Option<u64>,
         rule: Option<&str>,
-        reason: String,
+        reason: Text,
     ) {
         self.entries.push(Entry { seq: 0, kind, points, at, lot, rule: rule.map(str::to_owned), reason });
+    }
+
+    /// `at` as a [`Moment`], its local time known when it is the event's.
+    fn moment(&self, at: DateTime<Utc>) -> Moment {
+        if at == self.event_at.utc {
+            self.event_at
+        } else {
+            Moment::new(at)
+        }
     }
 
     fn pts(&self, p: Points) -> PointsText {
@@ -689,6 +751,8 @@ impl<'p, 'm> Work<'p, 'm> {
 
     /// Every step of the event that can fail.
     fn apply_event(&mut self, event: &Event) -> Result<()> {
+        self.id = Id::from(event.id.as_str());
+        self.event_at = Moment::with_local(event.at, event.at.with_timezone(&self.program.zone).naive_local());
         let clock = self.m.clock.max(event.at);
         self.catch_up(clock)?;
         self.m.clock = clock;
@@ -720,11 +784,10 @@ impl<'p, 'm> Work<'p, 'm> {
         self.m.next_entry = seq;
         let program = self.program;
         let clock = self.m.clock;
-        let mut next_expiries = program.upcoming_expiries(self.m, clock, None);
-        next_expiries.truncate(3);
+        let next_expiries = program.next_expiries(self.m, clock, 3);
         let receipt = Arc::new(Receipt {
-            event: event.id.clone(),
-            kind: event.kind.name().to_owned(),
+            event: self.id.clone(),
+            kind: Text::from_static(event.kind.name()),
             member: self.m.id.clone(),
             at: event.at,
             entries: self.entries,
@@ -739,7 +802,7 @@ impl<'p, 'm> Work<'p, 'm> {
 
         let limits = &program.spec.limits;
         let recent = &mut self.m.recent;
-        recent.push(Processed { id: event.id.clone(), fingerprint, at: event.at, receipt: Some(Arc::clone(&receipt)) });
+        recent.push(Processed { id: self.id, fingerprint, at: event.at, receipt: Some(Arc::clone(&receipt)) });
         let excess = recent.len().saturating_sub(limits.remember_events as usize);
         recent.drain(..excess);
         let keep_from = recent.len().saturating_sub(limits.keep_receipts as usize);
@@ -754,7 +817,7 @@ impl<'p, 'm> Work<'p, 'm> {
     fn catch_up(&mut self, to: DateTime<Utc>) -> Result<()> {
         // Everything due, in time order; at one instant a hold times out
         // before points activate, and both before points expire.
-        let mut due: Vec<(DateTime<Utc>, u8, usize)> = Vec::new();
+        let mut due: SmallVec<[(DateTime<Utc>, u8, usize); 8]> = SmallVec::new();
         for (i, h) in self.m.holds.iter().enumerate() {
             if h.status == HoldStatus::Open && h.timeout_at <= to {
                 due.push((h.timeout_at, 0, i));
@@ -775,7 +838,8 @@ impl<'p, 'm> Work<'p, 'm> {
                     let h = &mut self.m.holds[i];
                     h.status = HoldStatus::Released;
                     h.closed_at = Some(at);
-                    let (takes, rule, reason) = (h.takes.clone(), h.rule.clone(), format!("hold '{}' timed out", h.id));
+                    let (takes, rule) = (h.takes.clone(), h.rule.clone());
+                    let reason = Text::from(format!("hold '{}' timed out", h.id));
                     self.release(&takes, at, &rule, &reason)?;
                 }
                 1 => {
@@ -783,7 +847,7 @@ impl<'p, 'm> Work<'p, 'm> {
                     lot.pending = false;
                     let (points, seq) = (lot.remaining, lot.seq);
                     if points > 0 {
-                        let reason = "pending points became available".to_owned();
+                        let reason = Text::from_static("pending points became available");
                         self.post(EntryKind::Activate, points, at, Some(seq), None, reason);
                     }
                 }
@@ -802,18 +866,18 @@ impl<'p, 'm> Work<'p, 'm> {
             lot.remaining -= gone;
             let seq = lot.seq;
             self.m.totals.expired = add(self.m.totals.expired, gone, "expired points")?;
-            self.post(EntryKind::Expire, -gone, at, Some(seq), None, "points expired".into());
+            self.post(EntryKind::Expire, -gone, at, Some(seq), None, Text::from_static("points expired"));
         }
         Ok(())
     }
 
     /// Releases held points at `at`; points whose lot has reached its expiry
     /// meanwhile expire at the same instant.
-    fn release(&mut self, takes: &[Take], at: DateTime<Utc>, rule: &str, reason: &str) -> Result<()> {
+    fn release(&mut self, takes: &[Take], at: DateTime<Utc>, rule: &str, reason: &Text) -> Result<()> {
         for t in takes.iter().filter(|t| t.points > 0) {
             let Some(i) = self.m.lots.iter().position(|l| l.seq == t.lot) else { continue };
             self.m.lots[i].held -= t.points;
-            self.post(EntryKind::Release, t.points, at, Some(t.lot), Some(rule), reason.to_owned());
+            self.post(EntryKind::Release, t.points, at, Some(t.lot), Some(rule), reason.clone());
             if self.m.lots[i].expires_at.is_some_and(|e| e <= at) {
                 self.expire(i, at)?;
             }
@@ -837,7 +901,14 @@ impl<'p, 'm> Work<'p, 'm> {
                 lot.remaining -= take;
                 self.m.debt -= take;
                 let seq = lot.seq;
-                self.post(EntryKind::Settle, -take, at, Some(seq), None, "paid off a negative balance".into());
+                self.post(
+                    EntryKind::Settle,
+                    -take,
+                    at,
+                    Some(seq),
+                    None,
+                    Text::from_static("paid off a negative balance"),
+                );
             }
         }
     }
@@ -879,7 +950,6 @@ impl<'p, 'm> Work<'p, 'm> {
         available_at: DateTime<Utc>,
         expires_at: Option<DateTime<Utc>>,
         origin: LotOrigin,
-        source: &str,
     ) -> u64 {
         let seq = self.m.next_lot;
         self.m.next_lot += 1;
@@ -892,27 +962,28 @@ impl<'p, 'm> Work<'p, 'm> {
             earned_at,
             available_at,
             expires_at,
-            source: source.to_owned(),
+            source: self.id.clone(),
             origin,
         });
         seq
     }
 
-    /// Adds to the daily counter `kind:id` (the key is only built when the
-    /// counter is new).
-    fn count_day(&mut self, date: NaiveDate, kind: &str, id: &str, points: Points) -> Result<()> {
+    /// Adds to the daily counter `kind:id`; `key` makes its key when the
+    /// counter is new.
+    fn count_day(
+        &mut self,
+        date: NaiveDate,
+        kind: &str,
+        id: &str,
+        key: impl FnOnce() -> Id,
+        points: Points,
+    ) -> Result<()> {
         match self.m.days.iter_mut().find(|d| d.date == date && earn::day_key_matches(&d.key, kind, id)) {
             Some(d) => {
                 d.points = add(d.points, points, "a daily counter")?;
                 d.count += 1;
             }
-            None => {
-                let mut key = String::with_capacity(kind.len() + 1 + id.len());
-                key.push_str(kind);
-                key.push(':');
-                key.push_str(id);
-                self.m.days.push(DayCount { date, key, points, count: 1 });
-            }
+            None => self.m.days.push(DayCount { date, key: key(), points, count: 1 }),
         }
         Ok(())
     }
@@ -925,7 +996,7 @@ impl<'p, 'm> Work<'p, 'm> {
                 check_id(&event.id, field, v)?;
             }
         }
-        let order = p.order.clone().unwrap_or_else(|| event.id.clone());
+        let order = p.order.as_deref().map_or_else(|| self.id.clone(), Id::from);
         if let Some(other) = self.m.purchases.iter().find(|r| r.order == order) {
             return Err(Error::event(
                 &event.id,
@@ -944,8 +1015,9 @@ impl<'p, 'm> Work<'p, 'm> {
             ));
             earn::Earned::default()
         };
+        self.explanations.reserve_exact(earned.rules.len());
         for o in &earned.rules {
-            self.explanations.push(earn::quoted(program, o).explanation());
+            self.explanations.push(explanation(program, o));
         }
         let mut lot = None;
         if earned.total > 0 {
@@ -955,37 +1027,34 @@ impl<'p, 'm> Work<'p, 'm> {
                 }
                 None => event.at,
             };
-            let expires_at = program.expiry(event.at, available_at)?;
-            let seq = self.new_lot(earned.total, event.at, available_at, expires_at, LotOrigin::Earn, &event.id);
+            let expires_at = program.expiry(self.event_at, self.moment(available_at))?;
+            let seq = self.new_lot(earned.total, event.at, available_at, expires_at, LotOrigin::Earn);
             lot = Some(seq);
-            let reason = if available_at > event.at {
-                format!(
-                    "earned {} points, pending until {}",
-                    self.pts(earned.total),
-                    LocalMinute(available_at.with_timezone(&program.zone).naive_local())
-                )
-            } else {
-                format!("earned {} points", self.pts(earned.total))
-            };
+            let pending_until = (available_at > event.at).then_some((available_at, program.zone));
+            let reason = Text::earned(earned.total, program.scale(), pending_until);
             self.post(EntryKind::Earn, earned.total, event.at, Some(seq), None, reason);
             self.m.totals.earned = add(self.m.totals.earned, earned.total, "earned points")?;
             for o in earned.rules.iter().filter(|o| o.points > 0) {
-                let id = &program.earn[o.rule].id;
-                self.count_day(date, "earn", id, o.points)?;
-                let old = self.m.lifetime.get(id).copied();
-                let life = add(old.unwrap_or(0), o.points, "a lifetime counter")?;
-                self.undo.lifetime.push((id, old));
-                match self.m.lifetime.get_mut(id) {
-                    Some(v) => *v = life,
+                let rule = &program.earn[o.rule];
+                let id = &rule.id;
+                self.count_day(date, "earn", id, || Id::shared(&rule.day_key), o.points)?;
+                // One look-up when the counter exists; a second to insert a new one.
+                match self.m.lifetime.get_mut(&**id) {
+                    Some(v) => {
+                        let old = *v;
+                        *v = add(old, o.points, "a lifetime counter")?;
+                        self.undo.lifetime.push((id, Some(old)));
+                    }
                     None => {
-                        self.m.lifetime.insert(id.clone(), life);
+                        self.m.lifetime.insert(String::from(&**id), o.points);
+                        self.undo.lifetime.push((id, None));
                     }
                 }
             }
-            self.count_day(date, "purchases", "", 0)?;
+            self.count_day(date, "purchases", "", purchases_key, 0)?;
         }
         if program.spec.expiry.kind == ExpiryKind::Inactivity {
-            let pushed = program.expiry(event.at, event.at)?;
+            let pushed = program.expiry(self.event_at, self.event_at)?;
             let clock = self.m.clock;
             for l in &mut self.m.lots {
                 // Lots that already reached their expiry keep only held points; they stay expired.
@@ -998,7 +1067,7 @@ impl<'p, 'm> Work<'p, 'm> {
         // Both are below 10¹⁵ (checked by `price`), so they fit a decimal.
         let as_amount = |m: Money| Amount::from_decimal(money_to_decimal(m).unwrap_or_default());
         self.m.purchases.push(PurchaseRecord {
-            event: event.id.clone(),
+            event: self.id.clone(),
             order,
             at: event.at,
             lot,
@@ -1125,7 +1194,7 @@ impl<'p, 'm> Work<'p, 'm> {
         }
         // Points that paid for this order come back in the same proportion.
         for b in 0..self.m.burns.len() {
-            if self.m.burns[b].order != order {
+            if order != self.m.burns[b].order {
                 continue;
             }
             let burn = &self.m.burns[b];
@@ -1168,13 +1237,13 @@ impl<'p, 'm> Work<'p, 'm> {
             lot.remaining -= take;
             left -= take;
             let (seq, pending) = (lot.seq, lot.pending);
-            let reason = if pending && Some(seq) == source {
-                "return: pending points cancelled".to_owned()
+            let reason = Text::from_static(if pending && Some(seq) == source {
+                "return: pending points cancelled"
             } else if Some(seq) == source {
-                "return: points taken back".to_owned()
+                "return: points taken back"
             } else {
-                "return: points taken back from other points".to_owned()
-            };
+                "return: points taken back from other points"
+            });
             self.post(EntryKind::Reverse, -take, event.at, Some(seq), None, reason);
         }
         let taken = due - left;
@@ -1189,7 +1258,7 @@ impl<'p, 'm> Work<'p, 'm> {
                     event.at,
                     None,
                     None,
-                    "return: points already spent, balance goes negative".into(),
+                    Text::from_static("return: points already spent, balance goes negative"),
                 );
                 self.notes.push(format!(
                     "{} points were already spent: the balance is negative until new points pay it off",
@@ -1231,8 +1300,8 @@ impl<'p, 'm> Work<'p, 'm> {
         self.undo.burns_changed.push((b, self.m.burns[b].refunded));
         self.m.burns[b].refunded += points;
         for (expires_at, give) in parts {
-            let seq = self.new_lot(give, event.at, event.at, expires_at, LotOrigin::Refund, &event.id);
-            let reason = format!("return: points that paid in '{source}' given back");
+            let seq = self.new_lot(give, event.at, event.at, expires_at, LotOrigin::Refund);
+            let reason = Text::from(format!("return: points that paid in '{source}' given back"));
             self.post(EntryKind::Refund, give, event.at, Some(seq), None, reason);
             self.m.totals.refunded = add(self.m.totals.refunded, give, "refunded points")?;
         }
@@ -1317,7 +1386,7 @@ impl<'p, 'm> Work<'p, 'm> {
                 event.at,
                 Some(t.lot),
                 Some(&rule.spec.id),
-                format!("held for '{}'", h.order.as_deref().unwrap_or(&event.id)),
+                Text::from(format!("held for '{}'", h.order.as_deref().unwrap_or(&event.id))),
             );
         }
         let timeout_at =
@@ -1333,7 +1402,8 @@ impl<'p, 'm> Work<'p, 'm> {
             status: HoldStatus::Open,
             closed_at: None,
         });
-        self.count_day(local_date(program.zone, event.at), "burn", &rule.spec.id, h.points)?;
+        let key = || Id::from(format!("burn:{}", rule.spec.id));
+        self.count_day(local_date(program.zone, event.at), "burn", &rule.spec.id, key, h.points)?;
         self.notes.push(format!("hold open until {}", timeout_at.to_rfc3339()));
         Ok(())
     }
@@ -1387,12 +1457,12 @@ impl<'p, 'm> Work<'p, 'm> {
             left -= burn;
             if burn > 0 {
                 burned.push(Take { lot: t.lot, expires_at: t.expires_at, points: burn });
-                let reason = format!("paid {paid} {} with points", self.program.spec.currency);
+                let reason = Text::from(format!("paid {paid} {} with points", self.program.spec.currency));
                 self.post(EntryKind::Burn, -burn, event.at, Some(t.lot), Some(&rule_id), reason);
             }
             unused.push(Take { points: t.points - burn, ..t });
         }
-        self.release(&unused, event.at, &rule_id, "released: captured less than held")?;
+        self.release(&unused, event.at, &rule_id, &Text::from_static("released: captured less than held"))?;
         let hold = &mut self.m.holds[i];
         hold.status = HoldStatus::Captured;
         hold.closed_at = Some(event.at);
@@ -1414,7 +1484,7 @@ impl<'p, 'm> Work<'p, 'm> {
         let i = self.open_hold(event, &v.hold)?;
         let takes = self.m.holds[i].takes.clone();
         let rule = self.m.holds[i].rule.clone();
-        self.release(&takes, event.at, &rule, &format!("hold '{}' voided", v.hold))?;
+        self.release(&takes, event.at, &rule, &Text::from(format!("hold '{}' voided", v.hold)))?;
         let hold = &mut self.m.holds[i];
         hold.status = HoldStatus::Voided;
         hold.closed_at = Some(event.at);
@@ -1436,11 +1506,12 @@ impl<'p, 'm> Work<'p, 'm> {
                 event.at,
                 Some(t.lot),
                 Some(&rule.spec.id),
-                format!("paid {paid} {} with points", program.spec.currency),
+                Text::from(format!("paid {paid} {} with points", program.spec.currency)),
             );
         }
         self.m.totals.burned = add(self.m.totals.burned, r.points, "burned points")?;
-        self.count_day(local_date(program.zone, event.at), "burn", &rule.spec.id, r.points)?;
+        let key = || Id::from(format!("burn:{}", rule.spec.id));
+        self.count_day(local_date(program.zone, event.at), "burn", &rule.spec.id, key, r.points)?;
         self.m.burns.push(BurnRecord {
             event: event.id.clone(),
             order: r.order.clone().unwrap_or_else(|| event.id.clone()),
@@ -1458,10 +1529,10 @@ impl<'p, 'm> Work<'p, 'm> {
         if a.note.len() > 1024 {
             return Err(Error::event(&event.id, "note", "longer than 1024 bytes"));
         }
-        let reason = if a.note.is_empty() { a.reason.clone() } else { format!("{}: {}", a.reason, a.note) };
+        let reason = Text::from(if a.note.is_empty() { a.reason.clone() } else { format!("{}: {}", a.reason, a.note) });
         if a.points > 0 {
-            let expires_at = self.program.expiry(event.at, event.at)?;
-            let seq = self.new_lot(a.points, event.at, event.at, expires_at, LotOrigin::Adjust, &event.id);
+            let expires_at = self.program.expiry(self.event_at, self.event_at)?;
+            let seq = self.new_lot(a.points, event.at, event.at, expires_at, LotOrigin::Adjust);
             self.post(EntryKind::Adjust, a.points, event.at, Some(seq), None, reason);
             self.m.totals.credited = add(self.m.totals.credited, a.points, "credited points")?;
         } else if a.points < 0 {
@@ -1483,23 +1554,26 @@ impl<'p, 'm> Work<'p, 'm> {
     /// Drops what the bounds say is no longer needed.
     fn compact(&mut self) {
         let program = self.program;
-        let clock = self.m.clock;
+        let clock = self.moment(self.m.clock);
         let zone = program.zone;
         let limits = &program.spec.limits;
         self.m.lots.retain(|l| l.remaining > 0);
-        let late = limits.late_window.before(clock, zone).unwrap_or(clock);
+        let late_moment = limits.late_window.before_in(clock, zone).unwrap_or(clock);
+        let late = late_moment.utc;
         self.m.holds.retain(|h| h.status == HoldStatus::Open || h.closed_at.is_none_or(|c| c >= late));
         // Records older than the return window (with a day to spare for
         // calendar clamping) can no longer be returned against.
-        let cutoff =
-            limits.return_window.before(clock, zone).and_then(|c| c.checked_sub_signed(chrono::Duration::days(1)));
+        let cutoff = limits
+            .return_window
+            .before_in(clock, zone)
+            .and_then(|c| c.utc.checked_sub_signed(chrono::Duration::days(1)));
         if let Some(cutoff) = cutoff {
             self.m.purchases.retain(|p| p.at >= cutoff);
             self.m.burns.retain(|b| b.at >= cutoff);
         }
         // Daily counters: keep the months and weeks a late event may still
         // fall in (scripts read this week's and this month's purchases).
-        let oldest = local_date(zone, late);
+        let oldest = late_moment.local(zone).date();
         let month_start = NaiveDate::from_ymd_opt(oldest.year(), oldest.month(), 1).unwrap_or(oldest);
         let week_start = oldest - chrono::Duration::days(i64::from(oldest.weekday().num_days_from_monday()));
         let keep_from = month_start.min(week_start);
@@ -1584,6 +1658,27 @@ id = "pay"
         }
     }
 
+    /// The receipt's next expiries (kept without sorting the lots) are the
+    /// first groups of `upcoming_expiries`, whatever the lots' order.
+    #[test]
+    fn next_expiries_are_the_first_upcoming_ones() {
+        let p = Program::from_toml_str(PROGRAM).unwrap();
+        let mut m = p.enroll("m", "2026-01-01T00:00:00Z".parse().unwrap(), Default::default()).unwrap();
+        // Out of order in time (late events), and two lots per instant.
+        for (i, day) in [5, 3, 7, 4, 6, 4, 7, 5].iter().enumerate() {
+            let at = format!("2026-01-{day:02}T10:00:00Z");
+            p.apply(&mut m, &sale(&format!("s{i}"), &at, "100")).unwrap();
+        }
+        assert!(m.lots.len() >= 8);
+        for from in ["2026-01-01T00:00:00Z", "2026-02-04T10:00:00Z", "2026-02-05T12:00:00Z", "2026-03-01T00:00:00Z"] {
+            let from = from.parse().unwrap();
+            let all = p.upcoming_expiries(&m, from, None);
+            for n in 0..8 {
+                assert_eq!(p.next_expiries(&m, from, n), all[..n.min(all.len())], "from {from}, n {n}");
+            }
+        }
+    }
+
     fn thirds_program() -> Program {
         Program::from_toml_str(
             "id = \"t\"\ncurrency = \"RUB\"\ntime_zone = \"UTC\"\ncategories = [\"x\"]\n\
@@ -1610,6 +1705,23 @@ id = "pay"
         assert_eq!(r.total(EntryKind::Earn), 1);
         // And the point is split over the lines: the first line gets it.
         assert_eq!(m.purchases[0].lines.iter().map(|l| l.points).collect::<Vec<_>>(), [1, 0, 0]);
+    }
+
+    #[test]
+    fn instant_bounds() {
+        for (text, ok) in [
+            (EARLIEST, true),
+            (LATEST, true),
+            ("1899-12-31T23:59:59Z", false),
+            ("1899-12-31T23:59:59.999Z", false),
+            ("9999-12-31T23:59:59.999Z", false),
+            ("9999-12-31T23:59:58.999Z", true),
+            ("1900-01-01T00:00:00.001Z", true),
+            ("+10000-01-01T00:00:00Z", false),
+        ] {
+            let at: DateTime<Utc> = text.parse().unwrap();
+            assert_eq!(check_instant("e", at).is_ok(), ok, "{text}");
+        }
     }
 
     #[test]

@@ -321,7 +321,10 @@ pub(crate) fn id_problem(id: &str) -> Option<String> {
     if id.len() > ID_LEN_MAX {
         return Some(format!("longer than {ID_LEN_MAX} bytes"));
     }
-    if id.chars().any(char::is_control) {
+    // Control characters are C0 (below 0x20), DEL and C1 (U+0080–U+009F);
+    // an ASCII id needs only the byte test.
+    let ascii_control = |b: &u8| *b < 0x20 || *b == 0x7f;
+    if id.as_bytes().iter().any(ascii_control) || (!id.is_ascii() && id.chars().any(char::is_control)) {
         return Some("contains a control character".into());
     }
     None
@@ -352,6 +355,16 @@ mod tests {
         let e = Event::from_json_str(text).unwrap();
         assert_eq!(e.to_json(), text);
         assert_eq!(Event::from_json_str(&e.to_json()).unwrap(), e);
+    }
+
+    #[test]
+    fn control_characters_in_ids() {
+        for (id, bad) in
+            [("a", false), ("a\tb", true), ("\u{7f}", true), ("é\u{85}", true), ("é\u{a0}", false), ("\0", true)]
+        {
+            assert_eq!(id_problem(id).is_some(), bad, "{id:?}");
+            assert_eq!(id.chars().any(char::is_control), bad, "{id:?}");
+        }
     }
 
     #[test]

@@ -149,7 +149,7 @@ pub use program::{
     BurnRule, Caps, Conditions, EarnKind, EarnRule, EarningBase, ExpiryFrom, ExpiryKind, ExpirySpec, Limits,
     PointsSpec, Program, ProgramSpec, Stacking, CATEGORIES_MAX, LATE_WINDOW_DAYS_MAX, POINT_SCALE_MAX, RULES_MAX,
 };
-pub use receipt::{Balances, Entry, EntryKind, Expiring, Explanation, QuotedRule, Receipt};
+pub use receipt::{Balances, Entry, EntryKind, Expiring, Explanation, Id, QuotedRule, Receipt, Text};
 pub use time::{Period, RoundTo, TimeOfDay, TimeWindow, Weekday};
 
 /// The README's examples run as doc tests.

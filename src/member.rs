@@ -45,7 +45,7 @@ pub struct Lot {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<DateTime<Utc>>,
     /// The event that created the lot.
-    pub source: String,
+    pub source: crate::Id,
     /// How the lot came to be.
     pub origin: LotOrigin,
 }
@@ -185,9 +185,9 @@ pub struct LineRecord {
 #[serde(deny_unknown_fields)]
 pub struct PurchaseRecord {
     /// The purchase event id.
-    pub event: String,
+    pub event: crate::Id,
     /// The order id.
-    pub order: String,
+    pub order: crate::Id,
     /// When.
     pub at: DateTime<Utc>,
     /// The lot its points went into.
@@ -242,8 +242,8 @@ impl Totals {
 pub struct DayCount {
     /// The local date.
     pub date: NaiveDate,
-    /// `earn:<rule>`, `burn:<rule>` or `purchases`.
-    pub key: String,
+    /// `earn:<rule>`, `burn:<rule>` or `purchases:`.
+    pub key: crate::Id,
     /// Points given that day.
     pub points: Points,
     /// Times counted that day.
@@ -255,7 +255,7 @@ pub struct DayCount {
 #[serde(deny_unknown_fields)]
 pub struct Processed {
     /// The event id.
-    pub id: String,
+    pub id: crate::Id,
     /// A stable fingerprint of the payload.
     pub fingerprint: u64,
     /// The event instant.
@@ -277,7 +277,7 @@ pub struct Processed {
 #[serde(deny_unknown_fields)]
 pub struct Member {
     pub(crate) format: u32,
-    pub(crate) id: String,
+    pub(crate) id: crate::Id,
     pub(crate) program: String,
     pub(crate) enrolled_at: DateTime<Utc>,
     pub(crate) profile: Profile,
@@ -307,7 +307,7 @@ impl Member {
     pub(crate) fn new(id: &str, program: &str, at: DateTime<Utc>, profile: Profile) -> Member {
         Member {
             format: MEMBER_FORMAT,
-            id: id.to_owned(),
+            id: id.into(),
             program: program.to_owned(),
             enrolled_at: at,
             profile,

@@ -29,8 +29,31 @@ pub type Points = i64;
 /// assert!("1e3".parse::<Amount>().is_err());
 /// assert!("0.1234567890123".parse::<Amount>().is_err()); // 13 fraction digits
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
 pub struct Amount(Decimal);
+
+/// Equal amounts (`1.5` and `1.50`) hash alike: the value is hashed as its
+/// mantissa and scale without trailing zeros, stripped in 64 bits when the
+/// mantissa fits (far cheaper than `Decimal::normalize`).
+impl std::hash::Hash for Amount {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        let (mut mantissa, mut scale) = (self.0.mantissa(), self.0.scale());
+        if let Ok(mut small) = i64::try_from(mantissa) {
+            while scale > 0 && small % 10 == 0 {
+                small /= 10;
+                scale -= 1;
+            }
+            mantissa = i128::from(small);
+        } else {
+            while scale > 0 && mantissa % 10 == 0 {
+                mantissa /= 10;
+                scale -= 1;
+            }
+        }
+        state.write_i128(mantissa);
+        state.write_u32(scale);
+    }
+}
 
 impl Amount {
     /// The most fraction digits an amount may have.
@@ -253,7 +276,17 @@ pub(crate) const MONEY_ONE: Money = 1_000_000_000_000;
 
 /// 10^`exp` as an `i128`, or `None` past 10³⁸.
 pub(crate) fn pow10(exp: u32) -> Option<i128> {
-    10_i128.checked_pow(exp)
+    // A table: `checked_pow` multiplies in a loop, and prices need this for every line.
+    const POWERS: [i128; 39] = {
+        let mut t = [1_i128; 39];
+        let mut i = 1;
+        while i < 39 {
+            t[i] = t[i - 1] * 10;
+            i += 1;
+        }
+        t
+    };
+    POWERS.get(exp as usize).copied()
 }
 
 /// A decimal as [`Money`], or `None` when it has more than 12 significant
@@ -261,7 +294,7 @@ pub(crate) fn pow10(exp: u32) -> Option<i128> {
 pub(crate) fn to_money(value: Decimal) -> Option<Money> {
     let (m, s) = (value.mantissa(), value.scale());
     if s <= MONEY_SCALE {
-        m.checked_mul(pow10(MONEY_SCALE - s)?)
+        mul(m, pow10(MONEY_SCALE - s)?)
     } else {
         let d = pow10(s - MONEY_SCALE)?;
         (m % d == 0).then(|| m / d)
@@ -274,6 +307,14 @@ pub(crate) fn money_to_decimal(m: Money) -> Option<Decimal> {
     let mut scale = MONEY_SCALE;
     // In 64 bits when it fits (almost always): i128 division is slow.
     if let Ok(mut small) = i64::try_from(m) {
+        if small == 0 {
+            return Some(Decimal::ZERO);
+        }
+        // Four zeros at a time first: most amounts have 8 to 12 of them.
+        while scale >= 4 && small % 10_000 == 0 {
+            small /= 10_000;
+            scale -= 4;
+        }
         while scale > 0 && small % 10 == 0 {
             small /= 10;
             scale -= 1;
@@ -318,6 +359,12 @@ pub(crate) fn round_div(a: i128, b: i128, mode: Rounding) -> i128 {
 /// quotient saturates at `u128::MAX` (with remainder 0) when it does not fit.
 pub(crate) fn mul_div_rem(a: u128, b: u128, c: u128) -> (u128, u128) {
     debug_assert!(c > 0 && c < 1 << 127);
+    if let (Ok(a), Ok(b), Ok(c)) = (u64::try_from(a), u64::try_from(b), u64::try_from(c)) {
+        // In 64 bits when the product fits (a split of a basket's points, almost always).
+        if let Some(p) = a.checked_mul(b) {
+            return (u128::from(p / c), u128::from(p % c));
+        }
+    }
     if let Some(p) = a.checked_mul(b) {
         return (p / c, p % c);
     }
@@ -344,6 +391,17 @@ pub(crate) fn mul_div_rem(a: u128, b: u128, c: u128) -> (u128, u128) {
     (q, r)
 }
 
+/// `a × b`, or `None` on overflow; one 64 × 64 → 128-bit multiplication when
+/// both fit an `i64` (their product always fits an `i128`), several times
+/// cheaper than a checked 128-bit multiplication.
+#[inline]
+pub(crate) fn mul(a: i128, b: i128) -> Option<i128> {
+    match (i64::try_from(a), i64::try_from(b)) {
+        (Ok(a), Ok(b)) => Some(i128::from(a) * i128::from(b)),
+        _ => a.checked_mul(b),
+    }
+}
+
 /// `a / b` truncated, in 64 bits when both fit.
 #[inline]
 pub(crate) fn div_fast(a: i128, b: i128) -> i128 {
@@ -361,9 +419,19 @@ pub(crate) fn gcd(mut a: u128, mut b: u128) -> u128 {
     a
 }
 
-/// A 64-bit FNV-1a hasher that writes every integer little-endian, so a
-/// fingerprint is the same on every platform. Also the (fast, short-key)
-/// hasher of the program's category table.
+/// A fast, keyless 64-bit hasher that reads bytes as little-endian words,
+/// so a fingerprint is the same on every platform. Also the (fast,
+/// short-key) hasher of the program's category table.
+///
+/// Each 64-bit word `w` steps the state as `h = (rotl(h, 26) ^ w) × K`
+/// (`K` odd): one multiplication per 8 bytes instead of one per byte, and for
+/// a given word the step is a bijection, so no two states ever merge. A byte
+/// string of `n` bytes XORs `n` into the state, then steps with its whole
+/// words and one last word that covers the bytes left: the last 8 bytes
+/// (overlapping the words before) when `n > 8`, two 4-byte reads (first and
+/// last four) for 4 ≤ `n` < 8, or the first, middle and last byte for
+/// `n` < 4 — all fixed-size little-endian reads, no copy. `finish` folds the
+/// high half into the low half (hash tables index by the low bits).
 pub(crate) struct StableHasher(u64);
 
 impl Default for StableHasher {
@@ -373,50 +441,87 @@ impl Default for StableHasher {
 }
 
 impl StableHasher {
+    const K: u64 = 0x9e37_79b9_7f4a_7c15;
+
     pub(crate) fn new() -> Self {
-        StableHasher(0xcbf2_9ce4_8422_2325)
+        StableHasher(0x243f_6a88_85a3_08d3)
+    }
+
+    #[inline]
+    fn step(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(26) ^ word).wrapping_mul(Self::K);
     }
 }
 
 impl std::hash::Hasher for StableHasher {
     fn finish(&self) -> u64 {
-        self.0
+        self.0 ^ (self.0 >> 32)
     }
+    #[inline]
     fn write(&mut self, bytes: &[u8]) {
-        for b in bytes {
-            self.0 ^= u64::from(*b);
-            self.0 = self.0.wrapping_mul(0x0000_0100_0000_01b3);
+        fn le64(b: &[u8], at: usize) -> u64 {
+            let mut w = [0; 8];
+            w.copy_from_slice(&b[at..at + 8]);
+            u64::from_le_bytes(w)
         }
+        fn le32(b: &[u8], at: usize) -> u64 {
+            let mut w = [0; 4];
+            w.copy_from_slice(&b[at..at + 4]);
+            u64::from(u32::from_le_bytes(w))
+        }
+        let n = bytes.len();
+        self.0 ^= n as u64;
+        let last = if n >= 8 {
+            let whole = (n - 1) / 8; // the last word is read apart
+            for k in 0..whole {
+                self.step(le64(bytes, 8 * k));
+            }
+            le64(bytes, n - 8)
+        } else if n >= 4 {
+            le32(bytes, 0) | le32(bytes, n - 4) << 32
+        } else if n > 0 {
+            u64::from(bytes[0]) | u64::from(bytes[n / 2]) << 8 | u64::from(bytes[n - 1]) << 16
+        } else {
+            0
+        };
+        self.step(last);
+    }
+    fn write_u8(&mut self, i: u8) {
+        self.step(u64::from(i));
     }
     fn write_u16(&mut self, i: u16) {
-        self.write(&i.to_le_bytes());
+        self.step(u64::from(i));
     }
     fn write_u32(&mut self, i: u32) {
-        self.write(&i.to_le_bytes());
+        self.step(u64::from(i));
     }
     fn write_u64(&mut self, i: u64) {
-        self.write(&i.to_le_bytes());
+        self.step(i);
     }
     fn write_u128(&mut self, i: u128) {
-        self.write(&i.to_le_bytes());
+        self.step(i as u64);
+        self.step((i >> 64) as u64);
     }
     fn write_usize(&mut self, i: usize) {
-        self.write(&(i as u64).to_le_bytes());
+        self.step(i as u64);
+    }
+    fn write_i8(&mut self, i: i8) {
+        self.write_u8(i as u8);
     }
     fn write_i16(&mut self, i: i16) {
-        self.write(&i.to_le_bytes());
+        self.write_u16(i as u16);
     }
     fn write_i32(&mut self, i: i32) {
-        self.write(&i.to_le_bytes());
+        self.write_u32(i as u32);
     }
     fn write_i64(&mut self, i: i64) {
-        self.write(&i.to_le_bytes());
+        self.write_u64(i as u64);
     }
     fn write_i128(&mut self, i: i128) {
-        self.write(&i.to_le_bytes());
+        self.write_u128(i as u128);
     }
     fn write_isize(&mut self, i: isize) {
-        self.write(&(i as i64).to_le_bytes());
+        self.write_u64(i as i64 as u64);
     }
 }
 
@@ -462,14 +567,32 @@ mod tests {
     #[test]
     fn stable_hash_is_fixed() {
         use std::hash::{Hash, Hasher};
-        // The published FNV-1a 64 test vector.
-        let mut h = StableHasher::new();
-        h.write(b"a");
-        assert_eq!(h.finish(), 0xaf63_dc4c_8601_ec8c);
+        let hash = |v: &dyn Fn(&mut StableHasher)| {
+            let mut h = StableHasher::new();
+            v(&mut h);
+            h.finish()
+        };
         // Pinned: a change would make stored members see old events as new payloads.
-        let mut h = StableHasher::new();
-        ("abc", 5_u64, -1_i32).hash(&mut h);
-        assert_eq!(h.finish(), 1_555_515_247_434_490_213);
+        assert_eq!(hash(&|h| ("abc", 5_u64, -1_i32).hash(h)), 4_936_791_308_501_620_504);
+        assert_eq!(hash(&|h| h.write(b"0123456789abcdef!")), 9_693_820_336_664_125_253);
+        // Trailing zero bytes, word boundaries and splits all count.
+        let texts: [&[u8]; 6] = [b"", b"\0", b"\0\0\0\0\0\0\0\0", b"abcdefgh", b"abcdefgh\0", b"abcdefg"];
+        let mut seen: Vec<u64> = texts.iter().map(|t| hash(&|h| h.write(t))).collect();
+        seen.push(hash(&|h| {
+            h.write(b"abcd");
+            h.write(b"efgh")
+        }));
+        let n = seen.len();
+        seen.sort_unstable();
+        seen.dedup();
+        assert_eq!(seen.len(), n);
+        // Equal amounts hash alike, whatever their trailing zeros.
+        let amount = |t: &str| hash(&|h| t.parse::<Amount>().unwrap().hash(h));
+        assert_eq!(amount("245.00"), amount("245"));
+        assert_eq!(amount("0.000"), amount("0"));
+        assert_eq!(amount("-0"), amount("0"));
+        assert_ne!(amount("245.01"), amount("245.1"));
+        assert_eq!(amount("999999999999999.999999999990"), amount("999999999999999.99999999999"));
     }
 
     #[test]
@@ -484,6 +607,32 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn powers_of_ten() {
+        for exp in 0..45 {
+            assert_eq!(pow10(exp), 10_i128.checked_pow(exp), "10^{exp}");
+        }
+    }
+
+    #[test]
+    fn fast_products_agree_with_checked_ones() {
+        let edges =
+            [0, 1, -1, 7, i128::from(i64::MAX), i128::from(i64::MIN), 1 << 63, -(1 << 63) - 1, 1 << 100, i128::MAX];
+        for a in edges {
+            for b in edges {
+                assert_eq!(mul(a, b), a.checked_mul(b), "{a} × {b}");
+            }
+        }
+        for (a, b, c) in
+            [(520_u128, 490_000_000_000_000, 3_460_000_000_000_000), (u128::from(u64::MAX), 2, 3), (5, 7, 1)]
+        {
+            assert_eq!(mul_div_rem(a, b, c), (a * b / c, a * b % c));
+        }
+        assert_eq!(money_to_decimal(120_000_000_000_000), Some(Decimal::new(120, 0)));
+        assert_eq!(money_to_decimal(100_000), Some(Decimal::new(1, 7)));
+        assert_eq!(money_to_decimal(-2_500_000_000_000), Some(Decimal::new(-25, 1)));
     }
 
     #[test]

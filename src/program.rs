@@ -457,8 +457,11 @@ impl CategorySet {
 #[derive(Debug, Clone)]
 pub(crate) struct CompiledEarn {
     pub(crate) index: usize,
-    pub(crate) id: String,
-    pub(crate) name: String,
+    /// Id and name, shared with the receipts that name the rule.
+    pub(crate) id: std::sync::Arc<str>,
+    pub(crate) name: std::sync::Arc<str>,
+    /// The key of the rule's daily counter, `earn:<id>`.
+    pub(crate) day_key: std::sync::Arc<str>,
     pub(crate) kind: EarnKind,
     /// Points (in units) per money unit = `rate_num / rate_den`, in lowest
     /// terms; for a line of [`Money`] `a` the exact points are
@@ -1118,11 +1121,12 @@ fn compile(spec: ProgramSpec) -> Result<Program> {
         let extra = rule.factor.map(|f| f.decimal() - Decimal::ONE).unwrap_or_default().normalize();
         let extra_den_fine = pow10(extra.scale() + MONEY_SCALE).ok_or_else(too_precise)?;
         let w = &rule.when;
-        let name = if rule.name.is_empty() { rule.id.clone() } else { rule.name.clone() };
+        let name = if rule.name.is_empty() { &rule.id } else { &rule.name };
         earn.push(CompiledEarn {
             index,
-            id: rule.id.clone(),
-            name,
+            id: rule.id.as_str().into(),
+            name: name.as_str().into(),
+            day_key: format!("earn:{}", rule.id).into(),
             kind: rule.kind,
             rate_num,
             rate_den,
@@ -1267,7 +1271,7 @@ mod tests {
             "{BASE}[[earn]]\nid = \"z\"\nkind = \"fixed\"\npoints = 1\npriority = 1\n[[earn]]\nid = \"b\"\nkind = \"fixed\"\npoints = 1\npriority = 2\n[[earn]]\nid = \"a\"\nkind = \"fixed\"\npoints = 1\npriority = 2\n"
         ))
         .unwrap();
-        let ids: Vec<_> = p.earn.iter().map(|r| r.id.as_str()).collect();
+        let ids: Vec<_> = p.earn.iter().map(|r| &*r.id).collect();
         assert_eq!(ids, ["z", "a", "b"]);
     }
 

@@ -1,12 +1,447 @@
 //! Receipts: what one event did, line by line, and why.
 
 use std::fmt;
+use std::sync::{Arc, OnceLock};
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, Timelike, Utc};
 use serde::ser::SerializeStruct;
 use serde::{Deserialize, Serialize};
 
-use crate::number::{Amount, Points};
+use crate::number::{Amount, Points, PointsText};
+
+/// An id or key shared without copying: an event, member, order or rule id,
+/// a daily counter's key. Copies share one buffer (`Arc<str>`), so an
+/// event's id is allocated once and shared by its receipt, the lot and
+/// purchase record it makes and the member's memory of it.
+///
+/// It reads like a `str` (deref, `Borrow<str>`, comparisons with `&str` and
+/// `String`, `{}`) and serializes as a JSON string.
+///
+/// ```
+/// let id = loyalty::Id::from("sale-1");
+/// let copy = id.clone(); // no copy of the text
+/// assert_eq!(copy, "sale-1");
+/// assert!(id.starts_with("sale"));
+/// assert_eq!(serde_json::to_string(&id).unwrap(), r#""sale-1""#);
+/// let mut seen = std::collections::BTreeSet::new();
+/// seen.insert(id);
+/// assert!(seen.contains("sale-1"));
+/// ```
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Id(Arc<str>);
+
+impl Id {
+    /// A copy of `text` that shares its buffer.
+    pub(crate) fn shared(text: &Arc<str>) -> Id {
+        Id(Arc::clone(text))
+    }
+
+    /// The id as a `str`.
+    ///
+    /// ```
+    /// assert_eq!(loyalty::Id::from("m-1").as_str(), "m-1");
+    /// ```
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Id {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Debug for Id {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&*self.0, f)
+    }
+}
+
+impl std::ops::Deref for Id {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl AsRef<str> for Id {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::borrow::Borrow<str> for Id {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
+impl PartialEq<str> for Id {
+    fn eq(&self, other: &str) -> bool {
+        &*self.0 == other
+    }
+}
+
+impl PartialEq<&str> for Id {
+    fn eq(&self, other: &&str) -> bool {
+        &*self.0 == *other
+    }
+}
+
+impl PartialEq<String> for Id {
+    fn eq(&self, other: &String) -> bool {
+        &*self.0 == other
+    }
+}
+
+impl PartialEq<Id> for str {
+    fn eq(&self, other: &Id) -> bool {
+        self == &*other.0
+    }
+}
+
+impl PartialEq<Id> for &str {
+    fn eq(&self, other: &Id) -> bool {
+        *self == &*other.0
+    }
+}
+
+impl PartialEq<Id> for String {
+    fn eq(&self, other: &Id) -> bool {
+        self == &*other.0
+    }
+}
+
+impl From<&str> for Id {
+    fn from(text: &str) -> Id {
+        Id(text.into())
+    }
+}
+
+impl From<String> for Id {
+    fn from(text: String) -> Id {
+        Id(text.into())
+    }
+}
+
+impl From<Id> for String {
+    fn from(id: Id) -> String {
+        id.0.to_string()
+    }
+}
+
+impl Serialize for Id {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for Id {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = Id;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Id, E> {
+                Ok(Id::from(v))
+            }
+        }
+        d.deserialize_str(Visitor)
+    }
+}
+
+/// A text of a receipt: an entry's reason, an explanation line, the event
+/// type.
+///
+/// It reads like a `str`: it derefs to one, compares with `&str` and
+/// `String`, shows with `{}` and serializes as a JSON string. The engine
+/// builds it without copying or formatting anything: fixed reasons are
+/// static, rule names are shared with the program, and lines made of
+/// numbers are formatted the first time they are read (then kept) or
+/// written out (straight into the output).
+///
+/// ```
+/// let t = loyalty::Text::from("points expired");
+/// assert_eq!(t, "points expired");
+/// assert!(t.starts_with("points"));
+/// assert_eq!(t.to_string(), "points expired");
+/// assert_eq!(serde_json::to_string(&t).unwrap(), r#""points expired""#);
+/// ```
+#[derive(Clone)]
+pub struct Text {
+    repr: Repr,
+    /// The formatted text of a `Repr` built from numbers, once read as a `str`.
+    shown: OnceLock<Box<str>>,
+}
+
+#[derive(Clone)]
+enum Repr {
+    Static(&'static str),
+    Shared(Arc<str>),
+    /// An explanation line: `"<name>: +<points>"` and the rest (see [`rule_line`]).
+    Rule {
+        name: Arc<str>,
+        points: Points,
+        scale: u32,
+        capped: Option<&'static str>,
+        beaten_by: Option<Arc<str>>,
+    },
+    /// An earn entry's reason: `"earned <points> points[, pending until <local minute>]"`,
+    /// the instant shown in the zone (converted only when shown).
+    Earned {
+        points: Points,
+        scale: u32,
+        pending_until: Option<(DateTime<Utc>, chrono_tz::Tz)>,
+    },
+}
+
+impl Text {
+    /// A text that is a fixed string: no copy.
+    ///
+    /// ```
+    /// assert_eq!(loyalty::Text::from_static("points expired"), "points expired");
+    /// ```
+    pub const fn from_static(text: &'static str) -> Text {
+        Text { repr: Repr::Static(text), shown: OnceLock::new() }
+    }
+
+    /// An explanation line for a rule, formatted when read.
+    pub(crate) fn rule_line(
+        name: &Arc<str>,
+        points: Points,
+        scale: u32,
+        capped: Option<&'static str>,
+        beaten_by: Option<&Arc<str>>,
+    ) -> Text {
+        Text::of(Repr::Rule { name: Arc::clone(name), points, scale, capped, beaten_by: beaten_by.cloned() })
+    }
+
+    /// The reason of an earn entry, formatted when read.
+    pub(crate) fn earned(points: Points, scale: u32, pending_until: Option<(DateTime<Utc>, chrono_tz::Tz)>) -> Text {
+        Text::of(Repr::Earned { points, scale, pending_until })
+    }
+
+    fn of(repr: Repr) -> Text {
+        Text { repr, shown: OnceLock::new() }
+    }
+
+    /// The text as a `str`.
+    ///
+    /// ```
+    /// let t = loyalty::Text::from(String::from("goodwill"));
+    /// assert_eq!(t.as_str(), "goodwill");
+    /// ```
+    pub fn as_str(&self) -> &str {
+        match &self.repr {
+            Repr::Static(s) => s,
+            Repr::Shared(s) => s,
+            Repr::Rule { .. } | Repr::Earned { .. } => self.shown.get_or_init(|| self.to_string().into_boxed_str()),
+        }
+    }
+}
+
+/// `"<name>: +<points>"`, `" (capped <cap>)"` after it when a cap cut the
+/// points, or `"<name>: not applied, '<winner>' gives more"`.
+pub(crate) fn rule_line(
+    f: &mut fmt::Formatter<'_>,
+    name: &str,
+    points: Points,
+    scale: u32,
+    capped: Option<&str>,
+    beaten_by: Option<&str>,
+) -> fmt::Result {
+    if let Some(winner) = beaten_by {
+        return write!(f, "{name}: not applied, '{winner}' gives more");
+    }
+    write!(f, "{name}: +{}", PointsText(points, scale))?;
+    if let Some(cap) = capped {
+        write!(f, " (capped {cap})")?;
+    }
+    Ok(())
+}
+
+/// A local date and time to the minute, `2026-12-16 12:30`.
+pub(crate) struct LocalMinute(pub(crate) NaiveDateTime);
+
+impl fmt::Display for LocalMinute {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let t = self.0;
+        let (year, month, day, hour, minute) = (t.year(), t.month(), t.day(), t.hour(), t.minute());
+        if !(0..=9999).contains(&year) {
+            return write!(f, "{year:04}-{month:02}-{day:02} {hour:02}:{minute:02}");
+        }
+        // Digits by hand: `{:02}` goes through the formatter's padding, several times slower.
+        let two = |v: u32| [b'0' + (v / 10) as u8, b'0' + (v % 10) as u8];
+        let y = year as u32;
+        let (y1, y2, m, d, h, mi) = (two(y / 100), two(y % 100), two(month), two(day), two(hour), two(minute));
+        let bytes =
+            [y1[0], y1[1], y2[0], y2[1], b'-', m[0], m[1], b'-', d[0], d[1], b' ', h[0], h[1], b':', mi[0], mi[1]];
+        // Only ASCII digits and separators went in.
+        f.write_str(std::str::from_utf8(&bytes).unwrap_or_default())
+    }
+}
+
+impl fmt::Display for Text {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(shown) = self.shown.get() {
+            return f.write_str(shown);
+        }
+        match &self.repr {
+            Repr::Static(s) => f.write_str(s),
+            Repr::Shared(s) => f.write_str(s),
+            Repr::Rule { name, points, scale, capped, beaten_by } => {
+                rule_line(f, name, *points, *scale, *capped, beaten_by.as_deref())
+            }
+            Repr::Earned { points, scale, pending_until } => {
+                write!(f, "earned {} points", PointsText(*points, *scale))?;
+                match pending_until {
+                    Some((t, zone)) => {
+                        write!(f, ", pending until {}", LocalMinute(t.with_timezone(zone).naive_local()))
+                    }
+                    None => Ok(()),
+                }
+            }
+        }
+    }
+}
+
+impl fmt::Debug for Text {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+impl std::ops::Deref for Text {
+    type Target = str;
+    fn deref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl AsRef<str> for Text {
+    fn as_ref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl PartialEq for Text {
+    fn eq(&self, other: &Text) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+impl Eq for Text {}
+
+impl PartialOrd for Text {
+    fn partial_cmp(&self, other: &Text) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Text {
+    fn cmp(&self, other: &Text) -> std::cmp::Ordering {
+        self.as_str().cmp(other.as_str())
+    }
+}
+
+impl std::hash::Hash for Text {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.as_str().hash(state);
+    }
+}
+
+impl std::borrow::Borrow<str> for Text {
+    fn borrow(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl PartialEq<str> for Text {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl PartialEq<&str> for Text {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl PartialEq<String> for Text {
+    fn eq(&self, other: &String) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl PartialEq<Text> for str {
+    fn eq(&self, other: &Text) -> bool {
+        self == other.as_str()
+    }
+}
+
+impl PartialEq<Text> for &str {
+    fn eq(&self, other: &Text) -> bool {
+        *self == other.as_str()
+    }
+}
+
+impl PartialEq<Text> for String {
+    fn eq(&self, other: &Text) -> bool {
+        self == other.as_str()
+    }
+}
+
+impl From<&str> for Text {
+    fn from(text: &str) -> Text {
+        Text::of(Repr::Shared(text.into()))
+    }
+}
+
+impl From<String> for Text {
+    fn from(text: String) -> Text {
+        Text::of(Repr::Shared(text.into()))
+    }
+}
+
+impl From<Text> for String {
+    fn from(text: Text) -> String {
+        text.as_str().to_owned()
+    }
+}
+
+impl Serialize for Text {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match &self.repr {
+            Repr::Static(t) => s.serialize_str(t),
+            Repr::Shared(t) => s.serialize_str(t),
+            // Written straight into the output, without building a string.
+            Repr::Rule { .. } | Repr::Earned { .. } => match self.shown.get() {
+                Some(t) => s.serialize_str(t),
+                None => s.collect_str(self),
+            },
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Text {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = Text;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Text, E> {
+                Ok(Text::from(v))
+            }
+        }
+        d.deserialize_str(Visitor)
+    }
+}
 
 /// What kind of movement an [`Entry`] records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -56,7 +491,7 @@ pub struct Entry {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rule: Option<String>,
     /// A short reason for people.
-    pub reason: String,
+    pub reason: Text,
 }
 
 /// Why points moved: one line per rule that moved points, or that was
@@ -65,11 +500,11 @@ pub struct Entry {
 #[serde(deny_unknown_fields)]
 pub struct Explanation {
     /// The rule id.
-    pub rule: String,
+    pub rule: Id,
     /// Points the rule moved (0 when it was capped away or lost to an exclusive rule).
     pub points: Points,
     /// For people: `"Double points Tuesday: +40"`.
-    pub text: String,
+    pub text: Text,
 }
 
 /// One rule's part in a [`Quote`](crate::Quote), built without formatting
@@ -114,17 +549,18 @@ impl fmt::Display for QuotedRule<'_> {
         if let Some(why) = &self.skipped {
             return write!(f, "{}: skipped, the script failed: {why}", self.name);
         }
-        if let Some(winner) = &self.beaten_by {
-            return write!(f, "{}: not applied, '{winner}' gives more", self.name);
+        match &self.note {
+            // A script's text goes between the points and the cap.
+            Some(note) if self.beaten_by.is_none() => {
+                rule_line(f, self.name, self.points, self.scale, None, None)?;
+                write!(f, " ({note})")?;
+                match self.capped {
+                    Some(cap) => write!(f, " (capped {cap})"),
+                    None => Ok(()),
+                }
+            }
+            _ => rule_line(f, self.name, self.points, self.scale, self.capped, self.beaten_by),
         }
-        write!(f, "{}: +{}", self.name, crate::number::PointsText(self.points, self.scale))?;
-        if let Some(note) = &self.note {
-            write!(f, " ({note})")?;
-        }
-        if let Some(cap) = self.capped {
-            write!(f, " (capped {cap})")?;
-        }
-        Ok(())
     }
 }
 
@@ -135,13 +571,6 @@ impl Serialize for QuotedRule<'_> {
         st.serialize_field("points", &self.points)?;
         st.serialize_field("text", &self.to_string())?;
         st.end()
-    }
-}
-
-impl QuotedRule<'_> {
-    /// The receipt line for this rule.
-    pub(crate) fn explanation(&self) -> Explanation {
-        Explanation { rule: self.rule.to_string(), points: self.points, text: self.to_string() }
     }
 }
 
@@ -181,12 +610,12 @@ pub struct Expiring {
 #[serde(deny_unknown_fields)]
 pub struct Receipt {
     /// The event id.
-    pub event: String,
+    pub event: Id,
     /// The event type (`"purchase"`, …).
     #[serde(rename = "type")]
-    pub kind: String,
+    pub kind: Text,
     /// The member id.
-    pub member: String,
+    pub member: Id,
     /// The event instant.
     pub at: DateTime<Utc>,
     /// The ledger entries posted, in order.
@@ -244,5 +673,40 @@ impl Receipt {
     /// ```
     pub fn to_json(&self) -> String {
         serde_json::to_string(self).unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn local_minute_matches_chrono() {
+        for (y, mo, d, h, mi) in [(2026, 12, 16, 12, 30), (1, 1, 1, 0, 0), (9999, 12, 31, 23, 59), (10199, 3, 4, 5, 6)]
+        {
+            let t = NaiveDate::from_ymd_opt(y, mo, d).unwrap().and_hms_opt(h, mi, 0).unwrap();
+            let want = format!("{y:04}-{mo:02}-{d:02} {h:02}:{mi:02}");
+            assert_eq!(LocalMinute(t).to_string(), want);
+        }
+    }
+
+    #[test]
+    fn texts_built_from_numbers_read_and_serialize_as_strings() {
+        let name: Arc<str> = "Double points".into();
+        let winner: Arc<str> = "Triple".into();
+        let pending = "2026-12-16T09:30:00Z".parse().ok().map(|t| (t, chrono_tz::Europe::Moscow));
+        for (text, want) in [
+            (Text::rule_line(&name, 1250, 2, Some("per day"), None), "Double points: +12.50 (capped per day)"),
+            (Text::rule_line(&name, 0, 0, None, Some(&winner)), "Double points: not applied, 'Triple' gives more"),
+            (Text::earned(7, 0, pending), "earned 7 points, pending until 2026-12-16 12:30"),
+            (Text::earned(7, 0, None), "earned 7 points"),
+        ] {
+            assert_eq!(serde_json::to_string(&text).unwrap(), serde_json::to_string(want).unwrap());
+            assert_eq!(text.to_string(), want);
+            assert_eq!(text, want);
+            assert_eq!(text, Text::from(want));
+            assert_eq!(serde_json::from_str::<Text>(&serde_json::to_string(&text).unwrap()).unwrap(), text);
+            assert_eq!(format!("{text:?}"), format!("{want:?}"));
+        }
     }
 }

@@ -118,33 +118,32 @@ impl Period {
     /// assert_eq!(later, Utc.with_ymd_and_hms(2027, 2, 28, 9, 0, 0).unwrap());
     /// ```
     pub fn after(self, at: DateTime<Utc>, zone: Tz) -> Option<DateTime<Utc>> {
-        match self {
-            Period::Minutes(n) => at.checked_add_signed(Duration::minutes(i64::from(n))),
-            Period::Hours(n) => at.checked_add_signed(Duration::hours(i64::from(n))),
-            Period::Days(n) => {
-                let local = at.with_timezone(&zone).naive_local();
-                resolve(zone, local.checked_add_days(chrono::Days::new(u64::from(n)))?)
-            }
-            Period::Months(n) => {
-                let local = at.with_timezone(&zone).naive_local();
-                resolve(zone, local.checked_add_months(chrono::Months::new(n))?)
-            }
-        }
+        self.after_in(Moment::new(at), zone).map(|m| m.utc)
     }
 
     /// The instant this period before `at` (used for the late window).
     pub(crate) fn before(self, at: DateTime<Utc>, zone: Tz) -> Option<DateTime<Utc>> {
+        self.before_in(Moment::new(at), zone).map(|m| m.utc)
+    }
+
+    /// [`Period::after`] on a [`Moment`]: its local time is converted only if
+    /// not known yet, and the result's is kept when it comes for free.
+    pub(crate) fn after_in(self, at: Moment, zone: Tz) -> Option<Moment> {
         match self {
-            Period::Minutes(n) => at.checked_sub_signed(Duration::minutes(i64::from(n))),
-            Period::Hours(n) => at.checked_sub_signed(Duration::hours(i64::from(n))),
-            Period::Days(n) => {
-                let local = at.with_timezone(&zone).naive_local();
-                resolve(zone, local.checked_sub_days(chrono::Days::new(u64::from(n)))?)
-            }
-            Period::Months(n) => {
-                let local = at.with_timezone(&zone).naive_local();
-                resolve(zone, local.checked_sub_months(chrono::Months::new(n))?)
-            }
+            Period::Minutes(n) => at.utc.checked_add_signed(Duration::minutes(i64::from(n))).map(Moment::new),
+            Period::Hours(n) => at.utc.checked_add_signed(Duration::hours(i64::from(n))).map(Moment::new),
+            Period::Days(n) => resolve_in(zone, at.local(zone).checked_add_days(chrono::Days::new(u64::from(n)))?),
+            Period::Months(n) => resolve_in(zone, at.local(zone).checked_add_months(chrono::Months::new(n))?),
+        }
+    }
+
+    /// [`Period::before`] on a [`Moment`].
+    pub(crate) fn before_in(self, at: Moment, zone: Tz) -> Option<Moment> {
+        match self {
+            Period::Minutes(n) => at.utc.checked_sub_signed(Duration::minutes(i64::from(n))).map(Moment::new),
+            Period::Hours(n) => at.utc.checked_sub_signed(Duration::hours(i64::from(n))).map(Moment::new),
+            Period::Days(n) => resolve_in(zone, at.local(zone).checked_sub_days(chrono::Days::new(u64::from(n)))?),
+            Period::Months(n) => resolve_in(zone, at.local(zone).checked_sub_months(chrono::Months::new(n))?),
         }
     }
 }
@@ -161,13 +160,47 @@ impl fmt::Display for Period {
     }
 }
 
+/// An instant and, once known, its local date-time in the program's zone:
+/// a conversion costs a search of the zone's transitions, so what is known
+/// is kept rather than converted again.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Moment {
+    pub(crate) utc: DateTime<Utc>,
+    local: Option<NaiveDateTime>,
+}
+
+impl Moment {
+    pub(crate) fn new(utc: DateTime<Utc>) -> Moment {
+        Moment { utc, local: None }
+    }
+
+    /// An instant whose local date-time in the zone is `local`.
+    pub(crate) fn with_local(utc: DateTime<Utc>, local: NaiveDateTime) -> Moment {
+        Moment { utc, local: Some(local) }
+    }
+
+    /// The local date-time in `zone` (the zone the moment was made for).
+    pub(crate) fn local(&self, zone: Tz) -> NaiveDateTime {
+        match self.local {
+            Some(l) => l,
+            None => self.utc.with_timezone(&zone).naive_local(),
+        }
+    }
+}
+
 /// The UTC instant of a local date-time in `zone`: the earlier one in an
 /// overlap, the first instant after the gap in a gap.
 pub(crate) fn resolve(zone: Tz, local: NaiveDateTime) -> Option<DateTime<Utc>> {
+    resolve_in(zone, local).map(|m| m.utc)
+}
+
+/// [`resolve`], with the local date-time of the instant found (which is
+/// `local` itself unless `local` falls in a gap).
+pub(crate) fn resolve_in(zone: Tz, local: NaiveDateTime) -> Option<Moment> {
     use chrono::LocalResult;
     match zone.from_local_datetime(&local) {
-        LocalResult::Single(t) => Some(t.with_timezone(&Utc)),
-        LocalResult::Ambiguous(early, _) => Some(early.with_timezone(&Utc)),
+        LocalResult::Single(t) => Some(Moment::with_local(t.with_timezone(&Utc), local)),
+        LocalResult::Ambiguous(early, _) => Some(Moment::with_local(early.with_timezone(&Utc), local)),
         LocalResult::None => {
             // Gaps start and end on whole quarter hours in every IANA zone,
             // and none is longer than a day (Samoa, 2011).
@@ -185,7 +218,7 @@ pub(crate) fn resolve(zone: Tz, local: NaiveDateTime) -> Option<DateTime<Utc>> {
                         }
                         first = earlier;
                     }
-                    return Some(first.with_timezone(&Utc));
+                    return Some(Moment::with_local(first.with_timezone(&Utc), first.naive_local()));
                 }
             }
             None
@@ -196,6 +229,11 @@ pub(crate) fn resolve(zone: Tz, local: NaiveDateTime) -> Option<DateTime<Utc>> {
 /// The instant a local date starts in `zone`.
 pub(crate) fn start_of_day(zone: Tz, date: NaiveDate) -> Option<DateTime<Utc>> {
     resolve(zone, date.and_time(NaiveTime::MIN))
+}
+
+/// [`start_of_day`] as a [`Moment`].
+fn start_of_day_in(zone: Tz, date: NaiveDate) -> Option<Moment> {
+    resolve_in(zone, date.and_time(NaiveTime::MIN))
 }
 
 /// The local date of an instant in `zone`.
@@ -221,8 +259,17 @@ pub enum RoundTo {
 }
 
 impl RoundTo {
+    #[cfg(test)]
     pub(crate) fn apply(self, at: DateTime<Utc>, zone: Tz) -> Option<DateTime<Utc>> {
-        let date = local_date(zone, at);
+        self.apply_in(Moment::new(at), zone).map(|m| m.utc)
+    }
+
+    /// The rounded instant, with its local time when known.
+    pub(crate) fn apply_in(self, at: Moment, zone: Tz) -> Option<Moment> {
+        if self == RoundTo::None {
+            return Some(at);
+        }
+        let date = at.local(zone).date();
         let next = match self {
             RoundTo::None => return Some(at),
             RoundTo::EndOfDay => date.succ_opt()?,
@@ -232,7 +279,7 @@ impl RoundTo {
             }
             RoundTo::EndOfYear => NaiveDate::from_ymd_opt(date.year() + 1, 1, 1)?,
         };
-        start_of_day(zone, next)
+        start_of_day_in(zone, next)
     }
 }
 
@@ -356,6 +403,38 @@ impl TimeWindow {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Local times carried by a `Moment` are the ones a conversion gives,
+    /// across DST gaps, overlaps and Samoa's skipped day, for every period
+    /// kind and rounding.
+    #[test]
+    fn moments_carry_exact_local_times() {
+        let zones = [chrono_tz::Europe::Berlin, chrono_tz::America::New_York, chrono_tz::Pacific::Apia, chrono_tz::UTC];
+        let periods = [Period::Minutes(90), Period::Hours(24), Period::Days(1), Period::Days(30), Period::Months(1)];
+        let rounds = [RoundTo::None, RoundTo::EndOfDay, RoundTo::EndOfMonth, RoundTo::EndOfYear];
+        let check = |m: Moment, zone: Tz| assert_eq!(m.local(zone), m.utc.with_timezone(&zone).naive_local());
+        for zone in zones {
+            let mut at = utc(2011, 1, 1, 0, 0);
+            while at < utc(2012, 1, 1, 0, 0) {
+                let exact = Moment::with_local(at, at.with_timezone(&zone).naive_local());
+                for p in periods {
+                    for (m, plain) in
+                        [(p.after_in(exact, zone), p.after(at, zone)), (p.before_in(exact, zone), p.before(at, zone))]
+                    {
+                        let m = m.unwrap();
+                        assert_eq!(Some(m.utc), plain, "{zone} {at} {p}");
+                        check(m, zone);
+                        for r in rounds {
+                            let rounded = r.apply_in(m, zone).unwrap();
+                            check(rounded, zone);
+                            assert_eq!(rounded.utc, r.apply_in(Moment::new(m.utc), zone).unwrap().utc);
+                        }
+                    }
+                }
+                at += Duration::minutes(3 * 60 + 7);
+            }
+        }
+    }
 
     fn utc(y: i32, mo: u32, d: u32, h: u32, mi: u32) -> DateTime<Utc> {
         Utc.with_ymd_and_hms(y, mo, d, h, mi, 0).unwrap()

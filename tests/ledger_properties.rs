@@ -542,7 +542,7 @@ impl Materializer {
             OrderGen::Own => None,
             OrderGen::Pool(k) => Some(format!("o{k}")),
             OrderGen::OfPurchase(ix) if !member.purchases().is_empty() => {
-                Some(ix.get(member.purchases()).order.clone())
+                Some(ix.get(member.purchases()).order.to_string())
             }
             OrderGen::OfPurchase(ix) if !self.purchases.is_empty() => Some(ix.get(&self.purchases).1.clone()),
             OrderGen::OfPurchase(_) => None,
@@ -551,12 +551,12 @@ impl Materializer {
 
     fn purchase(&self, member: &Member, r: &PurchaseRef) -> Option<String> {
         let recorded = member.purchases();
-        let paid: Vec<&String> =
+        let paid: Vec<&loyalty::Id> =
             recorded.iter().filter(|p| member.burns().iter().any(|b| b.order == p.order)).map(|p| &p.event).collect();
         match r {
             PurchaseRef::Paid(ix) if !paid.is_empty() => Some(ix.get(&paid).to_string()),
             PurchaseRef::Paid(ix) | PurchaseRef::Recorded(ix) if !recorded.is_empty() => {
-                Some(ix.get(recorded).event.clone())
+                Some(ix.get(recorded).event.to_string())
             }
             PurchaseRef::Paid(ix) | PurchaseRef::Recorded(ix) | PurchaseRef::Any(ix) if !self.purchases.is_empty() => {
                 Some(ix.get(&self.purchases).0.clone())
@@ -1281,7 +1281,7 @@ fn check_reversal_bounds(tr: &Trace) -> Result<(), TestCaseError> {
                             tr.fail(i, "a fully returned purchase must give back exactly what it earned")
                         );
                     }
-                    let order = p.order.clone();
+                    let order = p.order.to_string();
                     let total = {
                         let t = refunded.entry(order.clone()).or_default();
                         *t += receipt.total(EntryKind::Refund);
