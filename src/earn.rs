@@ -69,13 +69,14 @@ impl<'a> Context<'a> {
         store: Option<&'a str>,
         member: &'a crate::Member,
     ) -> Context<'a> {
-        let local = at.with_timezone(&program.zone);
+        // One conversion; the date and time are read off the local value.
+        let local = at.with_timezone(&program.zone).naive_local();
         Context {
             event,
-            local: local.naive_local(),
+            local,
             member,
-            date: local.date_naive(),
-            weekday: Weekday::of(local.date_naive()),
+            date: local.date(),
+            weekday: Weekday::of(local.date()),
             time: TimeOfDay::of(local.time()),
             channel,
             store,
@@ -118,18 +119,33 @@ pub(crate) struct RuleOutcome {
     pub(crate) capped_by: Option<Cap>,
     /// The exclusive rule that won over this one, if one did.
     pub(crate) beaten_by: Option<usize>,
-    /// Script rules: per line (or, once per basket, one) fine points or
-    /// factor − 1 in 10⁻¹²; empty for built-in rules.
+    /// Script rules only (boxed: built-in rules stay small and fast).
+    script: Option<Box<ScriptOutcome>>,
+}
+
+/// What a script rule's script gave.
+#[derive(Debug, Clone, Default)]
+struct ScriptOutcome {
+    /// Per line (or, once per basket, one) fine points or factor − 1 in 10⁻¹².
     values: Vec<i128>,
-    /// Script rules: the text the script returned.
-    pub(crate) note: Option<String>,
-    /// Script rules marked `skip_on_error`: why the script failed.
-    pub(crate) skipped: Option<String>,
+    /// The text the script returned.
+    note: Option<String>,
+    /// For rules marked `skip_on_error`: why the script failed.
+    skipped: Option<String>,
 }
 
 impl RuleOutcome {
     fn script_value(&self, line: usize) -> i128 {
-        self.values.get(line).or_else(|| self.values.first()).copied().unwrap_or(0)
+        let Some(s) = &self.script else { return 0 };
+        s.values.get(line).or_else(|| s.values.first()).copied().unwrap_or(0)
+    }
+
+    pub(crate) fn note(&self) -> Option<&String> {
+        self.script.as_ref().and_then(|s| s.note.as_ref())
+    }
+
+    pub(crate) fn skipped(&self) -> Option<&String> {
+        self.script.as_ref().and_then(|s| s.skipped.as_ref())
     }
 }
 
@@ -313,7 +329,8 @@ fn multiplied_base(
     i: usize,
 ) -> Option<i128> {
     let mut base: i128 = 0;
-    for o in stage_one.iter().filter(|o| o.beaten_by.is_none() && o.skipped.is_none() && m.targets.contains(&o.rule)) {
+    for o in stage_one.iter().filter(|o| o.beaten_by.is_none() && o.skipped().is_none() && m.targets.contains(&o.rule))
+    {
         let t = &program.earn[o.rule];
         if line_matches(t, p) {
             let f = if t.script.is_some() { o.script_value(i) } else { fine(t, p)? };
@@ -447,31 +464,31 @@ pub(crate) fn evaluate(program: &Program, lines: &[Priced<'_>], ctx: &Context<'_
             }
             let overflow = || Error::overflow(format!("points of rule '{}'", rule.id));
             let (mut any, mut basket) = (false, 0 as Money);
-            for p in lines.iter().filter(|p| line_matches(rule, p)) {
-                any = true;
-                basket += p.amount; // bounded by the basket's total
-            }
-            if !any || rule.min_basket.is_some_and(|m| basket < m) {
-                continue;
-            }
             let mut outcome = RuleOutcome {
                 rule: rule.index,
                 points: 0,
                 uncapped: 0,
                 capped_by: None,
                 beaten_by: None,
-                values: Vec::new(),
-                note: None,
-                skipped: None,
+                script: None,
             };
-            if rule.script.is_some() {
+            let scripted = rule.script.is_some();
+            if scripted {
+                // A script runs only when the rule's conditions hold.
+                for p in lines.iter().filter(|p| line_matches(rule, p)) {
+                    any = true;
+                    basket += p.amount; // bounded by the basket's total
+                }
+                if !any || rule.min_basket.is_some_and(|m| basket < m) {
+                    continue;
+                }
                 match run_script(program, rule, lines, ctx, &mut scripts) {
                     Ok((values, note)) => {
-                        outcome.values = values;
-                        outcome.note = note;
+                        outcome.script = Some(Box::new(ScriptOutcome { values, note, skipped: None }));
                     }
                     Err(failure) if rule.script.as_ref().is_some_and(|s| s.skip_on_error) => {
-                        outcome.skipped = Some(failure.to_string());
+                        let skipped = Some(failure.to_string());
+                        outcome.script = Some(Box::new(ScriptOutcome { skipped, ..Default::default() }));
                         outcomes.push(outcome);
                         continue;
                     }
@@ -482,8 +499,12 @@ pub(crate) fn evaluate(program: &Program, lines: &[Priced<'_>], ctx: &Context<'_
             let div = divisor(rule);
             let (mut numerator, mut per_line) = (0_i128, 0_i128);
             for (i, p) in lines.iter().enumerate().filter(|(_, p)| line_matches(rule, p)) {
+                if !scripted {
+                    any = true;
+                    basket += p.amount; // bounded by the basket's total
+                }
                 if shape == Shape::Bonus {
-                    break;
+                    continue;
                 }
                 let x = line_numerator(program, &outcomes[..stage_one_end], rule, p, i, outcome.script_value(i))
                     .ok_or_else(overflow)?;
@@ -493,6 +514,9 @@ pub(crate) fn evaluate(program: &Program, lines: &[Priced<'_>], ctx: &Context<'_
                         per_line = per_line.checked_add(round_div(x, div, rule.rounding)).ok_or_else(overflow)?;
                     }
                 }
+            }
+            if !scripted && (!any || rule.min_basket.is_some_and(|m| basket < m)) {
+                continue;
             }
             let points = match (shape, rule.round) {
                 (Shape::Bonus, _) if rule.script.is_some() => {
@@ -514,7 +538,7 @@ pub(crate) fn evaluate(program: &Program, lines: &[Priced<'_>], ctx: &Context<'_
         }
         // Exclusive rules of this stage compete: the most points win, then
         // the earlier rule (lower priority, then id). Skipped rules take no part.
-        let competes = |o: &RuleOutcome| program.earn[o.rule].exclusive && o.skipped.is_none();
+        let competes = |o: &RuleOutcome| program.earn[o.rule].exclusive && o.skipped().is_none();
         let best = outcomes[first_of_stage..]
             .iter()
             .filter(|o| competes(o))
@@ -620,8 +644,8 @@ pub(crate) fn quoted<'p>(program: &'p Program, o: &RuleOutcome) -> crate::Quoted
         points: o.points,
         capped: o.capped_by.filter(|_| o.beaten_by.is_none()).map(Cap::words),
         beaten_by: o.beaten_by.map(|w| &*program.earn[w].name),
-        note: o.note.clone(),
-        skipped: o.skipped.clone(),
+        note: o.note().cloned(),
+        skipped: o.skipped().cloned(),
         scale: program.scale(),
     }
 }
