@@ -156,7 +156,7 @@ impl<'p> Undo<'p> {
         }
         for (key, old) in self.lifetime.into_iter().rev() {
             match old {
-                Some(v) => m.lifetime.insert(key.to_owned(), v),
+                Some(v) => m.lifetime.insert(Id::from(key), v),
                 None => m.lifetime.remove(key),
             };
         }
@@ -993,7 +993,8 @@ impl<'p, 'm> Work<'p, 'm> {
                         self.undo.lifetime.push((id, Some(old)));
                     }
                     None => {
-                        self.m.lifetime.insert(String::from(&**id), o.points);
+                        // The key shares the program's rule id: no copy.
+                        self.m.lifetime.insert(Id::shared(id), o.points);
                         self.undo.lifetime.push((id, None));
                     }
                 }
