@@ -37,7 +37,7 @@ use crate::number::{
 };
 use crate::program::{CompiledBurn, ExpiryFrom, ExpiryKind, Program};
 use crate::receipt::{Entry, EntryKind, Expiring, Explanation, Id, Receipt, Text};
-use crate::time::{local_date, start_of_day, Moment};
+use crate::time::{expiry_date, local_date, start_of_day, Moment};
 
 /// The result of [`Program::apply`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -459,7 +459,7 @@ impl Program {
             }
             match out.last_mut() {
                 Some(last) if last.at == at => last.points = last.points.saturating_add(lot.remaining),
-                _ => out.push(Expiring { at, date: local_date(self.zone, at), points: lot.remaining }),
+                _ => out.push(Expiring { at, date: expiry_date(self.zone, at), points: lot.remaining }),
             }
         }
         out
@@ -481,7 +481,7 @@ impl Program {
             }
             soonest.truncate(n);
         }
-        soonest.into_iter().map(|(at, points)| Expiring { at, date: local_date(self.zone, at), points }).collect()
+        soonest.into_iter().map(|(at, points)| Expiring { at, date: expiry_date(self.zone, at), points }).collect()
     }
 
     /// Points a member can spend at `at` (which should not be before the member's clock).
