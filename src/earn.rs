@@ -57,7 +57,7 @@ pub(crate) struct Context<'a> {
     pub(crate) store: Option<&'a str>,
     pub(crate) attributes: &'a BTreeMap<String, String>,
     pub(crate) days: &'a [DayCount],
-    pub(crate) lifetime: &'a BTreeMap<String, Points>,
+    pub(crate) lifetime: &'a BTreeMap<crate::Id, Points>,
 }
 
 impl<'a> Context<'a> {

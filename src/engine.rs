@@ -37,7 +37,7 @@ use crate::number::{
 };
 use crate::program::{CompiledBurn, ExpiryFrom, ExpiryKind, Program};
 use crate::receipt::{Entry, EntryKind, Expiring, Explanation, Id, Receipt, Text};
-use crate::time::{local_date, start_of_day, Moment};
+use crate::time::{expiry_date, local_date, start_of_day, Moment};
 
 /// The result of [`Program::apply`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -156,7 +156,7 @@ impl<'p> Undo<'p> {
         }
         for (key, old) in self.lifetime.into_iter().rev() {
             match old {
-                Some(v) => m.lifetime.insert(key.to_owned(), v),
+                Some(v) => m.lifetime.insert(Id::from(key), v),
                 None => m.lifetime.remove(key),
             };
         }
@@ -474,7 +474,7 @@ impl Program {
             }
             match out.last_mut() {
                 Some(last) if last.at == at => last.points = last.points.saturating_add(lot.remaining),
-                _ => out.push(Expiring { at, date: local_date(self.zone, at), points: lot.remaining }),
+                _ => out.push(Expiring { at, date: expiry_date(self.zone, at), points: lot.remaining }),
             }
         }
         out
@@ -496,7 +496,7 @@ impl Program {
             }
             soonest.truncate(n);
         }
-        soonest.into_iter().map(|(at, points)| Expiring { at, date: local_date(self.zone, at), points }).collect()
+        soonest.into_iter().map(|(at, points)| Expiring { at, date: expiry_date(self.zone, at), points }).collect()
     }
 
     /// Points a member can spend at `at` (which should not be before the member's clock).
@@ -1046,7 +1046,8 @@ impl<'p, 'm> Work<'p, 'm> {
                         self.undo.lifetime.push((id, Some(old)));
                     }
                     None => {
-                        self.m.lifetime.insert(String::from(&**id), o.points);
+                        // The key shares the program's rule id: no copy.
+                        self.m.lifetime.insert(Id::shared(id), o.points);
                         self.undo.lifetime.push((id, None));
                     }
                 }

@@ -294,7 +294,7 @@ pub struct Member {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub(crate) days: Vec<DayCount>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub(crate) lifetime: BTreeMap<String, Points>,
+    pub(crate) lifetime: BTreeMap<crate::Id, Points>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub(crate) purchases: Vec<PurchaseRecord>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

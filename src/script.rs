@@ -528,7 +528,7 @@ struct MemberData {
     purchases_today: i64,
     purchases_this_week: i64,
     purchases_this_month: i64,
-    lifetime: BTreeMap<String, Points>,
+    lifetime: BTreeMap<crate::Id, Points>,
     scale: u32,
 }
 

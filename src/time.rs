@@ -241,6 +241,28 @@ pub(crate) fn local_date(zone: Tz, at: DateTime<Utc>) -> NaiveDate {
     at.with_timezone(&zone).date_naive()
 }
 
+/// [`local_date`] for expiry instants, remembered per thread: expiries
+/// rounded to the end of a day, month or year are the same few instants for
+/// every lot earned in that period, across members, and each receipt shows
+/// the next three. A conversion searches the zone's transitions; a hit
+/// compares four entries. Exact: the memo holds what the conversion gave.
+pub(crate) fn expiry_date(zone: Tz, at: DateTime<Utc>) -> NaiveDate {
+    type Memo = [Option<(Tz, DateTime<Utc>, NaiveDate)>; 4];
+    thread_local! {
+        static MEMO: std::cell::Cell<(Memo, usize)> = const { std::cell::Cell::new(([None; 4], 0)) };
+    }
+    MEMO.with(|memo| {
+        let (mut entries, next) = memo.get();
+        if let Some((_, _, date)) = entries.iter().flatten().find(|(z, t, _)| *z == zone && *t == at) {
+            return *date;
+        }
+        let date = local_date(zone, at);
+        entries[next] = Some((zone, at, date));
+        memo.set((entries, (next + 1) % entries.len()));
+        date
+    })
+}
+
 /// Where an expiry instant is moved to: the end of its local day, month or
 /// year. An end is the first instant of the next day, month or year, because
 /// points are usable strictly before their expiry instant.
@@ -403,6 +425,21 @@ impl TimeWindow {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The memo of expiry dates gives what a conversion gives, whatever the
+    /// order of zones and instants (hits, misses, evictions).
+    #[test]
+    fn remembered_expiry_dates_are_exact() {
+        let zones = [chrono_tz::Europe::Moscow, chrono_tz::Pacific::Apia, chrono_tz::America::New_York];
+        let mut seed = 11_u64;
+        for _ in 0..5000 {
+            seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+            let zone = zones[(seed >> 62) as usize % zones.len()];
+            // Few distinct instants, so entries are hit and evicted.
+            let at = utc(2011, 12, 29, 0, 0) + Duration::hours((seed >> 59) as i64 * 7);
+            assert_eq!(expiry_date(zone, at), local_date(zone, at), "{zone} {at}");
+        }
+    }
 
     /// Local times carried by a `Moment` are the ones a conversion gives,
     /// across DST gaps, overlaps and Samoa's skipped day, for every period
