@@ -135,13 +135,10 @@ struct ScriptOutcome {
 }
 
 impl RuleOutcome {
+    #[inline]
     fn script_value(&self, line: usize) -> i128 {
         let Some(s) = &self.script else { return 0 };
         s.values.get(line).or_else(|| s.values.first()).copied().unwrap_or(0)
-    }
-
-    pub(crate) fn note(&self) -> Option<&String> {
-        self.script.as_ref().and_then(|s| s.note.as_ref())
     }
 
     pub(crate) fn skipped(&self) -> Option<&String> {
@@ -150,12 +147,14 @@ impl RuleOutcome {
 }
 
 /// How a rule turns lines into points.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Shape {
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Shape {
     /// `per_amount`, `percent`: amount × rate.
     Rate,
-    /// Built-in or scripted multiplier: multiplied points × (factor − 1).
+    /// `multiplier`: multiplied points × (factor − 1).
     Multiplier,
+    /// A multiplier script: multiplied points × (its factor for the line − 1).
+    ScriptMultiplier,
     /// `fixed`, or a script giving points once per basket: one number for
     /// the basket, split over the lines by amount.
     Bonus,
@@ -163,13 +162,13 @@ enum Shape {
     LinePoints,
 }
 
-fn shape(rule: &CompiledEarn) -> Shape {
+pub(crate) fn shape_of(rule: &CompiledEarn) -> Shape {
     match (rule.kind, &rule.script) {
         (EarnKind::PerAmount | EarnKind::Percent, _) => Shape::Rate,
         (EarnKind::Multiplier, _) => Shape::Multiplier,
         (EarnKind::Fixed, _) | (EarnKind::Script, None) => Shape::Bonus,
         (EarnKind::Script, Some(s)) => match (s.gives, s.each) {
-            (ScriptGives::Multiplier, _) => Shape::Multiplier,
+            (ScriptGives::Multiplier, _) => Shape::ScriptMultiplier,
             (_, ScriptEach::Basket) => Shape::Bonus,
             (_, ScriptEach::Line) => Shape::LinePoints,
         },
@@ -321,6 +320,7 @@ fn fine(t: &CompiledEarn, p: &Priced<'_>) -> Option<i128> {
 /// The fine points a multiplier multiplies on line `p`: the sum over its
 /// targets that fired, were not beaten, and cover the line.
 /// `i` is the line's index (script targets keep their fine points per line).
+#[inline]
 fn multiplied_base(
     program: &Program,
     stage_one: &[RuleOutcome],
@@ -333,7 +333,7 @@ fn multiplied_base(
     {
         let t = &program.earn[o.rule];
         if line_matches(t, p) {
-            let f = if t.script.is_some() { o.script_value(i) } else { fine(t, p)? };
+            let f = if t.shape == Shape::LinePoints { o.script_value(i) } else { fine(t, p)? };
             base = base.checked_add(f)?;
         }
     }
@@ -351,20 +351,19 @@ fn line_numerator(
     i: usize,
     value: i128,
 ) -> Option<i128> {
-    match shape(rule) {
+    match rule.shape {
         Shape::Rate => crate::number::mul(p.amount, rule.rate_num),
-        Shape::Multiplier if rule.script.is_some() => {
-            crate::number::mul(multiplied_base(program, stage_one, rule, p, i)?, value)
-        }
+        Shape::ScriptMultiplier => crate::number::mul(multiplied_base(program, stage_one, rule, p, i)?, value),
         Shape::Multiplier => crate::number::mul(multiplied_base(program, stage_one, rule, p, i)?, rule.extra_num),
         Shape::Bonus => Some(p.amount),
         Shape::LinePoints => Some(value),
     }
 }
 
-fn divisor(rule: &CompiledEarn) -> i128 {
-    match shape(rule) {
-        Shape::Multiplier if rule.script.is_some() => FINE_FACTOR,
+/// The divisor of a rule's per-line numerators; fixed when the program loads.
+pub(crate) fn divisor_of(rule: &CompiledEarn) -> i128 {
+    match shape_of(rule) {
+        Shape::ScriptMultiplier => FINE_FACTOR,
         Shape::Multiplier => rule.extra_den_fine,
         Shape::LinePoints => MONEY_ONE,
         Shape::Rate | Shape::Bonus => rule.rate_den_money,
@@ -495,8 +494,7 @@ pub(crate) fn evaluate(program: &Program, lines: &[Priced<'_>], ctx: &Context<'_
                     Err(failure) => return Err(failure.into_error(ctx.event, &rule.id)),
                 }
             }
-            let shape = shape(rule);
-            let div = divisor(rule);
+            let (shape, div) = (rule.shape, rule.div);
             let (mut numerator, mut per_line) = (0_i128, 0_i128);
             for (i, p) in lines.iter().enumerate().filter(|(_, p)| line_matches(rule, p)) {
                 if !scripted {
@@ -506,8 +504,8 @@ pub(crate) fn evaluate(program: &Program, lines: &[Priced<'_>], ctx: &Context<'_
                 if shape == Shape::Bonus {
                     continue;
                 }
-                let x = line_numerator(program, &outcomes[..stage_one_end], rule, p, i, outcome.script_value(i))
-                    .ok_or_else(overflow)?;
+                let value = if scripted { outcome.script_value(i) } else { 0 };
+                let x = line_numerator(program, &outcomes[..stage_one_end], rule, p, i, value).ok_or_else(overflow)?;
                 match rule.round {
                     RoundAt::PerTransaction => numerator = numerator.checked_add(x).ok_or_else(overflow)?,
                     RoundAt::PerLine => {
@@ -585,13 +583,13 @@ fn split_over_lines(
         let rule = &program.earn[o.rule];
         let overflow = || Error::overflow(format!("points of rule '{}'", rule.id));
         weights.clear();
-        let shape = shape(rule);
+        let shape = rule.shape;
         for (i, p) in lines.iter().enumerate() {
             let w = if line_matches(rule, p) {
                 let x = line_numerator(program, stage_one, rule, p, i, o.script_value(i)).ok_or_else(overflow)?;
                 match (shape, rule.round) {
                     (Shape::Bonus, _) | (_, RoundAt::PerTransaction) => x,
-                    (_, RoundAt::PerLine) => round_div(x, divisor(rule), rule.rounding),
+                    (_, RoundAt::PerLine) => round_div(x, rule.div, rule.rounding),
                 }
             } else {
                 0
@@ -644,8 +642,10 @@ pub(crate) fn quoted<'p>(program: &'p Program, o: &RuleOutcome) -> crate::Quoted
         points: o.points,
         capped: o.capped_by.filter(|_| o.beaten_by.is_none()).map(Cap::words),
         beaten_by: o.beaten_by.map(|w| &*program.earn[w].name),
-        note: o.note().cloned(),
-        skipped: o.skipped().cloned(),
+        script: o
+            .script
+            .as_ref()
+            .map(|s| Box::new(crate::receipt::ScriptLine { note: s.note.clone(), skipped: s.skipped.clone() })),
         scale: program.scale(),
     }
 }

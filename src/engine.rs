@@ -237,12 +237,12 @@ fn explanation(program: &Program, o: &earn::RuleOutcome) -> Explanation {
     // (and to its text) fails to compile until the receipt line has it too.
     let quoted = earn::quoted(program, o);
     let rule = &program.earn[o.rule];
-    if quoted.note.is_some() || quoted.skipped.is_some() {
+    if quoted.note().is_some() || quoted.skipped().is_some() {
         // Script rules with a text or a skip: formatted now (the fast path
         // is for built-in rules).
         return Explanation { rule: Id::shared(&rule.id), points: quoted.points, text: Text::from(quoted.to_string()) };
     }
-    let crate::QuotedRule { rule: _, name: _, points, capped, beaten_by, scale, note: _, skipped: _ } = quoted;
+    let crate::QuotedRule { rule: _, name: _, points, capped, beaten_by, scale, script: _ } = quoted;
     let beaten_by = beaten_by.and(o.beaten_by).map(|w| &program.earn[w].name);
     Explanation {
         rule: Id::shared(&rule.id),

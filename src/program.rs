@@ -485,8 +485,12 @@ pub(crate) struct CompiledEarn {
     pub(crate) exclude: CategorySet,
     pub(crate) min_basket: Option<Money>,
     pub(crate) caps: Caps,
-    /// `script` rules: the compiled script.
-    pub(crate) script: Option<Script>,
+    /// `script` rules: the compiled script (boxed: built-in rules stay small).
+    pub(crate) script: Option<Box<Script>>,
+    /// How the rule turns lines into points, and the divisor of its
+    /// per-line numerators (see `earn`).
+    pub(crate) shape: crate::earn::Shape,
+    pub(crate) div: i128,
 }
 
 impl CompiledEarn {
@@ -507,7 +511,7 @@ pub(crate) struct CompiledBurn {
     /// `⌊a × limit_num / limit_den_money⌋` (max share × point units per money unit).
     pub(crate) limit_num: u128,
     pub(crate) limit_den_money: u128,
-    pub(crate) script: Option<Script>,
+    pub(crate) script: Option<Box<Script>>,
 }
 
 /// A validated, compiled program: immutable, `Send + Sync`.
@@ -1147,10 +1151,22 @@ fn compile(spec: ProgramSpec) -> Result<Program> {
             when: rule.when.clone(),
             caps: rule.caps.clone(),
             script: match &rule.script {
-                Some(s) => Some(compile_script(&mut sandbox, &format!("earn[{k}].script.source"), &rule.id, s, scale)?),
+                Some(s) => Some(Box::new(compile_script(
+                    &mut sandbox,
+                    &format!("earn[{k}].script.source"),
+                    &rule.id,
+                    s,
+                    scale,
+                )?)),
                 None => None,
             },
+            shape: crate::earn::Shape::Rate,
+            div: 1,
         });
+        if let Some(c) = earn.last_mut() {
+            c.shape = crate::earn::shape_of(c);
+            c.div = crate::earn::divisor_of(c);
+        }
     }
     let mut burn = Vec::with_capacity(spec.burn.len());
     for (i, b) in spec.burn.iter().enumerate() {
@@ -1173,7 +1189,9 @@ fn compile(spec: ProgramSpec) -> Result<Program> {
             limit_num: num.unsigned_abs(),
             limit_den_money: den_money.unsigned_abs(),
             script: match &b.script {
-                Some(s) => Some(compile_script(&mut sandbox, &format!("burn[{i}].script.source"), &b.id, s, scale)?),
+                Some(s) => {
+                    Some(Box::new(compile_script(&mut sandbox, &format!("burn[{i}].script.source"), &b.id, s, scale)?))
+                }
                 None => None,
             },
         });

@@ -536,20 +536,18 @@ pub struct QuotedRule<'p> {
     pub capped: Option<&'static str>,
     /// The name of the exclusive rule that gives more, when this one lost to it.
     pub beaten_by: Option<&'p str>,
-    /// The text a script rule returned with its result, if any.
-    pub note: Option<String>,
-    /// Why a script rule marked `skip_on_error` was skipped, if it was.
-    pub skipped: Option<String>,
+    /// Script rules only: the text the script returned, or why it was skipped.
+    pub(crate) script: Option<Box<ScriptLine>>,
     /// The program's point scale, for formatting.
     pub(crate) scale: u32,
 }
 
 impl fmt::Display for QuotedRule<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if let Some(why) = &self.skipped {
+        if let Some(why) = self.skipped() {
             return write!(f, "{}: skipped, the script failed: {why}", self.name);
         }
-        match &self.note {
+        match self.note() {
             // A script's text goes between the points and the cap.
             Some(note) if self.beaten_by.is_none() => {
                 rule_line(f, self.name, self.points, self.scale, None, None)?;
@@ -561,6 +559,73 @@ impl fmt::Display for QuotedRule<'_> {
             }
             _ => rule_line(f, self.name, self.points, self.scale, self.capped, self.beaten_by),
         }
+    }
+}
+
+/// What a script rule adds to its receipt line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ScriptLine {
+    pub(crate) note: Option<String>,
+    pub(crate) skipped: Option<String>,
+}
+
+impl QuotedRule<'_> {
+    /// The text a script rule returned with its result, if any (shown in
+    /// parentheses after the points).
+    ///
+    /// ```
+    /// # let program = loyalty::Program::from_toml_str(r#"
+    /// # id = "p"
+    /// # currency = "EUR"
+    /// # time_zone = "UTC"
+    /// # categories = ["x"]
+    /// # [[earn]]
+    /// # id = "s"
+    /// # name = "Variety"
+    /// # kind = "script"
+    /// # script.gives = "points"
+    /// # script.each = "basket"
+    /// # script.source = '#{ points: 5, text: "two categories" }'
+    /// # "#).unwrap();
+    /// # let at = "2026-01-01T00:00:00Z".parse().unwrap();
+    /// # let m = program.enroll("m", at, Default::default()).unwrap();
+    /// let basket: loyalty::Basket = serde_json::from_str(
+    ///     r#"{"lines":[{"sku":"a","category":"x","quantity":"1","unit_price":"7"}]}"#).unwrap();
+    /// let quote = program.quote(&m, &basket, at).unwrap();
+    /// assert_eq!(quote.explanations[0].note(), Some("two categories"));
+    /// assert_eq!(quote.explanations[0].to_string(), "Variety: +5 (two categories)");
+    /// ```
+    pub fn note(&self) -> Option<&str> {
+        self.script.as_ref().and_then(|s| s.note.as_deref())
+    }
+
+    /// Why a script rule marked `skip_on_error` gave nothing, if it failed.
+    ///
+    /// ```
+    /// # let program = loyalty::Program::from_toml_str(r#"
+    /// # id = "p"
+    /// # currency = "EUR"
+    /// # time_zone = "UTC"
+    /// # categories = ["x"]
+    /// # [[earn]]
+    /// # id = "s"
+    /// # name = "Fragile"
+    /// # kind = "script"
+    /// # script.gives = "points"
+    /// # script.each = "basket"
+    /// # script.skip_on_error = true
+    /// # script.source = 'let z = 0; 1 / z'
+    /// # "#).unwrap();
+    /// # let at = "2026-01-01T00:00:00Z".parse().unwrap();
+    /// # let m = program.enroll("m", at, Default::default()).unwrap();
+    /// let basket: loyalty::Basket = serde_json::from_str(
+    ///     r#"{"lines":[{"sku":"a","category":"x","quantity":"1","unit_price":"7"}]}"#).unwrap();
+    /// let quote = program.quote(&m, &basket, at).unwrap();
+    /// assert!(quote.explanations[0].skipped().unwrap().contains("Division by zero"));
+    /// assert_eq!(quote.points, 0);
+    /// ```
+    pub fn skipped(&self) -> Option<&str> {
+        self.script.as_ref().and_then(|s| s.skipped.as_deref())
     }
 }
 
