@@ -10,8 +10,8 @@
 //! - `line script`: the Tuesday rule as a per-line multiplier script (runs
 //!   once per coffee line: 2 calls on this basket);
 //! - `basket script`: the bonus as a per-basket points script (1 call),
-//!   once as one test of `event.total`, once as a loop summing the earning
-//!   lines.
+//!   once as one test of `event.earning_total`, once as a loop summing the
+//!   earning lines.
 //!
 //! The extra time per call is (script − built-in) / calls.
 
@@ -92,14 +92,14 @@ if total >= 1000 { 50 } else { 0 }
 '''
 "#;
 
-/// The same bonus without a loop: `event.total` is every line's amount.
+/// The same bonus without a loop: `event.earning_total` sums the earning lines natively.
 const BONUS_SCRIPT_SHORT: &str = r#"
 [[earn]]
 id = "big-basket"
 kind = "script"
 script.gives = "points"
 script.each = "basket"
-script.source = "if event.total >= 1000 { 50 } else { 0 }"
+script.source = "if event.earning_total >= 1000 { 50 } else { 0 }"
 "#;
 
 /// Tuesday 2026-12-15 16:30 Moscow.

@@ -606,7 +606,7 @@ impl Program {
     pub(crate) fn burn_script(
         &self,
         event: &str,
-        kind: &str,
+        kind: &'static str,
         rule: &CompiledBurn,
         priced: &[Priced<'_>],
         member: &Member,

@@ -477,10 +477,13 @@ pub(crate) struct EventView(Arc<EventData>);
 
 #[derive(Debug)]
 struct EventData {
-    id: ImmutableString,
-    kind: ImmutableString,
-    channel: ImmutableString,
-    store: ImmutableString,
+    /// The event's texts (id, channel, store, every line's SKU) in one
+    /// buffer, made into script strings only when a script reads them.
+    text: String,
+    id: (u32, u32),
+    kind: &'static str,
+    channel: (u32, u32),
+    store: (u32, u32),
     date: NaiveDate,
     hour: i64,
     minute: i64,
@@ -489,6 +492,7 @@ struct EventData {
     birthday_month: bool,
     lines: Vec<LineData>,
     total: Decimal,
+    earning_total: Decimal,
 }
 
 /// `line`: one basket line (the event's view and the line's index in it).
@@ -502,10 +506,24 @@ impl LineView {
     }
 }
 
+impl EventData {
+    fn text(&self, (from, to): (u32, u32)) -> ImmutableString {
+        self.text.get(from as usize..to as usize).unwrap_or("").into()
+    }
+}
+
+/// Appends `s` to `text` and returns where it is.
+fn push_text(text: &mut String, s: &str) -> (u32, u32) {
+    let from = text.len() as u32;
+    text.push_str(s);
+    (from, text.len() as u32)
+}
+
 #[derive(Debug)]
 struct LineData {
     index: i64,
-    sku: ImmutableString,
+    /// In `EventData::text`.
+    sku: (u32, u32),
     category: ImmutableString,
     quantity: Decimal,
     unit_price: Decimal,
@@ -559,7 +577,7 @@ pub(crate) struct Views {
 /// What the views are built from.
 pub(crate) struct ViewInput<'a> {
     pub(crate) event_id: &'a str,
-    pub(crate) kind: &'a str,
+    pub(crate) kind: &'static str,
     pub(crate) channel: Option<&'a str>,
     pub(crate) store: Option<&'a str>,
     pub(crate) local: chrono::NaiveDateTime,
@@ -569,6 +587,14 @@ pub(crate) struct ViewInput<'a> {
 impl Views {
     pub(crate) fn new(program: &crate::Program, input: &ViewInput<'_>, member: &crate::Member) -> Views {
         let date = input.local.date();
+        let size = input.event_id.len()
+            + input.channel.map_or(0, str::len)
+            + input.store.map_or(0, str::len)
+            + input.lines.iter().map(|p| p.line.sku.len()).sum::<usize>();
+        let mut text = String::with_capacity(size);
+        let id = push_text(&mut text, input.event_id);
+        let channel = push_text(&mut text, input.channel.unwrap_or(""));
+        let store = push_text(&mut text, input.store.unwrap_or(""));
         let categories = &program.scripts.as_ref().map(|s| &s.1 .0.categories);
         let lines: Vec<LineData> = input
             .lines
@@ -580,7 +606,7 @@ impl Views {
                     .unwrap_or_else(|| p.line.category.as_str().into());
                 LineData {
                     index: i as i64,
-                    sku: p.line.sku.as_str().into(),
+                    sku: push_text(&mut text, &p.line.sku),
                     category,
                     quantity: p.line.quantity.decimal(),
                     unit_price: p.line.unit_price.decimal(),
@@ -591,12 +617,15 @@ impl Views {
             })
             .collect();
         let total = money_to_decimal(input.lines.iter().map(|p| p.amount).sum()).unwrap_or_default().normalize();
+        let earning = input.lines.iter().filter(|p| p.earns).map(|p| p.amount).sum();
+        let earning_total = money_to_decimal(earning).unwrap_or_default().normalize();
         let birth = member.profile.birth_date;
         let event = EventView(Arc::new(EventData {
-            id: input.event_id.into(),
-            kind: input.kind.into(),
-            channel: input.channel.unwrap_or("").into(),
-            store: input.store.unwrap_or("").into(),
+            text,
+            id,
+            kind: input.kind,
+            channel,
+            store,
             date,
             hour: i64::from(input.local.hour()),
             minute: i64::from(input.local.minute()),
@@ -605,6 +634,7 @@ impl Views {
             birthday_month: birth.is_some_and(|b| b.month() == date.month()),
             lines,
             total,
+            earning_total,
         }));
         let uses_member = program.scripts.as_ref().is_none_or(|s| s.1 .0.uses_member);
         let member = uses_member.then(|| member_view(program, member, date));
@@ -672,10 +702,10 @@ fn register_views(e: &mut rhai::Engine) {
                 .ok_or_else(|| format!("the program declares no constant '{name}'").into())
         });
     e.register_type_with_name::<EventView>("Event")
-        .register_get("id", |v: &mut EventView| v.0.id.clone())
-        .register_get("kind", |v: &mut EventView| v.0.kind.clone())
-        .register_get("channel", |v: &mut EventView| v.0.channel.clone())
-        .register_get("store", |v: &mut EventView| v.0.store.clone())
+        .register_get("id", |v: &mut EventView| v.0.text(v.0.id))
+        .register_get("kind", |v: &mut EventView| ImmutableString::from(v.0.kind))
+        .register_get("channel", |v: &mut EventView| v.0.text(v.0.channel))
+        .register_get("store", |v: &mut EventView| v.0.text(v.0.store))
         .register_get("year", |v: &mut EventView| i64::from(v.0.date.year()))
         .register_get("month", |v: &mut EventView| i64::from(v.0.date.month()))
         .register_get("day", |v: &mut EventView| i64::from(v.0.date.day()))
@@ -687,12 +717,26 @@ fn register_views(e: &mut rhai::Engine) {
         .register_get("is_birthday", |v: &mut EventView| v.0.birthday)
         .register_get("is_birthday_month", |v: &mut EventView| v.0.birthday_month)
         .register_get("total", |v: &mut EventView| v.0.total)
+        .register_get("earning_total", |v: &mut EventView| v.0.earning_total)
+        .register_get("categories", |v: &mut EventView| -> rhai::Array {
+            let mut seen: Vec<&ImmutableString> = Vec::with_capacity(v.0.lines.len());
+            for l in &v.0.lines {
+                if !seen.contains(&&l.category) {
+                    seen.push(&l.category);
+                }
+            }
+            seen.into_iter().map(|c| Dynamic::from(c.clone())).collect()
+        })
+        .register_fn("total_in", |v: &mut EventView, category: ImmutableString| -> Decimal {
+            let sum: Decimal = v.0.lines.iter().filter(|l| l.category == category).map(|l| l.amount).sum();
+            sum.normalize()
+        })
         .register_get("lines", |v: &mut EventView| -> rhai::Array {
             (0..v.0.lines.len()).map(|i| Dynamic::from(LineView(Arc::clone(&v.0), i))).collect()
         });
     e.register_type_with_name::<LineView>("Line")
         .register_get("index", |l: &mut LineView| l.get().index)
-        .register_get("sku", |l: &mut LineView| l.get().sku.clone())
+        .register_get("sku", |l: &mut LineView| l.0.text(l.get().sku))
         .register_get("category", |l: &mut LineView| l.get().category.clone())
         .register_get("quantity", |l: &mut LineView| l.get().quantity)
         .register_get("unit_price", |l: &mut LineView| l.get().unit_price)
