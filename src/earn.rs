@@ -233,6 +233,7 @@ fn line_matches(rule: &CompiledEarn, p: &Priced<'_>) -> bool {
         && !w.exclude_skus.contains(&p.line.sku)
 }
 
+#[inline]
 fn context_matches(rule: &CompiledEarn, ctx: &Context<'_>) -> bool {
     let w = &rule.when;
     if !w.channels.is_empty() && !ctx.channel.is_some_and(|c| w.channels.iter().any(|x| x == c)) {
@@ -320,7 +321,7 @@ fn fine(t: &CompiledEarn, p: &Priced<'_>) -> Option<i128> {
 /// The fine points a multiplier multiplies on line `p`: the sum over its
 /// targets that fired, were not beaten, and cover the line.
 /// `i` is the line's index (script targets keep their fine points per line).
-#[inline]
+#[inline(always)]
 fn multiplied_base(
     program: &Program,
     stage_one: &[RuleOutcome],
@@ -343,6 +344,7 @@ fn multiplied_base(
 /// A rule's exact points on one line, as a numerator over [`divisor`]
 /// (for a fixed bonus: the line's weight in the split).
 /// `value` is the rule's script value for the line (0 for built-in rules).
+#[inline(always)]
 fn line_numerator(
     program: &Program,
     stage_one: &[RuleOutcome],
@@ -378,6 +380,7 @@ struct ScriptState {
 
 /// Runs the script of `rule` on the matching lines: the per-line (or one
 /// per-basket) values and the distinct texts, or why it failed.
+#[inline(never)]
 fn run_script(
     program: &Program,
     rule: &CompiledEarn,
@@ -452,12 +455,31 @@ fn run_script(
 /// With `split` false the per-line split of points is skipped (a quote does
 /// not need it) and `Earned::lines` stays empty.
 pub(crate) fn evaluate(program: &Program, lines: &[Priced<'_>], ctx: &Context<'_>, split: bool) -> Result<Earned> {
+    // Programs without scripts get a copy of the loop with every script
+    // branch compiled out.
+    if program.scripts.is_some() {
+        evaluate_with::<true>(program, lines, ctx, split)
+    } else {
+        evaluate_with::<false>(program, lines, ctx, split)
+    }
+}
+
+fn evaluate_with<const SCRIPTS: bool>(
+    program: &Program,
+    lines: &[Priced<'_>],
+    ctx: &Context<'_>,
+    split: bool,
+) -> Result<Earned> {
     let mut outcomes: SmallVec<[RuleOutcome; 8]> = SmallVec::new();
     let mut stage_one_end = 0;
     let mut scripts: Option<ScriptState> = None;
     for stage in [false, true] {
         let first_of_stage = outcomes.len();
-        for rule in program.earn.iter().filter(|r| r.multiplies() == stage) {
+        for rule in program
+            .earn
+            .iter()
+            .filter(|r| if SCRIPTS { r.multiplies() } else { r.kind == EarnKind::Multiplier } == stage)
+        {
             if !context_matches(rule, ctx) {
                 continue;
             }
@@ -471,7 +493,7 @@ pub(crate) fn evaluate(program: &Program, lines: &[Priced<'_>], ctx: &Context<'_
                 beaten_by: None,
                 script: None,
             };
-            let scripted = rule.script.is_some();
+            let scripted = SCRIPTS && rule.script.is_some();
             if scripted {
                 // A script runs only when the rule's conditions hold.
                 for p in lines.iter().filter(|p| line_matches(rule, p)) {
@@ -608,6 +630,7 @@ fn split_over_lines(
     Ok(sums)
 }
 
+#[inline]
 fn apply_caps(rule: &CompiledEarn, points: Points, ctx: &Context<'_>) -> (Points, Option<Cap>) {
     let caps = &rule.caps;
     let mut room = points;
