@@ -303,9 +303,23 @@ fn split_into(total: Points, weights: &[i128], parts: &mut [Points]) {
         given += q;
         rest.push((r, i));
     }
-    rest.sort_unstable_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
-    for &(_, i) in rest.iter().take((whole - given) as usize) {
-        parts[i] += 1;
+    // The units left over (fewer than the lines) go to the largest
+    // remainders, ties to the earlier line.
+    let left = (whole - given) as usize;
+    if left == 1 {
+        // The common case: one pass instead of a sort.
+        let best = rest.iter().fold(None::<(u128, usize)>, |b, &(r, i)| match b {
+            Some((br, _)) if br >= r => b,
+            _ => Some((r, i)),
+        });
+        if let Some((_, i)) = best {
+            parts[i] += 1;
+        }
+    } else if left > 1 {
+        rest.sort_unstable_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+        for &(_, i) in rest.iter().take(left) {
+            parts[i] += 1;
+        }
     }
     if total < 0 {
         parts.iter_mut().for_each(|p| *p = -*p);
@@ -473,6 +487,10 @@ fn evaluate_with<const SCRIPTS: bool>(
     let mut outcomes: SmallVec<[RuleOutcome; 8]> = SmallVec::new();
     let mut stage_one_end = 0;
     let mut scripts: Option<ScriptState> = None;
+    // With `split`: every outcome's weights for the split over lines, one
+    // row of `lines.len()` per outcome, computed here once.
+    let mut weights: SmallVec<[i128; 40]> = SmallVec::new();
+    let mut row: SmallVec<[i128; 8]> = SmallVec::new();
     for stage in [false, true] {
         let first_of_stage = outcomes.len();
         for rule in program
@@ -511,6 +529,9 @@ fn evaluate_with<const SCRIPTS: bool>(
                         let skipped = Some(failure.to_string());
                         outcome.script = Some(Box::new(ScriptOutcome { skipped, ..Default::default() }));
                         outcomes.push(outcome);
+                        if split {
+                            weights.extend(std::iter::repeat_n(0, lines.len()));
+                        }
                         continue;
                     }
                     Err(failure) => return Err(failure.into_error(ctx.event, &rule.id)),
@@ -518,21 +539,36 @@ fn evaluate_with<const SCRIPTS: bool>(
             }
             let (shape, div) = (rule.shape, rule.div);
             let (mut numerator, mut per_line) = (0_i128, 0_i128);
+            if split {
+                row.clear();
+                row.resize(lines.len(), 0);
+            }
             for (i, p) in lines.iter().enumerate().filter(|(_, p)| line_matches(rule, p)) {
                 if !scripted {
                     any = true;
                     basket += p.amount; // bounded by the basket's total
                 }
                 if shape == Shape::Bonus {
+                    if split {
+                        row[i] = p.amount;
+                    }
                     continue;
                 }
                 let value = if scripted { outcome.script_value(i) } else { 0 };
                 let x = line_numerator(program, &outcomes[..stage_one_end], rule, p, i, value).ok_or_else(overflow)?;
-                match rule.round {
-                    RoundAt::PerTransaction => numerator = numerator.checked_add(x).ok_or_else(overflow)?,
-                    RoundAt::PerLine => {
-                        per_line = per_line.checked_add(round_div(x, div, rule.rounding)).ok_or_else(overflow)?;
+                let w = match rule.round {
+                    RoundAt::PerTransaction => {
+                        numerator = numerator.checked_add(x).ok_or_else(overflow)?;
+                        x
                     }
+                    RoundAt::PerLine => {
+                        let rounded = round_div(x, div, rule.rounding);
+                        per_line = per_line.checked_add(rounded).ok_or_else(overflow)?;
+                        rounded
+                    }
+                };
+                if split {
+                    row[i] = w;
                 }
             }
             if !scripted && (!any || rule.min_basket.is_some_and(|m| basket < m)) {
@@ -555,6 +591,9 @@ fn evaluate_with<const SCRIPTS: bool>(
             outcome.uncapped = points;
             outcome.capped_by = capped_by;
             outcomes.push(outcome);
+            if split {
+                weights.extend_from_slice(&row);
+            }
         }
         // Exclusive rules of this stage compete: the most points win, then
         // the earlier rule (lower priority, then id). Skipped rules take no part.
@@ -583,7 +622,7 @@ fn evaluate_with<const SCRIPTS: bool>(
         }
         total = total.checked_add(o.points).ok_or_else(|| Error::overflow("points of a basket"))?;
     }
-    let lines_out = if split { split_over_lines(program, lines, &outcomes, stage_one_end)? } else { Vec::new() };
+    let lines_out = if split { split_over_lines(program, lines, &outcomes, &weights)? } else { Vec::new() };
     Ok(Earned { total, lines: lines_out, rules: outcomes })
 }
 
@@ -591,33 +630,22 @@ fn evaluate_with<const SCRIPTS: bool>(
 /// line. A per-line rule gives each line its own rounded points (cut in
 /// proportion when capped); any other rule splits in proportion to its exact
 /// points per line (a fixed bonus: to the lines' amounts).
-/// Outcomes before `stage_one_end` are the stage-one rules.
+/// `all_weights` holds one row of per-line weights per outcome, as
+/// `evaluate` computed them: the exact numerators (rounded per line for
+/// per-line rules; a bonus's lines weigh their amounts).
 fn split_over_lines(
     program: &Program,
     lines: &[Priced<'_>],
     outcomes: &[RuleOutcome],
-    stage_one_end: usize,
+    all_weights: &[i128],
 ) -> Result<Vec<Points>> {
     let mut sums = vec![0; lines.len()];
-    let stage_one = &outcomes[..stage_one_end];
-    let mut weights: SmallVec<[i128; 16]> = SmallVec::with_capacity(lines.len());
-    for o in outcomes.iter().filter(|o| o.beaten_by.is_none() && o.points > 0) {
+    let n = lines.len();
+    for (k, o) in outcomes.iter().enumerate().filter(|(_, o)| o.beaten_by.is_none() && o.points > 0) {
         let rule = &program.earn[o.rule];
-        let overflow = || Error::overflow(format!("points of rule '{}'", rule.id));
-        weights.clear();
         let shape = rule.shape;
-        for (i, p) in lines.iter().enumerate() {
-            let w = if line_matches(rule, p) {
-                let x = line_numerator(program, stage_one, rule, p, i, o.script_value(i)).ok_or_else(overflow)?;
-                match (shape, rule.round) {
-                    (Shape::Bonus, _) | (_, RoundAt::PerTransaction) => x,
-                    (_, RoundAt::PerLine) => round_div(x, rule.div, rule.rounding),
-                }
-            } else {
-                0
-            };
-            weights.push(w);
-        }
+        let weights = all_weights.get(k * n..(k + 1) * n).unwrap_or(&[]);
+        debug_assert_eq!(weights.len(), n, "rule '{}': no weights", rule.id);
         debug_assert!(
             rule.round != RoundAt::PerLine
                 || shape == Shape::Bonus
@@ -625,7 +653,7 @@ fn split_over_lines(
             "rule '{}': per-line points do not add up",
             rule.id
         );
-        allocate_add(o.points, &weights, &mut sums).ok_or_else(|| Error::overflow("points of a basket"))?;
+        allocate_add(o.points, weights, &mut sums).ok_or_else(|| Error::overflow("points of a basket"))?;
     }
     Ok(sums)
 }
