@@ -16,8 +16,6 @@
 //! a point unit), exact whenever the multiplied rule's points per line have
 //! at most 12 fraction digits.
 
-use std::collections::BTreeMap;
-
 use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, Utc};
 use smallvec::SmallVec;
 
@@ -55,9 +53,6 @@ pub(crate) struct Context<'a> {
     pub(crate) time: TimeOfDay,
     pub(crate) channel: Option<&'a str>,
     pub(crate) store: Option<&'a str>,
-    pub(crate) attributes: &'a BTreeMap<String, String>,
-    pub(crate) days: &'a [DayCount],
-    pub(crate) lifetime: &'a BTreeMap<crate::Id, Points>,
 }
 
 impl<'a> Context<'a> {
@@ -80,9 +75,6 @@ impl<'a> Context<'a> {
             time: TimeOfDay::of(local.time()),
             channel,
             store,
-            attributes: &member.profile.attributes,
-            days: &member.days,
-            lifetime: &member.lifetime,
         }
     }
 }
@@ -162,16 +154,37 @@ pub(crate) enum Shape {
     LinePoints,
 }
 
-pub(crate) fn shape_of(rule: &CompiledEarn) -> Shape {
-    match (rule.kind, &rule.script) {
-        (EarnKind::PerAmount | EarnKind::Percent, _) => Shape::Rate,
-        (EarnKind::Multiplier, _) => Shape::Multiplier,
-        (EarnKind::Fixed, _) | (EarnKind::Script, None) => Shape::Bonus,
-        (EarnKind::Script, Some(s)) => match (s.gives, s.each) {
-            (ScriptGives::Multiplier, _) => Shape::ScriptMultiplier,
-            (_, ScriptEach::Basket) => Shape::Bonus,
-            (_, ScriptEach::Line) => Shape::LinePoints,
-        },
+impl Shape {
+    /// The shape of a rule of `kind` with `script` (fixed when the program loads).
+    pub(crate) fn of(kind: EarnKind, script: Option<&crate::script::ScriptSpec>) -> Shape {
+        match (kind, script.map(|s| (s.gives, s.each))) {
+            (EarnKind::PerAmount | EarnKind::Percent, _) => Shape::Rate,
+            (EarnKind::Multiplier, _) => Shape::Multiplier,
+            (EarnKind::Script, Some((ScriptGives::Multiplier, _))) => Shape::ScriptMultiplier,
+            (EarnKind::Script, Some((ScriptGives::Points, Some(ScriptEach::Line)))) => Shape::LinePoints,
+            // Fixed bonuses and per-basket scripts (validation refuses the rest).
+            (EarnKind::Fixed | EarnKind::Script, _) => Shape::Bonus,
+        }
+    }
+
+    /// True for the rules of the second stage.
+    pub(crate) fn multiplies(self) -> bool {
+        matches!(self, Shape::Multiplier | Shape::ScriptMultiplier)
+    }
+
+    /// True for the rules a multiplier may multiply: their points are known per line.
+    pub(crate) fn multipliable(self) -> bool {
+        matches!(self, Shape::Rate | Shape::LinePoints)
+    }
+
+    /// The divisor of the rule's per-line numerators.
+    pub(crate) fn divisor(self, extra_den_fine: i128, rate_den_money: i128) -> i128 {
+        match self {
+            Shape::ScriptMultiplier => FINE_FACTOR,
+            Shape::Multiplier => extra_den_fine,
+            Shape::LinePoints => MONEY_ONE,
+            Shape::Rate | Shape::Bonus => rate_den_money,
+        }
     }
 }
 
@@ -251,7 +264,7 @@ fn context_matches(rule: &CompiledEarn, ctx: &Context<'_>) -> bool {
     if w.time_of_day.is_some_and(|t| !t.contains(ctx.time)) {
         return false;
     }
-    w.attributes.iter().all(|(k, v)| ctx.attributes.get(k) == Some(v))
+    w.attributes.iter().all(|(k, v)| ctx.member.profile.attributes.get(k) == Some(v))
 }
 
 /// Adds the split of `total` over `weights` (see [`allocate`]) into `sums`;
@@ -376,16 +389,6 @@ fn line_numerator(
     }
 }
 
-/// The divisor of a rule's per-line numerators; fixed when the program loads.
-pub(crate) fn divisor_of(rule: &CompiledEarn) -> i128 {
-    match shape_of(rule) {
-        Shape::ScriptMultiplier => FINE_FACTOR,
-        Shape::Multiplier => rule.extra_den_fine,
-        Shape::LinePoints => MONEY_ONE,
-        Shape::Rate | Shape::Bonus => rule.rate_den_money,
-    }
-}
-
 /// The views scripts see, built on the first script rule of an evaluation.
 struct ScriptState {
     views: Views,
@@ -448,7 +451,6 @@ fn run_script(
             let base = state.scope.len();
             let mut values = vec![0; lines.len()];
             for (i, _) in lines.iter().enumerate().filter(|(_, p)| line_matches(rule, p)) {
-                state.scope.rewind(base);
                 if let Some(view) = state.views.line(i) {
                     state.scope.push_constant("line", view);
                 }
@@ -493,11 +495,7 @@ fn evaluate_with<const SCRIPTS: bool>(
     let mut row: SmallVec<[i128; 8]> = SmallVec::new();
     for stage in [false, true] {
         let first_of_stage = outcomes.len();
-        for rule in program
-            .earn
-            .iter()
-            .filter(|r| if SCRIPTS { r.multiplies() } else { r.kind == EarnKind::Multiplier } == stage)
-        {
+        for rule in program.earn.iter().filter(|r| r.shape.multiplies() == stage) {
             if !context_matches(rule, ctx) {
                 continue;
             }
@@ -674,12 +672,12 @@ fn apply_caps(rule: &CompiledEarn, points: Points, ctx: &Context<'_>) -> (Points
     };
     cut(caps.per_transaction, 0, Cap::PerTransaction);
     if caps.per_day.is_some() || caps.per_month.is_some() {
-        let (day, month, _) = day_and_month(ctx.days, "earn", &rule.id, ctx.date);
+        let (day, month, _) = day_and_month(&ctx.member.days, "earn", &rule.id, ctx.date);
         cut(caps.per_day, day, Cap::PerDay);
         cut(caps.per_month, month, Cap::PerMonth);
     }
     if caps.lifetime.is_some() {
-        cut(caps.lifetime, ctx.lifetime.get(&*rule.id).copied().unwrap_or(0), Cap::Lifetime);
+        cut(caps.lifetime, ctx.member.lifetime.get(&*rule.id).copied().unwrap_or(0), Cap::Lifetime);
     }
     (room, by)
 }

@@ -379,9 +379,11 @@ pub struct EarnRule {
 impl EarnRule {
     /// True for the rules of the second stage: multipliers, built-in or scripted.
     pub(crate) fn multiplies(&self) -> bool {
-        self.kind == EarnKind::Multiplier
-            || (self.kind == EarnKind::Script
-                && self.script.as_ref().is_some_and(|s| s.gives == ScriptGives::Multiplier))
+        self.shape().multiplies()
+    }
+
+    pub(crate) fn shape(&self) -> crate::earn::Shape {
+        crate::earn::Shape::of(self.kind, self.script.as_ref())
     }
 }
 
@@ -462,17 +464,14 @@ pub(crate) struct CompiledEarn {
     pub(crate) name: std::sync::Arc<str>,
     /// The key of the rule's daily counter, `earn:<id>`.
     pub(crate) day_key: std::sync::Arc<str>,
-    pub(crate) kind: EarnKind,
     /// Points (in units) per money unit = `rate_num / rate_den`, in lowest
     /// terms; for a line of [`Money`] `a` the exact points are
-    /// `a × rate_num / (rate_den × 10¹²)`, and `rate_den_money` is that divisor.
+    /// `a × rate_num / (rate_den × 10¹²)` (that divisor is `div`).
     pub(crate) rate_num: i128,
     pub(crate) rate_den: i128,
-    pub(crate) rate_den_money: i128,
-    /// For multipliers: factor − 1 = `extra_num / extra_den_fine`, where the
-    /// divisor also carries the 10¹² of the fine points it multiplies.
+    /// For multipliers: factor − 1 = `extra_num / div`, where the divisor
+    /// also carries the 10¹² of the fine points it multiplies.
     pub(crate) extra_num: i128,
-    pub(crate) extra_den_fine: i128,
     pub(crate) fixed: Points,
     /// For multipliers: indices (into `Program::earn`) of the rules multiplied.
     pub(crate) targets: Vec<usize>,
@@ -487,18 +486,10 @@ pub(crate) struct CompiledEarn {
     pub(crate) caps: Caps,
     /// `script` rules: the compiled script (boxed: built-in rules stay small).
     pub(crate) script: Option<Box<Script>>,
-    /// How the rule turns lines into points, and the divisor of its
-    /// per-line numerators (see `earn`).
+    /// How the rule turns lines into points (see `earn`), and the divisor
+    /// of its per-line numerators.
     pub(crate) shape: crate::earn::Shape,
     pub(crate) div: i128,
-}
-
-impl CompiledEarn {
-    /// True for the rules of the second stage.
-    #[inline]
-    pub(crate) fn multiplies(&self) -> bool {
-        self.kind == EarnKind::Multiplier || self.script.as_ref().is_some_and(|s| s.gives == ScriptGives::Multiplier)
-    }
 }
 
 /// A compiled burn rule.
@@ -1036,13 +1027,7 @@ fn validate_earn(spec: &ProgramSpec, i: usize, rule: &EarnRule, known: &BTreeSet
 
 /// Rules a multiplier may multiply: their points are known per line.
 fn multipliable(rule: &EarnRule) -> bool {
-    match rule.kind {
-        EarnKind::PerAmount | EarnKind::Percent => true,
-        EarnKind::Script => {
-            rule.script.as_ref().is_some_and(|s| s.gives == ScriptGives::Points && s.each == Some(ScriptEach::Line))
-        }
-        EarnKind::Fixed | EarnKind::Multiplier => false,
-    }
+    rule.shape().multipliable()
 }
 
 fn kind_words(rule: &EarnRule) -> &'static str {
@@ -1126,17 +1111,15 @@ fn compile(spec: ProgramSpec) -> Result<Program> {
         let extra_den_fine = pow10(extra.scale() + MONEY_SCALE).ok_or_else(too_precise)?;
         let w = &rule.when;
         let name = if rule.name.is_empty() { &rule.id } else { &rule.name };
+        let shape = rule.shape();
         earn.push(CompiledEarn {
             index,
             id: rule.id.as_str().into(),
             name: name.as_str().into(),
             day_key: format!("earn:{}", rule.id).into(),
-            kind: rule.kind,
             rate_num,
             rate_den,
-            rate_den_money,
             extra_num: extra.mantissa(),
-            extra_den_fine,
             fixed: if rule.kind == EarnKind::Fixed { rule.points.unwrap_or(0) } else { 0 },
             targets,
             rounding: rule.rounding.unwrap_or(spec.points.rounding),
@@ -1160,13 +1143,9 @@ fn compile(spec: ProgramSpec) -> Result<Program> {
                 )?)),
                 None => None,
             },
-            shape: crate::earn::Shape::Rate,
-            div: 1,
+            shape,
+            div: shape.divisor(extra_den_fine, rate_den_money),
         });
-        if let Some(c) = earn.last_mut() {
-            c.shape = crate::earn::shape_of(c);
-            c.div = crate::earn::divisor_of(c);
-        }
     }
     let mut burn = Vec::with_capacity(spec.burn.len());
     for (i, b) in spec.burn.iter().enumerate() {

@@ -287,12 +287,21 @@ struct Params {
     factor: &'static str,
 }
 
-fn builtin(p: &Params) -> String {
-    format!(
-        r#"
-points.rounding = "{rounding}"
-points.round = "{round}"
+/// The program `template` with the parameters filled in (`{name}` placeholders).
+fn render(template: &str, p: &Params) -> String {
+    let round = if p.per_line { "per_line" } else { "per_transaction" };
+    let header = format!("points.rounding = \"{}\"\npoints.round = \"{round}\"\n", p.rounding);
+    let body = template
+        .replace("{points}", &p.points.to_string())
+        .replace("{per}", p.per)
+        .replace("{percent}", p.percent)
+        .replace("{bonus}", &p.bonus.to_string())
+        .replace("{min_basket}", &p.min_basket.to_string())
+        .replace("{factor}", p.factor);
+    header + body.as_str()
+}
 
+const BUILTIN: &str = r#"
 [[earn]]
 id = "base"
 name = "Base"
@@ -322,24 +331,9 @@ kind = "multiplier"
 factor = "{factor}"
 applies_to = ["base"]
 when.categories = ["coffee"]
-"#,
-        rounding = p.rounding,
-        round = if p.per_line { "per_line" } else { "per_transaction" },
-        points = p.points,
-        per = p.per,
-        percent = p.percent,
-        bonus = p.bonus,
-        min_basket = p.min_basket,
-        factor = p.factor,
-    )
-}
+"#;
 
-fn scripted(p: &Params) -> String {
-    format!(
-        r#"
-points.rounding = "{rounding}"
-points.round = "{round}"
-
+const SCRIPTED: &str = r#"
 [[earn]]
 id = "base"
 name = "Base"
@@ -354,7 +348,7 @@ name = "Food back"
 kind = "script"
 script.gives = "points"
 script.each = "line"
-script.source = "if line.category == \"food\" {{ line.amount * {percent} / 100 }} else {{ 0 }}"
+script.source = "if line.category == \"food\" { line.amount * {percent} / 100 } else { 0 }"
 
 [[earn]]
 id = "bonus"
@@ -365,8 +359,8 @@ script.gives = "points"
 script.each = "basket"
 script.source = '''
 let food = 0;
-for l in event.lines {{ if l.earns && l.category == "food" {{ food += l.amount; }} }}
-if food >= {min_basket} {{ {bonus} }} else {{ 0 }}
+for l in event.lines { if l.earns && l.category == "food" { food += l.amount; } }
+if food >= {min_basket} { {bonus} } else { 0 }
 '''
 
 [[earn]]
@@ -376,17 +370,15 @@ kind = "script"
 applies_to = ["base"]
 script.gives = "multiplier"
 script.each = "line"
-script.source = "if line.category == \"coffee\" {{ {factor} }} else {{ 1 }}"
-"#,
-        rounding = p.rounding,
-        round = if p.per_line { "per_line" } else { "per_transaction" },
-        points = p.points,
-        per = p.per,
-        percent = p.percent,
-        bonus = p.bonus,
-        min_basket = p.min_basket,
-        factor = p.factor,
-    )
+script.source = "if line.category == \"coffee\" { {factor} } else { 1 }"
+"#;
+
+fn builtin(p: &Params) -> String {
+    render(BUILTIN, p)
+}
+
+fn scripted(p: &Params) -> String {
+    render(SCRIPTED, p)
 }
 
 fn params() -> impl Strategy<Value = Params> {
