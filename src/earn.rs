@@ -53,6 +53,8 @@ pub(crate) struct Context<'a> {
     pub(crate) time: TimeOfDay,
     pub(crate) channel: Option<&'a str>,
     pub(crate) store: Option<&'a str>,
+    /// The member's tier level at the instant (0: the base level, or no tiers).
+    pub(crate) tier: usize,
 }
 
 impl<'a> Context<'a> {
@@ -75,6 +77,7 @@ impl<'a> Context<'a> {
             time: TimeOfDay::of(local.time()),
             channel,
             store,
+            tier: program.tiers.as_ref().map_or(0, |t| t.level_at(&member.tier, at, local.date())),
         }
     }
 }
@@ -262,6 +265,9 @@ fn context_matches(rule: &CompiledEarn, ctx: &Context<'_>) -> bool {
         return false;
     }
     if w.time_of_day.is_some_and(|t| !t.contains(ctx.time)) {
+        return false;
+    }
+    if rule.tiers != 0 && rule.tiers & (1 << ctx.tier) == 0 {
         return false;
     }
     w.attributes.iter().all(|(k, v)| ctx.member.profile.attributes.get(k) == Some(v))

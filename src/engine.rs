@@ -16,6 +16,8 @@
 //! The event is applied to a copy of the member, which replaces the original
 //! only when everything succeeded.
 
+mod tiering;
+
 use std::sync::Arc;
 
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
@@ -82,6 +84,9 @@ struct Work<'p, 'm> {
     notes: Vec<String>,
     shortfall: Points,
     paid: Option<Amount>,
+    signals: Vec<crate::receipt::Signal>,
+    /// Ends of tier status periods up to this instant have been processed.
+    tier_clock: DateTime<Utc>,
 }
 
 /// The fields of a lot that an event changes in place: remaining, held,
@@ -115,10 +120,12 @@ struct Undo<'p> {
     burns: usize,
     /// `refunded` of burn records before a return changed it.
     burns_changed: Vec<(usize, Points)>,
+    /// The tier state, for programs with tiers.
+    tier: Option<crate::tier::TierState>,
 }
 
 impl<'p> Undo<'p> {
-    fn of(m: &Member) -> Undo<'p> {
+    fn of(m: &Member, tiers: bool) -> Undo<'p> {
         Undo {
             clock: m.clock,
             next_lot: m.next_lot,
@@ -133,6 +140,7 @@ impl<'p> Undo<'p> {
             purchases_changed: Vec::new(),
             burns: m.burns.len(),
             burns_changed: Vec::new(),
+            tier: tiers.then(|| m.tier.clone()),
         }
     }
 
@@ -167,6 +175,9 @@ impl<'p> Undo<'p> {
         m.burns.truncate(self.burns);
         for (i, refunded) in self.burns_changed.into_iter().rev() {
             m.burns[i].refunded = refunded;
+        }
+        if let Some(tier) = self.tier {
+            m.tier = tier;
         }
     }
 }
@@ -639,6 +650,96 @@ impl Program {
         Ok(Some(BurnVerdict { limit, text: out.text }))
     }
 
+    /// Runs a tier level's script on a purchase: does it reach the level?
+    pub(crate) fn tier_script(
+        &self,
+        event: &str,
+        script: &crate::script::Script,
+        level: &str,
+        priced: &[Priced<'_>],
+        member: &Member,
+        at: DateTime<Utc>,
+    ) -> Result<bool> {
+        let Some(shared) = &self.scripts else { return Ok(false) };
+        let (sandbox, program_view) = &**shared;
+        let input = crate::script::ViewInput {
+            event_id: event,
+            kind: "purchase",
+            channel: None,
+            store: None,
+            local: at.with_timezone(&self.zone).naive_local(),
+            lines: priced,
+        };
+        let views = crate::script::Views::new(self, &input, member);
+        let mut scope = views.scope(program_view);
+        let out = script
+            .call(sandbox, &mut scope, self.scale())
+            .map_err(|f| f.into_error(event, &format!("tier:{level}")))?;
+        Ok(matches!(out.value, crate::script::Value::Bool(true)))
+    }
+
+    /// A member's tier level at `at` (at or after the member's clock), with
+    /// its perks, when it ends if nothing more happens, the progress, and
+    /// what the next level needs. `None` for programs without tiers.
+    ///
+    /// ```
+    /// let program = loyalty::Program::from_toml_str(r#"
+    /// id = "cafe"
+    /// currency = "RUB"
+    /// time_zone = "Europe/Moscow"
+    /// categories = ["coffee"]
+    /// [[earn]]
+    /// id = "base"
+    /// kind = "per_amount"
+    /// points = 1
+    /// per = "10"
+    /// [tiers]
+    /// measure = "points_earned"
+    /// window = { rolling_months = 12 }
+    /// [[tiers.levels]]
+    /// id = "green"
+    /// [[tiers.levels]]
+    /// id = "gold"
+    /// min = "300"
+    /// "#).unwrap();
+    /// let m = program.enroll("m", "2026-12-01T09:00:00Z".parse().unwrap(), Default::default()).unwrap();
+    /// let status = program.tier(&m, m.clock()).unwrap();
+    /// assert_eq!((status.tier, status.next.unwrap().needed.to_string().as_str()), ("green", "300"));
+    /// ```
+    pub fn tier(&self, member: &Member, at: DateTime<Utc>) -> Option<crate::tier::TierStatus<'_>> {
+        let tiers = self.tiers.as_ref()?;
+        let mut state = member.tier.clone();
+        let enrolled = local_date(self.zone, member.enrolled_at);
+        let mut changes = Vec::new();
+        tiers.run_ends(&mut state, self.zone, enrolled, member.clock, at, &mut changes);
+        let date = local_date(self.zone, at);
+        let level = tiers.level_at(&state, at, date);
+        let spec = &tiers.spec.levels[level];
+        let progress = tiers.progress(&state, enrolled, date);
+        let next = tiers.levels.iter().enumerate().skip(level + 1).find_map(|(i, l)| Some((i, l.min?)));
+        let by = match tiers.spec.window {
+            crate::tier::TierWindow::CalendarYear | crate::tier::TierWindow::AnniversaryYear => {
+                tiers.window_end(self.zone, enrolled, date)
+            }
+            _ => None,
+        };
+        Some(crate::tier::TierStatus {
+            tier: &spec.id,
+            name: if spec.name.is_empty() { &spec.id } else { &spec.name },
+            perks: &spec.perks,
+            multiplier: spec.multiplier,
+            points_never_expire: spec.points_never_expire,
+            until: tiers.level_until(&state, self.zone, level, at),
+            progress: Amount::from_decimal(progress.normalize()),
+            next: next.map(|(i, min)| crate::tier::NextTier {
+                tier: &tiers.spec.levels[i].id,
+                min: Amount::from_decimal(min.normalize()),
+                needed: Amount::from_decimal((min - progress).max(Decimal::ZERO).normalize()),
+                by,
+            }),
+        })
+    }
+
     /// The most points a burn rule lets pay for these lines, or `None` when it sets no limit.
     fn burn_limit(&self, rule: &CompiledBurn, priced: &[Priced<'_>]) -> Result<Option<Points>> {
         let s = &rule.spec;
@@ -700,7 +801,7 @@ impl<'p, 'm> Work<'p, 'm> {
         let clock = m.clock;
         Work {
             program,
-            undo: Undo::of(m),
+            undo: Undo::of(m, program.tiers.is_some()),
             m,
             id: Id::from(""),
             event_at: Moment::new(clock),
@@ -709,6 +810,8 @@ impl<'p, 'm> Work<'p, 'm> {
             notes: Vec::new(),
             shortfall: 0,
             paid: None,
+            signals: Vec::new(),
+            tier_clock: clock,
         }
     }
 
@@ -765,7 +868,11 @@ impl<'p, 'm> Work<'p, 'm> {
             EventKind::Void(v) => self.void(event, v)?,
             EventKind::Redeem(r) => self.redeem(event, r)?,
             EventKind::Adjust(a) => self.adjust(event, a)?,
+            EventKind::Activity(a) => self.tier_activity(event, &a.name, a.value)?,
+            EventKind::AssignTier(a) => self.assign_tier(event, a)?,
+            EventKind::Subscribe(s) => self.subscribe(event, s)?,
         }
+        self.tier_settle(event);
         // A late event may have made a lot that is already due to activate or expire.
         self.catch_up(clock)?;
         self.m.checked_balances().ok_or_else(|| Error::overflow("the member's balances"))?;
@@ -784,6 +891,15 @@ impl<'p, 'm> Work<'p, 'm> {
         self.m.next_entry = seq;
         let program = self.program;
         let clock = self.m.clock;
+        // At a level whose points never expire, lots due before the level
+        // could end are kept until then: receipts show when that is.
+        if let Some(end) = self.exempt_until(clock) {
+            for l in &mut self.m.lots {
+                if l.expires_at.is_some_and(|e| e > clock && end.is_none_or(|end| e < end)) {
+                    l.expires_at = end;
+                }
+            }
+        }
         let next_expiries = program.next_expiries(self.m, clock, 3);
         let receipt = Arc::new(Receipt {
             event: self.id.clone(),
@@ -797,6 +913,8 @@ impl<'p, 'm> Work<'p, 'm> {
             shortfall: self.shortfall,
             paid: self.paid,
             notes: self.notes,
+            tier: program.tiers.as_ref().and_then(|_| self.m.tier.current.clone()),
+            signals: self.signals,
         });
         debug_assert_eq!(self.m.check_invariants(), Ok(()), "after event {}", event.id);
 
@@ -832,7 +950,9 @@ impl<'p, 'm> Work<'p, 'm> {
             }
         }
         due.sort();
+        let mut again = false;
         for (at, what, i) in due {
+            self.tier_ends(at);
             match what {
                 0 => {
                     let h = &mut self.m.holds[i];
@@ -851,8 +971,19 @@ impl<'p, 'm> Work<'p, 'm> {
                         self.post(EntryKind::Activate, points, at, Some(seq), None, reason);
                     }
                 }
-                _ => self.expire(i, at)?,
+                _ => match self.exempt_until(at) {
+                    // Kept while the member's level keeps points; due again when it ends.
+                    Some(end) => {
+                        self.m.lots[i].expires_at = end;
+                        again |= end.is_some_and(|e| e <= to);
+                    }
+                    None => self.expire(i, at)?,
+                },
             }
+        }
+        self.tier_ends(to);
+        if again {
+            return self.catch_up(to);
         }
         self.settle(to);
         Ok(())
@@ -1065,6 +1196,7 @@ impl<'p, 'm> Work<'p, 'm> {
             }
         }
         let amount: Money = priced.iter().map(|p| p.amount).sum();
+        self.tier_purchase(event, &priced, earned.total, amount)?;
         // Both are below 10¹⁵ (checked by `price`), so they fit a decimal.
         let as_amount = |m: Money| Amount::from_decimal(money_to_decimal(m).unwrap_or_default());
         self.m.purchases.push(PurchaseRecord {
@@ -1186,13 +1318,16 @@ impl<'p, 'm> Work<'p, 'm> {
                 .ok_or_else(|| Error::overflow("the money returned"))?;
         }
         let fully = purchase.lines.iter().all(|l| l.returned == l.quantity);
+        let (returned_before, bought) = (purchase.returned.decimal(), purchase.at);
         // Stored for people, within the 12 fraction digits an amount may have.
         purchase.returned =
             Amount::from_decimal(returned_amount.round_dp(Amount::FRACTION_DIGITS_MAX as u32).normalize());
         let (source, order, total) = (purchase.lot, purchase.order.clone(), purchase.amount.decimal());
+        let spend_back = purchase.returned.decimal() - returned_before;
         if due > 0 {
             self.reverse(event, due, source)?;
         }
+        self.tier_return(bought, spend_back, due, fully)?;
         // Points that paid for this order come back in the same proportion.
         for b in 0..self.m.burns.len() {
             if order != self.m.burns[b].order {
@@ -1579,6 +1714,10 @@ impl<'p, 'm> Work<'p, 'm> {
         let week_start = oldest - chrono::Duration::days(i64::from(oldest.weekday().num_days_from_monday()));
         let keep_from = month_start.min(week_start);
         self.m.days.retain(|d| d.date >= keep_from);
+        // Tier records: a return reaches back to the oldest purchase kept, a
+        // late event to the late window.
+        let oldest_purchase = self.m.purchases.first().map(|p| local_date(zone, p.at));
+        self.tier_compact(oldest_purchase.map_or(oldest, |p| p.min(oldest)), late);
     }
 }
 

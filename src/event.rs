@@ -67,8 +67,16 @@ pub enum EventKind {
     Redeem(Redeem),
     /// Credit or debit points by hand, with a reason.
     Adjust(Adjust),
-    /// Time passes: pending points activate, points expire, holds time out.
+    /// Time passes: pending points activate, points expire, holds time out,
+    /// tier levels end.
     Advance,
+    /// Something the member did that is not a purchase (a review, an app
+    /// install): counted for tiers measured by that activity's counter.
+    Activity(Activity),
+    /// Set (or, without `tier`, remove) a tier floor by hand.
+    AssignTier(AssignTier),
+    /// Pay for one period of a subscription tier level.
+    Subscribe(Subscribe),
 }
 
 impl EventKind {
@@ -88,6 +96,9 @@ impl EventKind {
             EventKind::Redeem(_) => "redeem",
             EventKind::Adjust(_) => "adjust",
             EventKind::Advance => "advance",
+            EventKind::Activity(_) => "activity",
+            EventKind::AssignTier(_) => "assign_tier",
+            EventKind::Subscribe(_) => "subscribe",
         }
     }
 }
@@ -249,6 +260,70 @@ pub struct Adjust {
     /// A note for people.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub note: String,
+}
+
+/// The body of an `activity` event.
+///
+/// ```
+/// let e = loyalty::Event::from_json_str(
+///     r#"{"id":"r1","at":"2026-05-01T10:00:00Z","type":"activity","name":"review"}"#).unwrap();
+/// assert!(matches!(e.kind, loyalty::EventKind::Activity(ref a) if a.name == "review" && a.value == 1));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Activity {
+    /// The activity (`"review"`, `"app_install"`).
+    pub name: String,
+    /// How much it counts, 1 to 1 000 000. Default 1.
+    #[serde(default = "one", skip_serializing_if = "is_one")]
+    pub value: i64,
+}
+
+fn one() -> i64 {
+    1
+}
+
+fn is_one(v: &i64) -> bool {
+    *v == 1
+}
+
+/// The body of an `assign_tier` event: a floor the member's level does not
+/// fall below until `until`. A later assignment replaces it.
+///
+/// ```
+/// let e = loyalty::Event::from_json_str(r#"{"id":"a1","at":"2026-05-01T10:00:00Z","type":"assign_tier",
+///   "tier":"gold","until":"2027-01-01T00:00:00Z","reason":"vip"}"#).unwrap();
+/// assert!(matches!(e.kind, loyalty::EventKind::AssignTier(ref a) if a.tier.as_deref() == Some("gold")));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AssignTier {
+    /// The level; absent removes the floor.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tier: Option<String>,
+    /// When the floor ends; absent: never.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until: Option<DateTime<Utc>>,
+    /// A reason code.
+    pub reason: String,
+    /// A note for people.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub note: String,
+}
+
+/// The body of a `subscribe` event: one paid period of a subscription level.
+/// Paid before the current period ends, it starts when that one ends.
+///
+/// ```
+/// let e = loyalty::Event::from_json_str(
+///     r#"{"id":"p1","at":"2026-05-01T10:00:00Z","type":"subscribe","tier":"plus"}"#).unwrap();
+/// assert_eq!(e.kind.name(), "subscribe");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Subscribe {
+    /// The subscription level.
+    pub tier: String,
 }
 
 impl Event {

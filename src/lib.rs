@@ -132,13 +132,14 @@ mod number;
 mod program;
 mod receipt;
 pub mod script;
+pub mod tier;
 mod time;
 
 pub use engine::{Applied, Quote, EARLIEST, LATEST};
 pub use error::{Error, Result};
 pub use event::{
-    Adjust, Basket, Capture, Enroll, Event, EventKind, Hold, Line, Profile, Purchase, Redeem, Return, ReturnLine, Void,
-    ID_LEN_MAX, LINES_MAX,
+    Activity, Adjust, AssignTier, Basket, Capture, Enroll, Event, EventKind, Hold, Line, Profile, Purchase, Redeem,
+    Return, ReturnLine, Subscribe, Void, ID_LEN_MAX, LINES_MAX,
 };
 pub use member::{
     BurnRecord, DayCount, HoldRecord, HoldStatus, LineRecord, Lot, LotOrigin, Member, Processed, PurchaseRecord, Take,
@@ -149,7 +150,11 @@ pub use program::{
     BurnRule, Caps, Conditions, EarnKind, EarnRule, EarningBase, ExpiryFrom, ExpiryKind, ExpirySpec, Limits,
     PointsSpec, Program, ProgramSpec, Stacking, CATEGORIES_MAX, LATE_WINDOW_DAYS_MAX, POINT_SCALE_MAX, RULES_MAX,
 };
-pub use receipt::{Balances, Entry, EntryKind, Expiring, Explanation, Id, QuotedRule, Receipt, Text};
+pub use receipt::{Balances, Entry, EntryKind, Expiring, Explanation, Id, QuotedRule, Receipt, Signal, Text};
+pub use tier::{
+    Downgrade, NextTier, Subscription, TierChange, TierDay, TierHold, TierLevel, TierMeasure, TierSpec, TierState,
+    TierStatus, TierWindow,
+};
 pub use time::{Period, RoundTo, TimeOfDay, TimeWindow, Weekday};
 
 /// The README's examples run as doc tests.

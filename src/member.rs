@@ -301,6 +301,8 @@ pub struct Member {
     pub(crate) burns: Vec<BurnRecord>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub(crate) recent: Vec<Processed>,
+    #[serde(default, skip_serializing_if = "crate::tier::TierState::is_empty")]
+    pub(crate) tier: crate::tier::TierState,
 }
 
 impl Member {
@@ -323,7 +325,21 @@ impl Member {
             purchases: Vec::new(),
             burns: Vec::new(),
             recent: Vec::new(),
+            tier: crate::tier::TierState::default(),
         }
+    }
+
+    /// The member's tier records, kept levels and history of level changes
+    /// (empty for programs without tiers). [`Program::tier`](crate::Program::tier)
+    /// answers what the level is.
+    ///
+    /// ```
+    /// # let program = loyalty::Program::from_json_str(r#"{"id":"p","currency":"EUR","time_zone":"UTC"}"#).unwrap();
+    /// let m = program.enroll("m", "2026-01-01T00:00:00Z".parse().unwrap(), Default::default()).unwrap();
+    /// assert!(m.tier_state().history.is_empty());
+    /// ```
+    pub fn tier_state(&self) -> &crate::tier::TierState {
+        &self.tier
     }
 
     /// Decodes a member state, refusing formats this release cannot read.

@@ -19,6 +19,7 @@ use crate::number::{
     gcd, pow10, to_money, Amount, Money, Points, RoundAt, Rounding, StableHasher, MONEY_ONE, MONEY_SCALE,
 };
 use crate::script::{Constant, ProgramView, Sandbox, Script, ScriptEach, ScriptGives, ScriptSpec};
+use crate::tier::{TierMeasure, TierSpec, TierWindow, Tiers};
 use crate::time::{Period, RoundTo, TimeWindow, Weekday};
 
 /// The most earn or burn rules a program may have.
@@ -70,6 +71,9 @@ pub struct ProgramSpec {
     /// Named values scripts read with `program.constant("name")`.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub constants: BTreeMap<String, Constant>,
+    /// Levels members reach and keep (see [`crate::tier`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tiers: Option<TierSpec>,
 }
 
 /// The point unit of a program.
@@ -301,6 +305,9 @@ pub struct Conditions {
     /// Only for members whose profile attributes have these values.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub attributes: BTreeMap<String, String>,
+    /// Only for members at one of these tier levels at the event's instant.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tiers: Vec<String>,
 }
 
 /// Limits on the points one rule gives a member, in point units.
@@ -479,6 +486,8 @@ pub(crate) struct CompiledEarn {
     pub(crate) round: RoundAt,
     pub(crate) exclusive: bool,
     pub(crate) when: Conditions,
+    /// `when.tiers` as a set of level indices (bit `i`: level `i`); 0: any level.
+    pub(crate) tiers: u32,
     /// `when.categories` (`None`: every category) and `when.exclude_categories`.
     pub(crate) include: Option<CategorySet>,
     pub(crate) exclude: CategorySet,
@@ -537,6 +546,8 @@ pub struct Program {
     pub(crate) max_discount: Option<Decimal>,
     /// The sandbox and the `program` view, when the program has scripts.
     pub(crate) scripts: Option<std::sync::Arc<(Sandbox, ProgramView)>>,
+    /// The tier ladder, when the program has one.
+    pub(crate) tiers: Option<Tiers>,
 }
 
 impl Program {
@@ -805,6 +816,9 @@ fn validate(spec: &ProgramSpec) -> Result<()> {
             }
         }
     }
+    if let Some(tiers) = &spec.tiers {
+        validate_tiers(tiers, &ids)?;
+    }
     for name in spec.constants.keys() {
         let ok = name.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
             && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
@@ -815,6 +829,104 @@ fn validate(spec: &ProgramSpec) -> Result<()> {
                 None,
                 "a constant's name is letters, digits and `_`, starting with a letter or `_`, at most 64 long",
             ));
+        }
+    }
+    Ok(())
+}
+
+fn validate_tiers(t: &TierSpec, rule_ids: &BTreeSet<&str>) -> Result<()> {
+    let err = |path: String, level: Option<&str>, msg: String| Error::invalid(format!("tiers.{path}"), level, msg);
+    if t.levels.is_empty() || t.levels.len() > crate::tier::LEVELS_MAX {
+        return Err(err("levels".into(), None, format!("from 1 to {} levels", crate::tier::LEVELS_MAX)));
+    }
+    match (t.measure, &t.counter) {
+        (TierMeasure::Counter, None) => {
+            return Err(err("counter".into(), None, "is required for measure \"counter\"".into()));
+        }
+        (TierMeasure::Counter, Some(c)) => check_name("tiers.counter", None, c)?,
+        (_, Some(_)) => return Err(err("counter".into(), None, "applies only to measure \"counter\"".into())),
+        _ => {}
+    }
+    if let TierWindow::RollingMonths(n) = t.window {
+        if !(1..=120).contains(&n) {
+            return Err(err("window.rolling_months".into(), None, format!("must be from 1 to 120, not {n}")));
+        }
+    }
+    if t.keep > 10 {
+        return Err(err("keep".into(), None, format!("at most 10 windows, not {}", t.keep)));
+    }
+    if t.keep == 0 && matches!(t.window, TierWindow::RollingMonths(_)) {
+        return Err(err("keep".into(), None, "must be at least 1 with a rolling window".into()));
+    }
+    let p = t.close_percent.decimal();
+    if p <= Decimal::ZERO || p > Decimal::ONE_HUNDRED {
+        return Err(err("close_percent".into(), None, format!("must be above 0 and at most 100, not {p}")));
+    }
+    let mut seen = BTreeSet::new();
+    let mut last_min: Option<Decimal> = None;
+    for (i, l) in t.levels.iter().enumerate() {
+        let path = |f: &str| format!("levels[{i}].{f}");
+        let lv = Some(l.id.as_str());
+        check_name(&format!("tiers.levels[{i}].id"), None, &l.id)?;
+        if !seen.insert(l.id.as_str()) {
+            return Err(err(path("id"), lv, "level id is used twice".into()));
+        }
+        if rule_ids.contains(format!("tier:{}", l.id).as_str()) {
+            return Err(err(path("id"), lv, format!("the rule id 'tier:{}' is taken by an earn or burn rule", l.id)));
+        }
+        if i == 0 {
+            for (field, set) in [
+                ("min", l.min.is_some()),
+                ("subscription", l.subscription.is_some()),
+                ("script", l.script.is_some()),
+                ("multiplier", l.multiplier.is_some()),
+            ] {
+                if set {
+                    return Err(err(path(field), lv, "does not apply to the base level (the first)".into()));
+                }
+            }
+        }
+        if let Some(min) = l.min {
+            if min.decimal() <= Decimal::ZERO {
+                return Err(err(path("min"), lv, format!("must be greater than 0, not {min}")));
+            }
+            if let Some(prev) = last_min.filter(|prev| min.decimal() <= *prev) {
+                return Err(err(path("min"), lv, format!("must be greater than the level below's {prev}")));
+            }
+            if t.measure != TierMeasure::Spend && min.decimal().fract() != Decimal::ZERO {
+                return Err(err(path("min"), lv, "must be a whole number for this measure".into()));
+            }
+            last_min = Some(min.decimal());
+        }
+        if let Some(f) = l.multiplier {
+            if f.decimal() <= Decimal::ONE || f.decimal() > Decimal::ONE_HUNDRED {
+                return Err(err(path("multiplier"), lv, format!("must be greater than 1 and at most 100, not {f}")));
+            }
+        }
+        for (j, perk) in l.perks.iter().enumerate() {
+            check_name(&format!("tiers.levels[{i}].perks[{j}]"), lv, perk)?;
+        }
+        if let Some(s) = &l.subscription {
+            if s.period.count() == 0 {
+                return Err(err(path("subscription.period"), lv, "must not be empty".into()));
+            }
+            if let Some(price) = s.price {
+                if price.is_negative() {
+                    return Err(err(path("subscription.price"), lv, "must not be negative".into()));
+                }
+            }
+        }
+        if let Some(script) = &l.script {
+            if script.gives != ScriptGives::Allow {
+                return Err(err(path("script.gives"), lv, "a tier script gives \"allow\"".into()));
+            }
+            if script.each.is_some() || script.max_points.is_some() || script.skip_on_error {
+                return Err(err(
+                    path("script"),
+                    lv,
+                    "a tier script takes only `source` and `gives = \"allow\"`".into(),
+                ));
+            }
         }
     }
     Ok(())
@@ -1012,6 +1124,11 @@ fn validate_earn(spec: &ProgramSpec, i: usize, rule: &EarnRule, known: &BTreeSet
             ));
         }
     }
+    for (j, t) in w.tiers.iter().enumerate() {
+        if !spec.tiers.as_ref().is_some_and(|tiers| tiers.levels.iter().any(|l| &l.id == t)) {
+            return Err(Error::invalid(format!("{path}.when.tiers[{j}]"), r, format!("no tier level '{t}'")));
+        }
+    }
     for (field, cap) in [
         ("per_transaction", rule.caps.per_transaction),
         ("per_day", rule.caps.per_day),
@@ -1065,12 +1182,45 @@ fn compile(spec: ProgramSpec) -> Result<Program> {
     let category_names: Vec<String> = spec.categories.iter().cloned().collect::<BTreeSet<_>>().into_iter().collect();
     let scale = spec.points.scale;
     let mut sandbox: Option<Sandbox> = None;
-    let mut order: Vec<usize> = (0..spec.earn.len()).collect();
-    order.sort_by(|&a, &b| (spec.earn[a].priority, &spec.earn[a].id).cmp(&(spec.earn[b].priority, &spec.earn[b].id)));
-    let position = |id: &str| order.iter().position(|&k| spec.earn[k].id == id);
+    // Tier multipliers are multiplier rules of their own, `tier:<level>`.
+    let tier_rules: Vec<EarnRule> = spec
+        .tiers
+        .iter()
+        .flat_map(|t| &t.levels)
+        .filter_map(|l| {
+            let factor = l.multiplier?;
+            let name = if l.name.is_empty() { &l.id } else { &l.name };
+            Some(EarnRule {
+                id: format!("tier:{}", l.id),
+                name: format!("{name} ×{factor}"),
+                kind: EarnKind::Multiplier,
+                points: None,
+                per: None,
+                percent: None,
+                factor: Some(factor),
+                applies_to: Vec::new(),
+                rounding: None,
+                round: None,
+                priority: i32::MAX,
+                stacking: Stacking::Stackable,
+                when: Conditions { tiers: vec![l.id.clone()], ..Conditions::default() },
+                caps: Caps::default(),
+                script: None,
+            })
+        })
+        .collect();
+    let rules: Vec<&EarnRule> = spec.earn.iter().chain(&tier_rules).collect();
+    let rule_path = |k: usize, field: &str| match k.checked_sub(spec.earn.len()) {
+        None => format!("earn[{k}].{field}"),
+        Some(_) => format!("tiers.levels.multiplier ({})", rules[k].id),
+    };
+    let level_index = |id: &str| spec.tiers.as_ref().and_then(|t| t.levels.iter().position(|l| l.id == id));
+    let mut order: Vec<usize> = (0..rules.len()).collect();
+    order.sort_by(|&a, &b| (rules[a].priority, &rules[a].id).cmp(&(rules[b].priority, &rules[b].id)));
+    let position = |id: &str| order.iter().position(|&k| rules[k].id == id);
     let mut earn = Vec::with_capacity(order.len());
     for (index, &k) in order.iter().enumerate() {
-        let rule = &spec.earn[k];
+        let rule = rules[k];
         let (numerator, denominator) = match rule.kind {
             EarnKind::PerAmount => {
                 (Decimal::from(rule.points.unwrap_or(0)), rule.per.map(Amount::decimal).unwrap_or(Decimal::ONE))
@@ -1083,7 +1233,7 @@ fn compile(spec: ProgramSpec) -> Result<Program> {
         };
         let targets: Vec<usize> = if rule.multiplies() {
             if rule.applies_to.is_empty() {
-                order.iter().enumerate().filter(|(_, &j)| multipliable(&spec.earn[j])).map(|(pos, _)| pos).collect()
+                order.iter().enumerate().filter(|(_, &j)| multipliable(rules[j])).map(|(pos, _)| pos).collect()
             } else {
                 rule.applies_to.iter().filter_map(|t| position(t)).collect()
             }
@@ -1096,7 +1246,7 @@ fn compile(spec: ProgramSpec) -> Result<Program> {
             EarnKind::Multiplier => "factor",
             EarnKind::Fixed | EarnKind::Script => "when.min_basket",
         };
-        let path = format!("earn[{k}].{field}");
+        let path = rule_path(k, field);
         let too_precise = || {
             Error::invalid(
                 &path,
@@ -1131,6 +1281,7 @@ fn compile(spec: ProgramSpec) -> Result<Program> {
                 Some(m) => Some(to_money(m.decimal()).ok_or_else(too_precise)?),
                 None => None,
             },
+            tiers: w.tiers.iter().filter_map(|t| level_index(t)).fold(0, |mask, i| mask | 1 << i),
             when: rule.when.clone(),
             caps: rule.caps.clone(),
             script: match &rule.script {
@@ -1175,7 +1326,33 @@ fn compile(spec: ProgramSpec) -> Result<Program> {
             },
         });
     }
+    let tiers = match &spec.tiers {
+        Some(t) => {
+            let mut levels = Vec::with_capacity(t.levels.len());
+            for (i, l) in t.levels.iter().enumerate() {
+                let script = match &l.script {
+                    Some(s) => Some(Box::new(compile_script(
+                        &mut sandbox,
+                        &format!("tiers.levels[{i}].script.source"),
+                        &l.id,
+                        s,
+                        scale,
+                    )?)),
+                    None => None,
+                };
+                levels.push(crate::tier::Level {
+                    id: l.id.as_str().into(),
+                    min: l.min.map(Amount::decimal),
+                    never_expire: l.points_never_expire,
+                    script,
+                });
+            }
+            Some(Tiers { spec: t.clone(), levels })
+        }
+        None => None,
+    };
     Ok(Program {
+        tiers,
         base_exclude: CategorySet::of(&spec.earning_base.exclude_categories, &category_names),
         category_lookup: category_names.iter().enumerate().map(|(i, c)| (c.clone(), i as u32)).collect(),
         max_discount: spec.earning_base.max_line_discount_percent.map(Amount::decimal),
@@ -1188,7 +1365,8 @@ fn compile(spec: ProgramSpec) -> Result<Program> {
                 .earn
                 .iter()
                 .filter_map(|r| r.script.as_ref())
-                .chain(spec.burn.iter().filter_map(|r| r.script.as_ref()));
+                .chain(spec.burn.iter().filter_map(|r| r.script.as_ref()))
+                .chain(spec.tiers.iter().flat_map(|t| &t.levels).filter_map(|l| l.script.as_ref()));
             let uses_member = sources.into_iter().any(|s| s.source.contains("member"));
             let view = ProgramView::new(&spec.id, &spec.currency, scale, &spec.constants, &category_names, uses_member);
             std::sync::Arc::new((s, view))

@@ -703,6 +703,51 @@ pub struct Receipt {
     /// Other facts for people (a daily limit reached, a debt paid).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
+    /// The member's tier level after the event (programs with tiers).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tier: Option<Id>,
+    /// Moments a host may want to tell the member about.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub signals: Vec<Signal>,
+}
+
+/// Something a host may want to tell the member about, found while applying an event.
+///
+/// ```
+/// let s = loyalty::Signal::TierUp { at: "2026-03-01T10:00:00Z".parse().unwrap(), from: "start".into(), to: "silver".into() };
+/// assert_eq!(serde_json::to_string(&s).unwrap(),
+///     r#"{"type":"tier_up","at":"2026-03-01T10:00:00Z","from":"start","to":"silver"}"#);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+#[non_exhaustive]
+pub enum Signal {
+    /// The member reached a higher tier level.
+    TierUp {
+        /// When.
+        at: DateTime<Utc>,
+        /// The level before.
+        from: Id,
+        /// The level now.
+        to: Id,
+    },
+    /// The member fell to a lower tier level.
+    TierDown {
+        /// When.
+        at: DateTime<Utc>,
+        /// The level before.
+        from: Id,
+        /// The level now.
+        to: Id,
+    },
+    /// The event brought the member's progress to within the program's
+    /// `tiers.close_percent` of the next level.
+    CloseToNextTier {
+        /// The next level.
+        tier: Id,
+        /// How much more of the measure reaches it.
+        needed: Amount,
+    },
 }
 
 fn is_zero(p: &Points) -> bool {

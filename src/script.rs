@@ -543,6 +543,7 @@ struct MemberData {
     available: Decimal,
     pending: Decimal,
     days_enrolled: i64,
+    tier: ImmutableString,
     purchases_today: i64,
     purchases_this_week: i64,
     purchases_this_month: i64,
@@ -682,6 +683,7 @@ fn member_view(program: &crate::Program, member: &crate::Member, date: NaiveDate
         available: points_decimal(balances.available, scale),
         pending: points_decimal(balances.pending, scale),
         days_enrolled: (date - enrolled).num_days(),
+        tier: member.tier.current.as_deref().unwrap_or_default().into(),
         purchases_today: today,
         purchases_this_week: week,
         purchases_this_month: month,
@@ -748,6 +750,7 @@ fn register_views(e: &mut rhai::Engine) {
         .register_get("balance", |m: &mut MemberView| m.0.available)
         .register_get("pending", |m: &mut MemberView| m.0.pending)
         .register_get("days_enrolled", |m: &mut MemberView| m.0.days_enrolled)
+        .register_get("tier", |m: &mut MemberView| m.0.tier.clone())
         .register_get("purchases_today", |m: &mut MemberView| m.0.purchases_today)
         .register_get("purchases_this_week", |m: &mut MemberView| m.0.purchases_this_week)
         .register_get("purchases_this_month", |m: &mut MemberView| m.0.purchases_this_month)
@@ -788,6 +791,14 @@ id = "base"
 kind = "per_amount"
 points = 1
 per = "10"
+[tiers]
+measure = "points_earned"
+window = { rolling_months = 12 }
+[[tiers.levels]]
+id = "green"
+[[tiers.levels]]
+id = "gold"
+min = "100"
 "#;
 
     /// The situation docs/scripts.md describes: the views of its purchase.

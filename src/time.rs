@@ -91,7 +91,7 @@ impl From<Period> for PeriodRepr {
 }
 
 impl Period {
-    fn count(self) -> u32 {
+    pub(crate) fn count(self) -> u32 {
         match self {
             Period::Minutes(n) | Period::Hours(n) | Period::Days(n) | Period::Months(n) => n,
         }

@@ -1039,3 +1039,133 @@ fn a_capture_keeps_the_burn_minimum_and_may_take_less_than_held() {
     assert_eq!(moves(&r), vec![(EntryKind::Burn, -30, at, Some(1)), (EntryKind::Release, 10, at, Some(1))]);
     assert_eq!(r.balances, bal(19, 0, 0, 19)); // 49 − 30 burned; the 10 released are free again
 }
+
+// ---------------------------------------------------------------------------
+// Tiers: Green (0) and Gold (300 points earned in a rolling 12 months). Gold
+// earns ×1.2 (rule `tier:gold` adds 0.2 × `base`'s exact points, floored) and
+// its points never expire while the member is Gold. A level reached on day d
+// is kept through the same day 12 months later: until the start of
+// d + 12 months + 1 day, Moscow time (21:00Z the day before).
+// ---------------------------------------------------------------------------
+
+fn signal_types(r: &Receipt) -> Vec<String> {
+    let v = serde_json::to_value(&r.signals).expect("signals serialize");
+    v.as_array().expect("a list").iter().map(|s| s["type"].as_str().unwrap_or_default().to_owned()).collect()
+}
+
+/// A member who reached Gold on Tue 2026-12-15 with 300 points.
+fn gold_member(p: &Program, id: &str) -> Member {
+    let mut m = member(p, id);
+    // 12:00 MSK, outside the Tuesday happy hour: 3 000 RUB of food → 300 points, earned at Green.
+    let r = ok(p, &mut m, &purchase("g1", "2026-12-15T09:00:00Z", &[("cake", "food", "10", "300")]));
+    assert_eq!(r.total(EntryKind::Earn), 300);
+    assert_eq!(r.explanations, vec![explanation("base", 300, "1 point per 10 RUB: +300")]);
+    // 300 earned in the 12 months ending 15 Dec ≥ 300: Gold at once.
+    assert_eq!(r.tier.as_deref(), Some("gold"));
+    assert_eq!(signal_types(&r), ["tier_up"]);
+    m
+}
+
+#[test]
+fn gold_is_reached_at_once_and_earns_one_point_two_times_from_the_next_purchase() {
+    let p = program();
+    let mut m = member(&p, "gold-1");
+    // 1 000 RUB → 100 points; 100 ≥ 80 % of 300 = 240? no: no signal.
+    let r = ok(&p, &mut m, &purchase("c1", "2026-12-02T09:00:00Z", &[("cake", "food", "10", "100")]));
+    assert_eq!((r.tier.as_deref(), r.signals.len()), (Some("green"), 0));
+    // + 1 500 RUB → 150 points: progress 250 ≥ 240 → close to Gold, 50 more needed.
+    let r = ok(&p, &mut m, &purchase("c2", "2026-12-03T09:00:00Z", &[("cake", "food", "10", "150")]));
+    assert_eq!(
+        serde_json::to_value(&r.signals).unwrap(),
+        json!([{"type": "close_to_next_tier", "tier": "gold", "needed": "50"}])
+    );
+    let status = p.tier(&m, m.clock()).expect("the program has tiers");
+    assert_eq!((status.tier, status.progress.to_string().as_str()), ("green", "250"));
+    assert_eq!(status.next.as_ref().map(|n| (n.tier, n.needed.to_string())), Some(("gold", "50".to_owned())));
+    // + 600 RUB → 60 points at Green (the purchase that reaches Gold earns at the level before it): 310 → Gold.
+    let r = ok(&p, &mut m, &purchase("c3", "2026-12-04T09:00:00Z", &[("cake", "food", "4", "150")]));
+    assert_eq!(r.total(EntryKind::Earn), 60);
+    assert_eq!(r.tier.as_deref(), Some("gold"));
+    assert_eq!(
+        serde_json::to_value(&r.signals).unwrap(),
+        json!([{"type": "tier_up", "at": "2026-12-04T09:00:00Z", "from": "green", "to": "gold"}])
+    );
+    // Next purchase, 555 RUB: base floor(55.5) = 55; Gold adds floor(0.2 × 55.5) = floor(11.1) = 11 → 66.
+    let r = ok(&p, &mut m, &purchase("c4", "2026-12-05T09:00:00Z", &[("cake", "food", "3", "185")]));
+    assert_eq!(
+        r.explanations,
+        vec![explanation("base", 55, "1 point per 10 RUB: +55"), explanation("tier:gold", 11, "Gold ×1.2: +11")]
+    );
+    assert_eq!(r.total(EntryKind::Earn), 66);
+    let status = p.tier(&m, m.clock()).unwrap();
+    assert_eq!(status.multiplier.map(|f| f.to_string()), Some("1.2".to_owned()));
+    assert!(status.points_never_expire);
+    // Reached again on 5 Dec (376 ≥ 300): kept through 5 Dec 2027, until 6 Dec 2027 00:00 MSK.
+    assert_eq!(status.until, Some(t("2027-12-05T21:00:00Z")));
+    assert_eq!(m.tier_state().history.len(), 1);
+}
+
+#[test]
+fn gold_points_do_not_expire_while_gold_and_expire_when_gold_ends() {
+    let p = program();
+    let mut m = gold_member(&p, "gold-2");
+    // Earned 15 Dec 2026: normally expires 1 Jul 2027 00:00 MSK. Gold is kept
+    // until 16 Dec 2027 00:00 MSK = 2027-12-15T21:00Z, so the lot is kept
+    // until then, and the receipt says so.
+    let r = ok(&p, &mut m, &advance("a1", "2026-12-16T09:00:00Z"));
+    assert_eq!(r.next_expiries[0].at, t("2027-12-15T21:00:00Z"));
+    // 1 Jul 2027: nothing expires.
+    let r = ok(&p, &mut m, &advance("a2", "2027-07-01T00:00:00Z"));
+    assert!(r.entries.is_empty());
+    assert_eq!(r.balances.available, 300);
+    assert_eq!(r.tier.as_deref(), Some("gold"));
+    // One second before Gold ends: still Gold, still 300.
+    let r = ok(&p, &mut m, &advance("a3", "2027-12-15T20:59:59Z"));
+    assert_eq!((r.tier.as_deref(), r.balances.available), (Some("gold"), 300));
+    // At the end: the 12 months (15 Dec 2026, 15 Dec 2027] earned 0 < 300, so
+    // Gold ends, and the 300 points, past their own expiry, expire at that instant.
+    let r = ok(&p, &mut m, &advance("a4", "2027-12-15T21:00:00Z"));
+    assert_eq!(r.tier.as_deref(), Some("green"));
+    assert_eq!(moves(&r), vec![(EntryKind::Expire, -300, t("2027-12-15T21:00:00Z"), Some(1))]);
+    assert_eq!(
+        serde_json::to_value(&r.signals).unwrap(),
+        json!([{"type": "tier_down", "at": "2027-12-15T21:00:00Z", "from": "gold", "to": "green"}])
+    );
+    let history = &m.tier_state().history;
+    assert_eq!(history.len(), 2);
+    assert_eq!((history[1].at, history[1].reason.as_str()), (t("2027-12-15T21:00:00Z"), "the status period ended"));
+}
+
+#[test]
+fn gold_is_lost_only_at_the_end_of_a_twelve_month_window_that_no_longer_qualifies() {
+    let p = program();
+    let mut m = gold_member(&p, "gold-3");
+    // 1 Jun 2027: 1 000 RUB → 100 base + 20 Gold = 120 points. The 12 months
+    // ending 1 Jun 2027 earned 300 + 120 = 420 ≥ 300: Gold reached again that
+    // day, kept until 2 Jun 2028 00:00 MSK = 2028-06-01T21:00Z.
+    let r = ok(&p, &mut m, &purchase("s1", "2027-06-01T09:00:00Z", &[("cake", "food", "10", "100")]));
+    assert_eq!(r.total(EntryKind::Earn), 120);
+    assert!(r.signals.is_empty());
+    // 16 Dec 2027: the first Gold would have ended, but the later one holds.
+    let r = ok(&p, &mut m, &advance("a1", "2027-12-16T00:00:00Z"));
+    assert_eq!((r.tier.as_deref(), r.balances.available), (Some("gold"), 420));
+    assert_eq!(p.tier(&m, m.clock()).unwrap().until, Some(t("2028-06-01T21:00:00Z")));
+    // The window ending 1 Jun 2028 holds only 120 < 300: Gold ends, all 420 expire
+    // (both lots are past their own expiry, 1 Jul 2027 and 1 Jan 2028).
+    let r = ok(&p, &mut m, &advance("a2", "2028-06-02T00:00:00Z"));
+    assert_eq!(r.tier.as_deref(), Some("green"));
+    assert_eq!(r.total(EntryKind::Expire), -420);
+    assert!(r.entries.iter().all(|e| e.at == t("2028-06-01T21:00:00Z")));
+}
+
+#[test]
+fn tier_status_looks_ahead_without_changing_the_member() {
+    let p = program();
+    let m = gold_member(&p, "gold-4");
+    let before = m.to_json();
+    let later = p.tier(&m, t("2028-01-01T00:00:00Z")).unwrap();
+    // By then Gold (until 2027-12-15T21:00Z) has ended and nothing was earned: Green, 0 progress.
+    assert_eq!((later.tier, later.progress.to_string().as_str()), ("green", "0"));
+    assert_eq!(later.next.map(|n| n.needed.to_string()), Some("300".to_owned()));
+    assert_eq!(m.to_json(), before);
+}

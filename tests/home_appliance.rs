@@ -845,3 +845,151 @@ fn three_units_returned_one_by_one_across_pending_with_refund_of_points_that_pai
     //   = posted 1 499 + burned 1 000 + reversed 99 + 100 + 100.
     assert_totals(&m, Totals { earned: 1798, refunded: 1000, burned: 1000, reversed: 299, ..Default::default() }, 1499);
 }
+
+// ---------------------------------------------------------------------------
+// Levels by calendar-year spend: Start (0), Silver (50 000 RUB), Gold
+// (150 000 RUB); spend is the net amount of every line, less returns. A level
+// reached in year Y is kept until 1 January Y+2 00:00 MSK (= 31 Dec Y+1
+// 21:00Z). Start earns 3 %, Silver 5 %, Gold 7 %, per line, floored.
+// ---------------------------------------------------------------------------
+
+fn signals(r: &loyalty::Receipt) -> Value {
+    serde_json::to_value(&r.signals).expect("signals serialize")
+}
+
+#[test]
+fn silver_is_reached_at_once_and_kept_for_the_rest_of_the_year_and_the_whole_next_one() {
+    let p = program();
+    let mut m = enroll(&p, "sam");
+    // 10 Mar 2026: 40 000 RUB → 3 % = 1 200. Spend 40 000 ≥ 80 % of 50 000: close to Silver, 10 000 to go.
+    let r = ok(&p, &mut m, purchase("s1", "2026-03-10T10:00:00Z", json!([line("tv-43", "tv", "1", "40000")])));
+    assert_eq!(r.receipt.total(EntryKind::Earn), 1200);
+    assert_eq!(r.receipt.tier.as_deref(), Some("start"));
+    assert_eq!(signals(&r.receipt), json!([{"type": "close_to_next_tier", "tier": "silver", "needed": "10000"}]));
+    // 5 Apr 2026: 12 000 RUB, earned at Start (3 % = 360); spend 52 000 ≥ 50 000 → Silver at once.
+    let r = ok(&p, &mut m, purchase("s2", "2026-04-05T10:00:00Z", json!([line("sb", "audio", "1", "12000")])));
+    assert_eq!(r.receipt.explanations[0].rule, "start-cashback");
+    assert_eq!(r.receipt.total(EntryKind::Earn), 360);
+    assert_eq!(
+        signals(&r.receipt),
+        json!([{"type": "tier_up", "at": "2026-04-05T10:00:00Z", "from": "start", "to": "silver"}])
+    );
+    // 1 May 2026: 10 000 RUB at Silver → 5 % = 500.
+    let r = ok(&p, &mut m, purchase("s3", "2026-05-01T10:00:00Z", json!([line("mw", "kitchen", "1", "10000")])));
+    assert_eq!(r.receipt.explanations[0].rule, "silver-cashback");
+    assert_eq!(r.receipt.total(EntryKind::Earn), 500);
+    // The host reads the perk; 150 000 − 62 000 = 88 000 to Gold before 1 Jan 2027 00:00 MSK.
+    let status = p.tier(&m, m.clock()).unwrap();
+    assert_eq!((status.tier, status.name), ("silver", "Silver"));
+    assert_eq!(status.perks, ["extended_warranty_1y"]);
+    assert_eq!(status.until, Some(at("2027-12-31T21:00:00Z")));
+    let next = status.next.unwrap();
+    assert_eq!((next.tier, next.needed.to_string().as_str()), ("gold", "88000"));
+    assert_eq!(next.by, Some(at("2026-12-31T21:00:00Z")));
+    // 2027: one small purchase, still Silver all year (5 % of 1 000 = 50).
+    let r = ok(&p, &mut m, purchase("s4", "2027-06-01T10:00:00Z", json!([line("cable", "accessories", "1", "1000")])));
+    assert_eq!((r.receipt.tier.as_deref(), r.receipt.total(EntryKind::Earn)), (Some("silver"), 50));
+    let r = ok(&p, &mut m, advance("a1", "2027-12-31T20:59:59Z"));
+    assert_eq!(r.receipt.tier.as_deref(), Some("silver"));
+    // 1 Jan 2028 00:00 MSK: 2027 spent 1 000 < 50 000 → Start.
+    let r = ok(&p, &mut m, advance("a2", "2027-12-31T21:00:00Z"));
+    assert_eq!(r.receipt.tier.as_deref(), Some("start"));
+    assert_eq!(
+        signals(&r.receipt),
+        json!([{"type": "tier_down", "at": "2027-12-31T21:00:00Z", "from": "silver", "to": "start"}])
+    );
+    let h = &m.tier_state().history;
+    assert_eq!(
+        h.iter().map(|c| (c.from.as_str(), c.to.as_str())).collect::<Vec<_>>(),
+        [("start", "silver"), ("silver", "start")]
+    );
+}
+
+#[test]
+fn gold_falls_to_the_level_the_next_year_actually_reached() {
+    let p = program();
+    let mut m = enroll(&p, "gina");
+    // 2026: 60 000 → Silver (until 1 Jan 2028). Earned at Start: 1 800.
+    let r = ok(&p, &mut m, purchase("y1", "2026-06-01T10:00:00Z", json!([line("tv-55", "tv", "1", "60000")])));
+    assert_eq!((r.receipt.total(EntryKind::Earn), r.receipt.tier.as_deref()), (1800, Some("silver")));
+    // Feb 2027: 160 000 in one purchase → Gold (2027 spend 160 000 ≥ 150 000), kept until 1 Jan 2029.
+    // Earned at Silver: 5 % = 8 000.
+    let r = ok(&p, &mut m, purchase("y2", "2027-02-01T10:00:00Z", json!([line("tv-85", "tv", "1", "160000")])));
+    assert_eq!((r.receipt.total(EntryKind::Earn), r.receipt.tier.as_deref()), (8000, Some("gold")));
+    assert_eq!(p.tier(&m, m.clock()).unwrap().perks, ["extended_warranty_2y", "free_installation"]);
+    // 2028: 55 000 (earned at Gold: 7 % = 3 850) → Silver reached in 2028, kept until 1 Jan 2030.
+    let r = ok(&p, &mut m, purchase("y3", "2028-03-01T10:00:00Z", json!([line("fr", "kitchen", "1", "55000")])));
+    assert_eq!((r.receipt.total(EntryKind::Earn), r.receipt.tier.as_deref()), (3850, Some("gold")));
+    // 1 Jan 2029 00:00 MSK: Gold's period ends; Silver (reached in 2028) is what is left.
+    let r = ok(&p, &mut m, advance("a1", "2029-01-01T00:00:00Z"));
+    assert_eq!(r.receipt.tier.as_deref(), Some("silver"));
+    assert_eq!(
+        signals(&r.receipt),
+        json!([{"type": "tier_down", "at": "2028-12-31T21:00:00Z", "from": "gold", "to": "silver"}])
+    );
+    // 1 Jan 2030: Silver ends too.
+    let r = ok(&p, &mut m, advance("a2", "2030-01-01T00:00:00Z"));
+    assert_eq!(r.receipt.tier.as_deref(), Some("start"));
+}
+
+#[test]
+fn a_return_takes_away_a_level_reached_only_through_the_returned_goods() {
+    let p = program();
+    let mut m = enroll(&p, "ret");
+    // 60 000 RUB → Silver at once; 1 800 pending points (3 %).
+    let r = ok(&p, &mut m, purchase("b1", "2026-03-10T10:00:00Z", json!([line("tv-55", "tv", "1", "60000")])));
+    assert_eq!(r.receipt.tier.as_deref(), Some("silver"));
+    // Returned 10 days later: the pending 1 800 are cancelled, 2026 spend is back to 0 → Start.
+    let r = ok(&p, &mut m, json!({"id": "r1", "at": "2026-03-20T10:00:00Z", "type": "return", "purchase": "b1"}));
+    assert_eq!(r.receipt.total(EntryKind::Reverse), -1800);
+    assert_eq!(r.receipt.tier.as_deref(), Some("start"));
+    assert_eq!(
+        signals(&r.receipt),
+        json!([{"type": "tier_down", "at": "2026-03-20T10:00:00Z", "from": "silver", "to": "start"}])
+    );
+    assert_eq!(m.tier_state().history[1].reason, "a return took back what reached the level");
+    // A partial return that leaves 50 000 keeps Silver: buy 2 × 30 000, return one.
+    let r = ok(&p, &mut m, purchase("b2", "2026-04-01T10:00:00Z", json!([line("ac", "kitchen", "2", "30000")])));
+    assert_eq!(r.receipt.tier.as_deref(), Some("silver"));
+    let r = ok(
+        &p,
+        &mut m,
+        json!({"id": "r2", "at": "2026-04-02T10:00:00Z", "type": "return", "purchase": "b2",
+               "lines": [{"line": 0, "quantity": "1"}]}),
+    );
+    // 60 000 − 30 000 = 30 000 < 50 000 → Start again.
+    assert_eq!(r.receipt.tier.as_deref(), Some("start"));
+}
+
+#[test]
+fn a_level_assigned_by_hand_is_a_floor_until_its_end() {
+    let p = program();
+    let mut m = enroll(&p, "vip");
+    let r = ok(
+        &p,
+        &mut m,
+        json!({"id": "as1", "at": "2026-03-02T10:00:00Z", "type": "assign_tier", "tier": "gold",
+               "until": "2026-07-01T00:00:00Z", "reason": "store-opening", "note": "invited guest"}),
+    );
+    assert_eq!(r.receipt.tier.as_deref(), Some("gold"));
+    assert_eq!(m.tier_state().history[0].reason, "assigned by hand (store-opening)");
+    // Gold earns 7 %: 10 000 → 700. Spend 10 000 reaches nothing by itself.
+    let r = ok(&p, &mut m, purchase("v1", "2026-03-03T10:00:00Z", json!([line("mw", "kitchen", "1", "10000")])));
+    assert_eq!(r.receipt.total(EntryKind::Earn), 700);
+    let r = ok(&p, &mut m, advance("a1", "2026-07-01T00:00:00Z"));
+    assert_eq!(r.receipt.tier.as_deref(), Some("start"));
+    // An unknown level and an end before the event are refused and change nothing.
+    let err = refused(
+        &p,
+        &mut m,
+        json!({"id": "as2", "at": "2026-07-02T10:00:00Z", "type": "assign_tier", "tier": "platinum", "reason": "x"}),
+    );
+    assert!(err.to_string().contains("platinum"), "{err}");
+    let err = refused(
+        &p,
+        &mut m,
+        json!({"id": "as3", "at": "2026-07-02T10:00:00Z", "type": "assign_tier", "tier": "gold",
+               "until": "2026-07-01T00:00:00Z", "reason": "x"}),
+    );
+    assert!(err.to_string().contains("until"), "{err}");
+}

@@ -1,0 +1,369 @@
+//! The engine's side of tiers: recording qualifying activity, noticing
+//! level changes, the ends of status periods, and points that do not expire
+//! while the member is at a level that says so. See [`crate::tier`].
+
+use chrono::{DateTime, NaiveDate, Utc};
+use rust_decimal::Decimal;
+
+use super::Work;
+use crate::error::{Error, Result};
+use crate::event::{AssignTier, Event, EventKind, Subscribe};
+use crate::number::{Amount, Money};
+use crate::receipt::Signal;
+use crate::tier::{Downgrade, HoldKind, TierDay, TierHold, TierMeasure, TierState, TierWindow, Tiers, HISTORY_MAX};
+use crate::time::local_date;
+
+/// A change of level found while moving a tier state through time.
+pub(crate) struct Change {
+    pub(crate) at: DateTime<Utc>,
+    pub(crate) from: usize,
+    pub(crate) to: usize,
+}
+
+impl Tiers {
+    /// The rank of the state's current level (0 when unset).
+    pub(crate) fn current(&self, state: &TierState) -> usize {
+        state.current.as_ref().and_then(|c| self.index(c)).unwrap_or(0)
+    }
+
+    /// Moves the state through the ends of kept levels in (`after`, `upto`]:
+    /// at each, the level falls to what is still kept (or one level below
+    /// the lost one, kept for one more window).
+    pub(crate) fn run_ends(
+        &self,
+        state: &mut TierState,
+        zone: chrono_tz::Tz,
+        enrolled: NaiveDate,
+        after: DateTime<Utc>,
+        upto: DateTime<Utc>,
+        changes: &mut Vec<Change>,
+    ) {
+        let mut t = after;
+        while let Some(end) = self.next_end(state, t, upto) {
+            t = end;
+            let date = local_date(zone, end);
+            let cur = self.current(state);
+            let mut level = self.level_at(state, end, date);
+            if level >= cur {
+                continue;
+            }
+            if self.spec.downgrade == Downgrade::OneLevel && level + 1 < cur {
+                level = cur - 1;
+                state.holds.push(TierHold {
+                    level: self.id(level).clone(),
+                    kind: HoldKind::SteppedDown,
+                    since: end,
+                    until: self.step_until(zone, enrolled, date),
+                });
+            }
+            state.current = Some(self.id(level).clone());
+            changes.push(Change { at: end, from: cur, to: level });
+        }
+    }
+
+    /// When points stop being kept from expiry, for a member at a level
+    /// whose points never expire at `at`: `Some(None)` never, `Some(Some(t))`
+    /// at `t`; `None` when the level at `at` does not keep points.
+    pub(crate) fn exempt_end(
+        &self,
+        state: &TierState,
+        zone: chrono_tz::Tz,
+        at: DateTime<Utc>,
+    ) -> Option<Option<DateTime<Utc>>> {
+        if !self.never_expire(self.level_at(state, at, local_date(zone, at))) {
+            return None;
+        }
+        let mut t = at;
+        while let Some(end) = self.next_end(state, t, DateTime::<Utc>::MAX_UTC) {
+            if !self.never_expire(self.level_at(state, end, local_date(zone, end))) {
+                return Some(Some(end));
+            }
+            t = end;
+        }
+        Some(None)
+    }
+}
+
+impl Work<'_, '_> {
+    fn enrolled_date(&self) -> NaiveDate {
+        local_date(self.program.zone, self.m.enrolled_at)
+    }
+
+    /// Records a change of level: history, signal, current level.
+    fn tier_change(&mut self, tiers: &Tiers, at: DateTime<Utc>, from: usize, to: usize, reason: String) {
+        let (from_id, to_id) = (tiers.id(from).clone(), tiers.id(to).clone());
+        let state = &mut self.m.tier;
+        state.current = Some(to_id.clone());
+        if state.history.len() >= HISTORY_MAX {
+            state.history.remove(0);
+        }
+        state.history.push(crate::tier::TierChange { at, from: from_id.clone(), to: to_id.clone(), reason });
+        self.signals.push(if to > from {
+            Signal::TierUp { at, from: from_id, to: to_id }
+        } else {
+            Signal::TierDown { at, from: from_id, to: to_id }
+        });
+    }
+
+    /// The ends of status periods up to `upto`, in time order.
+    pub(super) fn tier_ends(&mut self, upto: DateTime<Utc>) {
+        let Some(tiers) = self.program.tiers.as_ref() else { return };
+        if upto <= self.tier_clock {
+            return;
+        }
+        let mut changes = Vec::new();
+        let enrolled = self.enrolled_date();
+        tiers.run_ends(&mut self.m.tier, self.program.zone, enrolled, self.tier_clock, upto, &mut changes);
+        self.tier_clock = upto;
+        for c in changes {
+            let reason = match tiers.spec.downgrade {
+                Downgrade::OneLevel if c.to + 1 == c.from => "the status period ended: one level down",
+                _ => "the status period ended",
+            };
+            self.tier_change(tiers, c.at, c.from, c.to, reason.into());
+        }
+    }
+
+    /// For a lot reaching its expiry at `at`: when points are kept at the
+    /// member's level, the instant they are kept until (`Some(None)`: for ever).
+    pub(super) fn exempt_until(&self, at: DateTime<Utc>) -> Option<Option<DateTime<Utc>>> {
+        self.program.tiers.as_ref()?.exempt_end(&self.m.tier, self.program.zone, at)
+    }
+
+    /// Adds `value` (and a script's verdict) to the record of `date`, then
+    /// works out the levels again from that day on.
+    fn tier_add(&mut self, tiers: &Tiers, date: NaiveDate, value: Decimal, scripted: Option<usize>) -> Result<()> {
+        let state = &mut self.m.tier;
+        let i = match state.days.binary_search_by_key(&date, |d| d.date) {
+            Ok(i) => i,
+            Err(i) => {
+                state.days.insert(i, TierDay { date, value: Amount::ZERO, scripted: None, level: None, until: None });
+                i
+            }
+        };
+        let day = &mut state.days[i];
+        let sum = day.value.decimal().checked_add(value).ok_or_else(|| Error::overflow("a tier progress"))?;
+        day.value = Amount::from_decimal(sum.normalize());
+        if let Some(s) = scripted {
+            let before = day.scripted.as_ref().and_then(|id| tiers.index(id)).unwrap_or(0);
+            if s > before {
+                day.scripted = Some(tiers.id(s).clone());
+            }
+        }
+        let enrolled = self.enrolled_date();
+        tiers.rework(&mut self.m.tier, self.program.zone, enrolled, date);
+        Ok(())
+    }
+
+    /// After a purchase earned `points` on lines worth `amount`.
+    pub(super) fn tier_purchase(
+        &mut self,
+        event: &Event,
+        priced: &[crate::earn::Priced<'_>],
+        points: crate::Points,
+        amount: Money,
+    ) -> Result<()> {
+        let Some(tiers) = self.program.tiers.as_ref() else { return Ok(()) };
+        let value = match tiers.spec.measure {
+            TierMeasure::Spend => crate::number::money_to_decimal(amount).unwrap_or_default(),
+            TierMeasure::PointsEarned => Decimal::from(points),
+            TierMeasure::Purchases => Decimal::ONE,
+            TierMeasure::Counter => Decimal::ZERO,
+        };
+        let mut scripted = None;
+        for (i, level) in tiers.levels.iter().enumerate() {
+            if let Some(script) = &level.script {
+                if self.program.tier_script(&event.id, script, &level.id, priced, self.m, event.at)? {
+                    scripted = Some(i);
+                }
+            }
+        }
+        if value.is_zero() && scripted.is_none() {
+            return Ok(());
+        }
+        let date = self.event_at.local(self.program.zone).date();
+        let enrolled = self.enrolled_date();
+        let before = tiers.progress(&self.m.tier, enrolled, date);
+        self.tier_add(tiers, date, value, scripted)?;
+        self.close_signal(tiers, before, tiers.progress(&self.m.tier, enrolled, date));
+        Ok(())
+    }
+
+    /// A `close_to_next_tier` signal when the progress crossed the program's
+    /// `close_percent` of the next level's `min`.
+    fn close_signal(&mut self, tiers: &Tiers, before: Decimal, after: Decimal) {
+        let current = tiers.level_at(&self.m.tier, self.m.clock, local_date(self.program.zone, self.m.clock));
+        let Some(next) = tiers.levels.iter().skip(current + 1).find(|l| l.min.is_some()) else { return };
+        let Some(min) = next.min else { return };
+        let close = min * tiers.spec.close_percent.decimal() / Decimal::ONE_HUNDRED;
+        if before < close && after >= close && after < min {
+            let needed = Amount::from_decimal((min - after).normalize());
+            self.signals.push(Signal::CloseToNextTier { tier: next.id.clone(), needed });
+        }
+    }
+
+    /// After a return took back `spend` money and `points` points of a
+    /// purchase made at `bought` (and all of what was left of it, if `whole`).
+    pub(super) fn tier_return(
+        &mut self,
+        bought: DateTime<Utc>,
+        spend: Decimal,
+        points: crate::Points,
+        whole: bool,
+    ) -> Result<()> {
+        let Some(tiers) = self.program.tiers.as_ref() else { return Ok(()) };
+        let value = match tiers.spec.measure {
+            TierMeasure::Spend => spend,
+            TierMeasure::PointsEarned => Decimal::from(points),
+            TierMeasure::Purchases if whole => Decimal::ONE,
+            _ => Decimal::ZERO,
+        };
+        let date = local_date(self.program.zone, bought);
+        // A record no longer kept can no longer change a level.
+        if value.is_zero() || !self.m.tier.days.iter().any(|d| d.date == date) {
+            return Ok(());
+        }
+        self.tier_add(tiers, date, -value, None)
+    }
+
+    /// An `activity` event: counts for a tier measured by its counter.
+    pub(super) fn tier_activity(&mut self, event: &Event, name: &str, value: i64) -> Result<()> {
+        crate::event::check_id(&event.id, "name", name)?;
+        if !(1..=1_000_000).contains(&value) {
+            return Err(Error::event(&event.id, "value", format!("must be from 1 to 1000000, not {value}")));
+        }
+        let Some(tiers) = self.program.tiers.as_ref() else { return Ok(()) };
+        if tiers.spec.measure != TierMeasure::Counter || tiers.spec.counter.as_deref() != Some(name) {
+            return Ok(());
+        }
+        let date = self.event_at.local(self.program.zone).date();
+        let enrolled = self.enrolled_date();
+        let before = tiers.progress(&self.m.tier, enrolled, date);
+        self.tier_add(tiers, date, Decimal::from(value), None)?;
+        self.close_signal(tiers, before, tiers.progress(&self.m.tier, enrolled, date));
+        Ok(())
+    }
+
+    fn tiers_or_refuse<'p>(program: &'p crate::Program, event: &Event) -> Result<&'p Tiers> {
+        program.tiers.as_ref().ok_or_else(|| Error::NotFound {
+            event: event.id.clone(),
+            what: "tier level",
+            id: "(the program has no tiers)".into(),
+        })
+    }
+
+    fn level_or_refuse(tiers: &Tiers, event: &Event, id: &str) -> Result<usize> {
+        tiers.index(id).ok_or_else(|| Error::NotFound { event: event.id.clone(), what: "tier level", id: id.into() })
+    }
+
+    /// An `assign_tier` event: replaces the member's floor.
+    pub(super) fn assign_tier(&mut self, event: &Event, a: &AssignTier) -> Result<()> {
+        crate::event::check_id(&event.id, "reason", &a.reason)?;
+        let tiers = Self::tiers_or_refuse(self.program, event)?;
+        let level = match &a.tier {
+            Some(t) => Some(Self::level_or_refuse(tiers, event, t)?),
+            None => None,
+        };
+        if let Some(until) = a.until {
+            if until <= event.at {
+                return Err(Error::event(&event.id, "until", "must be after the event's instant"));
+            }
+            super::check_instant(&event.id, until)?;
+        }
+        self.m.tier.holds.retain(|h| h.kind != HoldKind::Assigned);
+        if let Some(level) = level.filter(|&l| l > 0) {
+            self.m.tier.holds.push(TierHold {
+                level: tiers.id(level).clone(),
+                kind: HoldKind::Assigned,
+                since: event.at,
+                until: a.until,
+            });
+        }
+        Ok(())
+    }
+
+    /// A `subscribe` event: one more paid period of a subscription level.
+    pub(super) fn subscribe(&mut self, event: &Event, s: &Subscribe) -> Result<()> {
+        let tiers = Self::tiers_or_refuse(self.program, event)?;
+        let level = Self::level_or_refuse(tiers, event, &s.tier)?;
+        let Some(sub) = &tiers.spec.levels[level].subscription else {
+            return Err(Error::event(&event.id, "tier", format!("level '{}' is not a subscription", s.tier)));
+        };
+        let id = tiers.id(level).clone();
+        // Paid before the current period ends, the new one follows it without a gap.
+        let paid_until = self
+            .m
+            .tier
+            .holds
+            .iter()
+            .filter(|h| h.kind == HoldKind::Paid && h.level == id)
+            .filter_map(|h| h.until)
+            .filter(|u| *u >= event.at)
+            .max();
+        let from = paid_until.unwrap_or(event.at);
+        let until =
+            sub.period.after(from, self.program.zone).ok_or_else(|| Error::overflow("a subscription period"))?;
+        super::check_instant(&event.id, until)?;
+        self.m.tier.holds.push(TierHold { level: id.clone(), kind: HoldKind::Paid, since: from, until: Some(until) });
+        self.notes.push(format!("subscription '{id}' paid until {}", until.with_timezone(&self.program.zone)));
+        Ok(())
+    }
+
+    /// After the event's own work: the level at the member's clock, and the
+    /// change if there is one.
+    pub(super) fn tier_settle(&mut self, event: &Event) {
+        let Some(tiers) = self.program.tiers.as_ref() else { return };
+        let clock = self.m.clock;
+        let now = tiers.level_at(&self.m.tier, clock, local_date(self.program.zone, clock));
+        if self.m.tier.current.is_none() {
+            self.m.tier.current = Some(tiers.id(now).clone());
+            return;
+        }
+        let cur = tiers.current(&self.m.tier);
+        if now == cur {
+            return;
+        }
+        let reason = match (&event.kind, now > cur) {
+            (EventKind::AssignTier(a), _) => format!("assigned by hand ({})", a.reason),
+            (EventKind::Subscribe(_), _) => "subscription paid".to_owned(),
+            (EventKind::Return(_), false) => "a return took back what reached the level".to_owned(),
+            (_, true) => "qualified".to_owned(),
+            (_, false) => "the status period ended".to_owned(),
+        };
+        self.tier_change(tiers, clock, cur, now, reason);
+    }
+
+    /// Drops records no later event can need (a late event or a return
+    /// changes the records of its own day at the earliest), keeping what
+    /// they reached as plain holds; drops holds long over.
+    pub(super) fn tier_compact(&mut self, oldest_day: NaiveDate, late: DateTime<Utc>) {
+        let Some(tiers) = self.program.tiers.as_ref() else { return };
+        let enrolled = self.enrolled_date();
+        let keep_from = tiers.window_start(enrolled, oldest_day);
+        let state = &mut self.m.tier;
+        let cut = state.days.partition_point(|d| d.date < keep_from);
+        if cut > 0 {
+            for d in state.days.drain(..cut) {
+                if tiers.spec.window == TierWindow::Lifetime {
+                    state.carried = Amount::from_decimal(state.carried.decimal().saturating_add(d.value.decimal()));
+                }
+                let Some(level) = d.level else { continue };
+                match state.holds.iter_mut().find(|h| h.kind == HoldKind::Reached && h.level == level) {
+                    Some(h) => {
+                        h.until = match (h.until, d.until) {
+                            (Some(a), Some(b)) => Some(a.max(b)),
+                            _ => None,
+                        };
+                    }
+                    None => state.holds.push(TierHold {
+                        level,
+                        kind: HoldKind::Reached,
+                        since: crate::time::start_of_day(self.program.zone, d.date).unwrap_or(late),
+                        until: d.until,
+                    }),
+                }
+            }
+        }
+        state.holds.retain(|h| h.until.is_none_or(|u| u > late));
+    }
+}

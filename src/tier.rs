@@ -1,0 +1,541 @@
+//! Tiers: levels a member reaches by what they do, keeps for a status
+//! period, and loses only when that period ends.
+//!
+//! A program's `[tiers]` table names what qualifies (`measure`: money
+//! spent, points earned, purchases, or an activity counter), over which
+//! window (`window`: the calendar year, the membership year, the last N
+//! months, or all time), how long a level reached is kept (`keep`), and what
+//! happens when it ends (`downgrade`). Its `[[tiers.levels]]` are listed from
+//! the base level up, each with the `min` that reaches it and its benefits:
+//! an earn multiplier, perks the host reads, and exemption from expiry.
+//!
+//! ```
+//! let program = loyalty::Program::from_toml_str(r#"
+//! id = "shop"
+//! currency = "RUB"
+//! time_zone = "Europe/Moscow"
+//! categories = ["tv"]
+//! [[earn]]
+//! id = "base"
+//! kind = "percent"
+//! percent = "3"
+//! [tiers]
+//! measure = "spend"
+//! window = "calendar_year"
+//! keep = 1
+//! [[tiers.levels]]
+//! id = "start"
+//! [[tiers.levels]]
+//! id = "silver"
+//! min = "50000"
+//! perks = ["warranty+1y"]
+//! "#).unwrap();
+//! let mut m = program.enroll("m", "2026-01-10T10:00:00Z".parse().unwrap(), Default::default()).unwrap();
+//! let sale = loyalty::Event::from_json_str(r#"{"id":"s1","at":"2026-03-01T10:00:00Z","type":"purchase",
+//!   "lines":[{"sku":"tv-55","category":"tv","quantity":"1","unit_price":"60000"}]}"#).unwrap();
+//! let receipt = program.apply(&mut m, &sale).unwrap().receipt;
+//! assert_eq!(receipt.tier.as_deref(), Some("silver"));
+//! let status = program.tier(&m, m.clock()).unwrap();
+//! assert_eq!(status.perks, ["warranty+1y"]);
+//! // Kept for the rest of 2026 and all of 2027: it ends at the start of 2028, Moscow time.
+//! assert_eq!(status.until.unwrap().to_rfc3339(), "2027-12-31T21:00:00+00:00");
+//! ```
+//!
+//! # How a level is decided
+//!
+//! Qualifying activity is kept per local day: one record per day with
+//! activity, holding the day's total of the measure. On a day `d` the
+//! member's *progress* is the sum of the records in the window of `d`
+//! (calendar year: 1 January to `d`; membership year: the last enrolment
+//! anniversary to `d`; `rolling_months = n`: the `n` months ending with `d`;
+//! lifetime: everything). The highest level whose `min` the progress reaches
+//! is *reached* on `d`, at once, and *kept* until:
+//!
+//! * calendar and membership years: the end of the year `d` falls in and
+//!   `keep` more whole years (`keep = 1`: "the rest of this year and the
+//!   whole next one");
+//! * `rolling_months = n`: the end of the same day `n × keep` months later
+//!   (`keep` is at least 1);
+//! * lifetime: for ever.
+//!
+//! The member's level at an instant is the highest level kept at that
+//! instant — reached, assigned by hand (an `assign_tier` event: a floor
+//! with an end date) or paid for (a `subscribe` event buys a
+//! subscription level for its period; renewing before it lapses extends it
+//! without a gap) — or the base level. A level is therefore lost only when
+//! the last status period that kept it ends; with `downgrade =
+//! "to_qualified"` the member falls to the highest level still kept, with
+//! `"one_level"` one level below the lost one, kept for one more window.
+//!
+//! Everything here is a pure function of the member's history, the program
+//! and the instant. A return takes its amount (or its reversed points) off
+//! the record of the purchase's day, and a late purchase adds to the record
+//! of its own day; either way the levels of the records from that day on
+//! are worked out again, so a level reached only through goods that came
+//! back is taken away.
+//!
+//! Points earned by a purchase are computed at the level the member had
+//! before it; a level the purchase reaches applies from the next event.
+
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
+use chrono_tz::Tz;
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+use crate::number::Amount;
+use crate::script::ScriptSpec;
+use crate::time::{start_of_day, Period};
+use crate::Id;
+
+/// The most levels a program may have.
+pub const LEVELS_MAX: usize = 16;
+/// How many tier changes a member remembers (the oldest are dropped).
+pub const HISTORY_MAX: usize = 64;
+
+/// What qualifies for a level.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TierMeasure {
+    /// Money spent: the net amount of every line of a purchase, less returns.
+    Spend,
+    /// Points earned by purchases (point units), less points taken back by returns.
+    PointsEarned,
+    /// Purchases; a return of everything left of a purchase takes it back.
+    Purchases,
+    /// The activity counter named by `counter` (`activity` events add their `value`).
+    Counter,
+}
+
+/// Over which window the measure is summed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TierWindow {
+    /// The local calendar year.
+    CalendarYear,
+    /// The year since the last anniversary of the member's enrolment (local dates).
+    AnniversaryYear,
+    /// The last `n` months, ending with the day itself.
+    RollingMonths(u32),
+    /// Everything, ever.
+    Lifetime,
+}
+
+/// Where a member falls when a level's status period ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Downgrade {
+    /// To the highest level still kept (or the base level).
+    #[default]
+    ToQualified,
+    /// One level below the lost one, kept for one more window.
+    OneLevel,
+}
+
+/// The `[tiers]` table of a program.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TierSpec {
+    /// What qualifies.
+    pub measure: TierMeasure,
+    /// For `measure = "counter"`: the activity name counted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub counter: Option<String>,
+    /// Over which window.
+    pub window: TierWindow,
+    /// How many more whole windows a level reached is kept after the one it
+    /// was reached in (for rolling windows: how many window lengths). Default 1.
+    #[serde(default = "one")]
+    pub keep: u32,
+    /// Where a member falls when a status period ends.
+    #[serde(default)]
+    pub downgrade: Downgrade,
+    /// A `close_to_next_tier` signal is given when a purchase brings the
+    /// progress to at least this percent of the next level's `min`. Default 80.
+    #[serde(default = "eighty")]
+    pub close_percent: Amount,
+    /// The levels, the base level first, then in ascending `min`.
+    pub levels: Vec<TierLevel>,
+}
+
+fn one() -> u32 {
+    1
+}
+
+fn eighty() -> Amount {
+    Amount::from_int(80)
+}
+
+/// One level of a tier ladder.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TierLevel {
+    /// Level id; earn rules name it in `when.tiers`.
+    pub id: String,
+    /// A name for people; defaults to the id.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub name: String,
+    /// The progress that reaches the level (money for `spend`, point units
+    /// for `points_earned`, a count otherwise). The base level has none;
+    /// a level with neither `min` nor `script` is reached only by hand or by
+    /// subscription.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min: Option<Amount>,
+    /// Earn multiplier while at this level (`"1.2"`): an implicit
+    /// `multiplier` rule with id `tier:<level id>` over the rules a
+    /// multiplier multiplies.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub multiplier: Option<Amount>,
+    /// Perks the host reads (`"free_delivery"`, `"warranty+1y"`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub perks: Vec<String>,
+    /// While the member is at this level, points do not expire: a lot that
+    /// reaches its expiry then is kept until the level is lost.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub points_never_expire: bool,
+    /// A paid level: a `subscribe` event buys it for this period.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subscription: Option<Subscription>,
+    /// A script run on every purchase (`gives = "allow"`); when it says
+    /// yes, the level is reached that day as if its `min` had been.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub script: Option<ScriptSpec>,
+}
+
+/// A paid level's subscription.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Subscription {
+    /// How long one payment keeps the level.
+    pub period: Period,
+    /// The price of one period, for reports (the host takes the money).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub price: Option<Amount>,
+}
+
+/// One local day's qualifying activity and the level it reached.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TierDay {
+    /// The local date.
+    pub date: NaiveDate,
+    /// The day's total of the measure.
+    pub value: Amount,
+    /// The highest level a script said the member reached that day.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scripted: Option<Id>,
+    /// The highest level reached that day (above the base level).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub level: Option<Id>,
+    /// Until when that level is kept (`None`: for ever).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until: Option<DateTime<Utc>>,
+}
+
+/// Why a level is kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HoldKind {
+    /// Reached on a day whose record is no longer kept.
+    Reached,
+    /// Assigned by hand (`assign_tier`).
+    Assigned,
+    /// Paid for (`subscribe`).
+    Paid,
+    /// One level below a lost one (`downgrade = "one_level"`).
+    SteppedDown,
+}
+
+/// A level kept from `since` until `until`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TierHold {
+    /// The level id.
+    pub level: Id,
+    /// Why.
+    pub kind: HoldKind,
+    /// From when.
+    pub since: DateTime<Utc>,
+    /// Until when (`None`: for ever).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until: Option<DateTime<Utc>>,
+}
+
+/// A change of level, as the member's history and receipts record it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TierChange {
+    /// When.
+    pub at: DateTime<Utc>,
+    /// The level before.
+    pub from: Id,
+    /// The level after.
+    pub to: Id,
+    /// Why, for people.
+    pub reason: String,
+}
+
+/// A member's tier state: the records levels are worked out from, the
+/// levels kept for other reasons, and the history of changes.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TierState {
+    /// The level as of the member's clock (`None` before the first event of a program with tiers).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub current: Option<Id>,
+    /// Qualifying activity per local day, oldest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub days: Vec<TierDay>,
+    /// For a lifetime window: the total of the records no longer kept.
+    #[serde(default, skip_serializing_if = "crate::number::amount_is_zero")]
+    pub carried: Amount,
+    /// Levels kept for reasons other than a kept record.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub holds: Vec<TierHold>,
+    /// The latest changes of level, oldest first (at most [`HISTORY_MAX`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub history: Vec<TierChange>,
+}
+
+impl TierState {
+    pub(crate) fn is_empty(&self) -> bool {
+        self == &TierState::default()
+    }
+}
+
+/// What is still needed for the next level.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NextTier<'p> {
+    /// The next level's id.
+    pub tier: &'p str,
+    /// Its `min`.
+    pub min: Amount,
+    /// How much more of the measure reaches it now.
+    pub needed: Amount,
+    /// For calendar and membership years: the instant the current window
+    /// ends, by which `needed` must be reached before the progress restarts.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub by: Option<DateTime<Utc>>,
+}
+
+/// A member's level at an instant, with what it brings and what is next.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TierStatus<'p> {
+    /// The level id.
+    pub tier: &'p str,
+    /// Its name.
+    pub name: &'p str,
+    /// Its perks.
+    pub perks: &'p [String],
+    /// Its earn multiplier.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub multiplier: Option<Amount>,
+    /// Whether points do not expire at this level.
+    pub points_never_expire: bool,
+    /// When the member falls below this level if nothing more happens
+    /// (`None`: never, or the base level).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub until: Option<DateTime<Utc>>,
+    /// The progress (the measure summed over the window) on the instant's day.
+    pub progress: Amount,
+    /// The next level reachable by the measure, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next: Option<NextTier<'p>>,
+}
+
+/// A compiled level.
+#[derive(Debug, Clone)]
+pub(crate) struct Level {
+    pub(crate) id: Id,
+    pub(crate) min: Option<Decimal>,
+    pub(crate) never_expire: bool,
+    pub(crate) script: Option<Box<crate::script::Script>>,
+}
+
+/// The compiled `[tiers]` table.
+#[derive(Debug, Clone)]
+pub(crate) struct Tiers {
+    pub(crate) spec: TierSpec,
+    pub(crate) levels: Vec<Level>,
+}
+
+/// The first instant of a local date (the start of the next one when the
+/// date's midnight does not exist), or `None` past the calendar's end.
+fn start(zone: Tz, date: NaiveDate) -> Option<DateTime<Utc>> {
+    start_of_day(zone, date)
+}
+
+fn add_months(date: NaiveDate, months: u64) -> Option<NaiveDate> {
+    date.checked_add_months(chrono::Months::new(u32::try_from(months).ok()?))
+}
+
+impl Tiers {
+    /// The index of a level id.
+    pub(crate) fn index(&self, id: &str) -> Option<usize> {
+        self.levels.iter().position(|l| &*l.id == id)
+    }
+
+    /// The level of an optional id (the base level for `None` or an id the program no longer has).
+    fn rank(&self, id: Option<&Id>) -> usize {
+        id.and_then(|id| self.index(id)).unwrap_or(0)
+    }
+
+    /// The `k`-th anniversary (0: the enrolment date) of `enrolled`.
+    fn anniversary(enrolled: NaiveDate, k: i64) -> Option<NaiveDate> {
+        if k >= 0 {
+            add_months(enrolled, 12 * k as u64)
+        } else {
+            enrolled.checked_sub_months(chrono::Months::new(u32::try_from(12 * -k).ok()?))
+        }
+    }
+
+    /// The number of the membership year `d` falls in (0: the first).
+    fn membership_year(enrolled: NaiveDate, d: NaiveDate) -> i64 {
+        let mut k = i64::from(d.year() - enrolled.year());
+        while Tiers::anniversary(enrolled, k).is_some_and(|a| a > d) {
+            k -= 1;
+        }
+        while Tiers::anniversary(enrolled, k + 1).is_some_and(|a| a <= d) {
+            k += 1;
+        }
+        k
+    }
+
+    /// The first day of the window of day `d`.
+    pub(crate) fn window_start(&self, enrolled: NaiveDate, d: NaiveDate) -> NaiveDate {
+        match self.spec.window {
+            TierWindow::CalendarYear => NaiveDate::from_ymd_opt(d.year(), 1, 1).unwrap_or(NaiveDate::MIN),
+            TierWindow::AnniversaryYear => {
+                Tiers::anniversary(enrolled, Tiers::membership_year(enrolled, d)).unwrap_or(NaiveDate::MIN)
+            }
+            TierWindow::RollingMonths(n) => {
+                d.checked_sub_months(chrono::Months::new(n)).and_then(|s| s.succ_opt()).unwrap_or(NaiveDate::MIN)
+            }
+            TierWindow::Lifetime => NaiveDate::MIN,
+        }
+    }
+
+    /// The local date after the last day a level reached on `d` is kept
+    /// with `keep` more windows (`None`: for ever or past the calendar).
+    fn end_date(&self, enrolled: NaiveDate, d: NaiveDate, keep: u32) -> Option<NaiveDate> {
+        match self.spec.window {
+            TierWindow::CalendarYear => NaiveDate::from_ymd_opt(d.year().checked_add(1 + keep as i32)?, 1, 1),
+            TierWindow::AnniversaryYear => {
+                Tiers::anniversary(enrolled, Tiers::membership_year(enrolled, d) + 1 + i64::from(keep))
+            }
+            TierWindow::RollingMonths(n) => add_months(d, u64::from(n) * u64::from(keep.max(1)))?.succ_opt(),
+            TierWindow::Lifetime => None,
+        }
+    }
+
+    /// The instant the window of day `d` ends (`None`: rolling and lifetime windows have no end).
+    pub(crate) fn window_end(&self, zone: Tz, enrolled: NaiveDate, d: NaiveDate) -> Option<DateTime<Utc>> {
+        match self.spec.window {
+            TierWindow::CalendarYear | TierWindow::AnniversaryYear => start(zone, self.end_date(enrolled, d, 0)?),
+            _ => None,
+        }
+    }
+
+    /// Until when a level reached on `d` is kept.
+    pub(crate) fn until(&self, zone: Tz, enrolled: NaiveDate, d: NaiveDate) -> Option<DateTime<Utc>> {
+        start(zone, self.end_date(enrolled, d, self.spec.keep)?)
+    }
+
+    /// Until when a level stepped down to at `at` (local date `d`) is kept:
+    /// one window from the start of the window `d` begins.
+    pub(crate) fn step_until(&self, zone: Tz, enrolled: NaiveDate, d: NaiveDate) -> Option<DateTime<Utc>> {
+        let end = match self.spec.window {
+            TierWindow::RollingMonths(n) => add_months(d, u64::from(n)),
+            _ => self.end_date(enrolled, d, 0),
+        }?;
+        start(zone, end)
+    }
+
+    /// The progress on day `d`: the records in its window, up to `d`.
+    pub(crate) fn progress(&self, state: &TierState, enrolled: NaiveDate, d: NaiveDate) -> Decimal {
+        let from = self.window_start(enrolled, d);
+        let mut sum = if self.spec.window == TierWindow::Lifetime { state.carried.decimal() } else { Decimal::ZERO };
+        for r in state.days.iter().filter(|r| r.date >= from && r.date <= d) {
+            sum = sum.saturating_add(r.value.decimal());
+        }
+        sum
+    }
+
+    /// The highest level a progress reaches (0: the base level).
+    fn reached(&self, progress: Decimal) -> usize {
+        self.levels.iter().rposition(|l| l.min.is_some_and(|m| progress >= m)).unwrap_or(0)
+    }
+
+    /// Works out again the level and end of every record from day `from` on.
+    pub(crate) fn rework(&self, state: &mut TierState, zone: Tz, enrolled: NaiveDate, from: NaiveDate) {
+        for i in 0..state.days.len() {
+            let d = state.days[i].date;
+            if d < from {
+                continue;
+            }
+            let by_script = self.rank(state.days[i].scripted.as_ref());
+            let level = self.reached(self.progress(state, enrolled, d)).max(by_script);
+            let day = &mut state.days[i];
+            if level == 0 {
+                (day.level, day.until) = (None, None);
+            } else {
+                day.level = Some(self.levels[level].id.clone());
+                day.until = self.until(zone, enrolled, d);
+            }
+        }
+    }
+
+    /// The level kept at `at` (local date `date`).
+    pub(crate) fn level_at(&self, state: &TierState, at: DateTime<Utc>, date: NaiveDate) -> usize {
+        let mut best = 0;
+        for r in &state.days {
+            if r.date <= date && r.until.is_none_or(|u| u > at) && r.level.is_some() {
+                best = best.max(self.rank(r.level.as_ref()));
+            }
+        }
+        for h in &state.holds {
+            if h.since <= at && h.until.is_none_or(|u| u > at) {
+                best = best.max(self.rank(Some(&h.level)));
+            }
+        }
+        best
+    }
+
+    /// The first instant after `after` (and at most `to`) at which a kept level ends.
+    pub(crate) fn next_end(&self, state: &TierState, after: DateTime<Utc>, to: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        let days = state.days.iter().filter(|r| r.level.is_some()).filter_map(|r| r.until);
+        let holds = state.holds.iter().filter_map(|h| h.until);
+        days.chain(holds).filter(|u| *u > after && *u <= to).min()
+    }
+
+    /// When the member falls below `level` after `at`, if nothing more happens.
+    pub(crate) fn level_until(
+        &self,
+        state: &TierState,
+        zone: Tz,
+        level: usize,
+        at: DateTime<Utc>,
+    ) -> Option<DateTime<Utc>> {
+        if level == 0 {
+            return None;
+        }
+        let far = DateTime::<Utc>::MAX_UTC;
+        let mut t = at;
+        while let Some(end) = self.next_end(state, t, far) {
+            if self.level_at(state, end, crate::time::local_date(zone, end)) < level {
+                return Some(end);
+            }
+            t = end;
+        }
+        None
+    }
+
+    /// Whether points keep at level `level`.
+    pub(crate) fn never_expire(&self, level: usize) -> bool {
+        self.levels.get(level).is_some_and(|l| l.never_expire)
+    }
+
+    /// The id of a level index.
+    pub(crate) fn id(&self, level: usize) -> &Id {
+        &self.levels[level].id
+    }
+}
