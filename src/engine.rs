@@ -1800,6 +1800,61 @@ id = "pay"
 
     /// The receipt's next expiries (kept without sorting the lots) are the
     /// first groups of `upcoming_expiries`, whatever the lots' order.
+    /// Tier events, on a program whose level is counted by reviews.
+    #[test]
+    fn tier_events_are_undone_exactly() {
+        let p = Program::from_toml_str(
+            r#"
+id = "reviews"
+currency = "EUR"
+time_zone = "Europe/Berlin"
+[tiers]
+measure = "counter"
+counter = "review"
+window = "calendar_year"
+[[tiers.levels]]
+id = "fan"
+[[tiers.levels]]
+id = "critic"
+min = "3"
+[[tiers.levels]]
+id = "plus"
+subscription.period = { months = 1 }
+"#,
+        )
+        .unwrap();
+        let mut m = p.enroll("m", "2026-01-01T00:00:00Z".parse().unwrap(), Default::default()).unwrap();
+        for e in [
+            ev(r#"{"id":"w1","at":"2026-01-02T10:00:00Z","type":"activity","name":"review","value":2}"#),
+            ev(r#"{"id":"p1","at":"2026-01-02T11:00:00Z","type":"subscribe","tier":"plus"}"#),
+        ] {
+            p.apply(&mut m, &e).unwrap();
+        }
+        let cases = [
+            ev(r#"{"id":"w2","at":"2026-01-03T10:00:00Z","type":"activity","name":"review"}"#),
+            ev(r#"{"id":"p2","at":"2026-01-03T10:00:00Z","type":"subscribe","tier":"plus"}"#),
+            ev(r#"{"id":"t1","at":"2026-01-03T10:00:00Z","type":"assign_tier","tier":"critic","reason":"staff"}"#),
+            // The subscription lapses on 2 Feb 11:00Z: a level change on the way.
+            ev(r#"{"id":"x1","at":"2026-03-01T00:00:00Z","type":"advance"}"#),
+        ];
+        let before = m.to_json();
+        for e in &cases {
+            let mut copy = m.clone();
+            let mut work = Work::new(&p, &mut copy);
+            work.apply_event(e).unwrap_or_else(|err| panic!("{}: {err}", e.id));
+            assert_ne!(work.m.to_json(), before, "{} changed nothing: the test proves nothing", e.id);
+            let Work { undo, m: changed, .. } = work;
+            undo.restore(changed);
+            assert_eq!(copy.to_json(), before, "{} was not undone exactly", e.id);
+        }
+        // And applied for real: the third review reaches Critic; the lapse falls back to it.
+        let r = p.apply(&mut m, &cases[0]).unwrap().receipt;
+        assert_eq!(r.tier.as_deref(), Some("plus"));
+        let r = p.apply(&mut m, &cases[3]).unwrap().receipt;
+        assert_eq!(r.tier.as_deref(), Some("critic"));
+        assert_eq!(m.tier_state().history.last().map(|c| c.at.to_rfc3339()), Some("2026-02-02T11:00:00+00:00".into()));
+    }
+
     #[test]
     fn next_expiries_are_the_first_upcoming_ones() {
         let p = Program::from_toml_str(PROGRAM).unwrap();
