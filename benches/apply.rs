@@ -66,6 +66,28 @@ id = "rewards"
 min_points = 25
 "#;
 
+/// The same program with Gold as a real tier level: 300 points earned in a
+/// rolling 12 months, ×1.2 (the implicit rule `tier:gold`), points that never
+/// expire while Gold. The bench member's ten earlier purchases earn 300
+/// points, so it is Gold.
+fn tier_program() -> String {
+    let attribute_rule = "[[earn]]\nid = \"gold\"\nkind = \"multiplier\"\nfactor = \"1.2\"\napplies_to = [\"base\"]\nwhen.attributes = { tier = \"gold\" }\n";
+    assert!(PROGRAM.contains(attribute_rule));
+    PROGRAM.replace(attribute_rule, "")
+        + r#"
+[tiers]
+measure = "points_earned"
+window = { rolling_months = 12 }
+[[tiers.levels]]
+id = "green"
+[[tiers.levels]]
+id = "gold"
+min = "300"
+multiplier = "1.2"
+points_never_expire = true
+"#
+}
+
 /// Tuesday 2026-12-15 16:30 Moscow.
 const AT: &str = "2026-12-15T13:30:00Z";
 
@@ -112,7 +134,11 @@ fn hand_written(lines: &[(u8, i64)], gold: bool, tuesday_window: bool) -> i64 {
 }
 
 fn setup() -> (Program, Member, Event, Basket) {
-    let program = Program::from_toml_str(PROGRAM).expect("bench program");
+    setup_with(PROGRAM)
+}
+
+fn setup_with(text: &str) -> (Program, Member, Event, Basket) {
+    let program = Program::from_toml_str(text).expect("bench program");
     let mut profile = loyalty::Profile::default();
     profile.attributes.insert("tier".into(), "gold".into());
     let mut member = program.enroll("m-1", "2026-06-01T09:00:00Z".parse().unwrap(), profile).unwrap();
@@ -167,16 +193,43 @@ fn bench(c: &mut Criterion) {
         b.iter_batched_ref(|| m.clone(), |m| program.apply(m, black_box(&event)).unwrap(), BatchSize::SmallInput)
     });
     group.finish();
+
+    // The issue-1 program beside the same program with a real tier ladder.
+    let (tiered, gold, _, _) = setup_with(&tier_program());
+    assert_eq!(tiered.tier(&gold, at).map(|s| s.tier), Some("gold"));
+    // A tier's multiplier multiplies every rule a multiplier can, the 5 % on
+    // food too: 0.2 × 26.075 (5 % of 521.50) = 5.215 → 5 more points.
+    let by_tier = by_hand + 5;
+    assert_eq!(tiered.quote(&gold, &basket, at).unwrap().points, by_tier);
+    let mut g = gold.clone();
+    assert_eq!(tiered.apply(&mut g, &event).unwrap().receipt.total(loyalty::EntryKind::Earn), by_tier);
+    let mut group = c.benchmark_group("tiers");
+    group.bench_function("apply, Gold by attribute", |b| {
+        b.iter_batched_ref(|| member.clone(), |m| program.apply(m, black_box(&event)).unwrap(), BatchSize::SmallInput)
+    });
+    group.bench_function("apply, Gold by tier", |b| {
+        b.iter_batched_ref(|| gold.clone(), |m| tiered.apply(m, black_box(&event)).unwrap(), BatchSize::SmallInput)
+    });
+    group.bench_function("quote, Gold by tier", |b| {
+        b.iter(|| tiered.quote(black_box(&gold), black_box(&basket), at).unwrap())
+    });
+    group.finish();
 }
 
 /// A fixed number of calls, for instruction counts that CPU contention does
 /// not blur: `LOYALTY_COUNT=<what>:<n>` with `what` one of `hand`, `quote`,
 /// `apply`, `clone` (`apply` includes a member copy per call; subtract
-/// `clone`), `apply-json`, `json` (the same with members decoded from JSON).
+/// `clone`), `apply-json`, `json` (the same with members decoded from JSON);
+/// prefixed `tier-` (`tier-apply`, …) on the program with a real tier ladder.
 /// For example:
 /// `LOYALTY_COUNT=apply:20000 perf stat -e instructions:u target/release/deps/apply-*`.
 fn count(spec: &str) {
-    let (program, member, event, basket) = setup();
+    let (what, _) = spec.split_once(':').expect("LOYALTY_COUNT=<what>:<n>");
+    let (program, member, event, basket) = match what.strip_prefix("tier-") {
+        Some(_) => setup_with(&tier_program()),
+        None => setup(),
+    };
+    let spec = spec.strip_prefix("tier-").unwrap_or(spec);
     let lines: Vec<(u8, i64)> = vec![(0, 49_000), (1, 52_150), (0, 89_000), (2, 65_000), (3, 120_000)];
     let at = AT.parse().unwrap();
     let (what, n) = spec.split_once(':').expect("LOYALTY_COUNT=<what>:<n>");

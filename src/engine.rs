@@ -87,6 +87,8 @@ struct Work<'p, 'm> {
     signals: Vec<crate::receipt::Signal>,
     /// Ends of tier status periods up to this instant have been processed.
     tier_clock: DateTime<Utc>,
+    /// The local date of the member's enrolment, once needed.
+    enrolled_on: Option<NaiveDate>,
 }
 
 /// The fields of a lot that an event changes in place: remaining, held,
@@ -120,8 +122,10 @@ struct Undo<'p> {
     burns: usize,
     /// `refunded` of burn records before a return changed it.
     burns_changed: Vec<(usize, Points)>,
-    /// The tier state, for programs with tiers.
+    /// The tier state but its history, for programs with tiers.
     tier: Option<crate::tier::TierState>,
+    /// The length of the tier history (events only append to it).
+    tier_history: usize,
 }
 
 impl<'p> Undo<'p> {
@@ -140,7 +144,14 @@ impl<'p> Undo<'p> {
             purchases_changed: Vec::new(),
             burns: m.burns.len(),
             burns_changed: Vec::new(),
-            tier: tiers.then(|| m.tier.clone()),
+            tier: tiers.then(|| crate::tier::TierState {
+                current: m.tier.current.clone(),
+                days: m.tier.days.clone(),
+                carried: m.tier.carried,
+                holds: m.tier.holds.clone(),
+                history: Vec::new(),
+            }),
+            tier_history: m.tier.history.len(),
         }
     }
 
@@ -177,7 +188,9 @@ impl<'p> Undo<'p> {
             m.burns[i].refunded = refunded;
         }
         if let Some(tier) = self.tier {
-            m.tier = tier;
+            let mut history = std::mem::take(&mut m.tier.history);
+            history.truncate(self.tier_history);
+            m.tier = crate::tier::TierState { history, ..tier };
         }
     }
 }
@@ -713,7 +726,7 @@ impl Program {
         let mut changes = Vec::new();
         tiers.run_ends(&mut state, self.zone, enrolled, member.clock, at, &mut changes);
         let date = local_date(self.zone, at);
-        let level = tiers.level_at(&state, at, date);
+        let level = if at >= member.clock { tiers.level_after(&state, at) } else { tiers.level_at(&state, at, date) };
         let spec = &tiers.spec.levels[level];
         let progress = tiers.progress(&state, enrolled, date);
         let next = tiers.levels.iter().enumerate().skip(level + 1).find_map(|(i, l)| Some((i, l.min?)));
@@ -729,7 +742,7 @@ impl Program {
             perks: &spec.perks,
             multiplier: spec.multiplier,
             points_never_expire: spec.points_never_expire,
-            until: tiers.level_until(&state, self.zone, level, at),
+            until: tiers.level_until(&state, level, at),
             progress: Amount::from_decimal(progress.normalize()),
             next: next.map(|(i, min)| crate::tier::NextTier {
                 tier: &tiers.spec.levels[i].id,
@@ -812,6 +825,7 @@ impl<'p, 'm> Work<'p, 'm> {
             paid: None,
             signals: Vec::new(),
             tier_clock: clock,
+            enrolled_on: None,
         }
     }
 

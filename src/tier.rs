@@ -342,6 +342,35 @@ pub struct TierStatus<'p> {
     pub next: Option<NextTier<'p>>,
 }
 
+/// Kept levels as (since, until, rank): records count from any instant at
+/// or after the clock.
+pub(crate) struct Spans(smallvec::SmallVec<[(DateTime<Utc>, Option<DateTime<Utc>>, usize); 16]>);
+
+impl Spans {
+    /// The level at `at`.
+    pub(crate) fn level(&self, at: DateTime<Utc>) -> usize {
+        self.0.iter().filter(|(s, u, _)| *s <= at && u.is_none_or(|u| u > at)).map(|x| x.2).max().unwrap_or(0)
+    }
+
+    /// The first end after `at`, and at most `to`.
+    pub(crate) fn next_end(&self, at: DateTime<Utc>, to: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        self.0.iter().filter_map(|x| x.1).filter(|u| *u > at && *u <= to).min()
+    }
+
+    /// The first end after `at` at which the level satisfies `stop`:
+    /// `Some(Some(t))` at `t`, `Some(None)` never.
+    pub(crate) fn first_end(&self, at: DateTime<Utc>, stop: impl Fn(usize) -> bool) -> Option<Option<DateTime<Utc>>> {
+        let mut t = at;
+        while let Some(end) = self.next_end(t, DateTime::<Utc>::MAX_UTC) {
+            if stop(self.level(end)) {
+                return Some(Some(end));
+            }
+            t = end;
+        }
+        Some(None)
+    }
+}
+
 /// A compiled level.
 #[derive(Debug, Clone)]
 pub(crate) struct Level {
@@ -376,7 +405,7 @@ impl Tiers {
 
     /// The level of an optional id (the base level for `None` or an id the program no longer has).
     fn rank(&self, id: Option<&Id>) -> usize {
-        id.and_then(|id| self.index(id)).unwrap_or(0)
+        id.and_then(|id| self.levels.iter().position(|l| l.id.same(id))).unwrap_or(0)
     }
 
     /// The `k`-th anniversary (0: the enrolment date) of `enrolled`.
@@ -465,21 +494,34 @@ impl Tiers {
         self.levels.iter().rposition(|l| l.min.is_some_and(|m| progress >= m)).unwrap_or(0)
     }
 
-    /// Works out again the level and end of every record from day `from` on.
-    pub(crate) fn rework(&self, state: &mut TierState, zone: Tz, enrolled: NaiveDate, from: NaiveDate) {
-        for i in 0..state.days.len() {
+    /// Works out again the level and end of every record from day `from`
+    /// on; `known` is the progress of day `from`, when the caller has it.
+    pub(crate) fn rework(
+        &self,
+        state: &mut TierState,
+        zone: Tz,
+        enrolled: NaiveDate,
+        from: NaiveDate,
+        known: Option<Decimal>,
+    ) {
+        let first = state.days.partition_point(|d| d.date < from);
+        for i in first..state.days.len() {
             let d = state.days[i].date;
-            if d < from {
-                continue;
-            }
-            let by_script = self.rank(state.days[i].scripted.as_ref());
-            let level = self.reached(self.progress(state, enrolled, d)).max(by_script);
+            let progress = match known {
+                Some(p) if d == from => p,
+                _ => self.progress(state, enrolled, d),
+            };
+            let level = self.reached(progress).max(self.rank(state.days[i].scripted.as_ref()));
             let day = &mut state.days[i];
             if level == 0 {
                 (day.level, day.until) = (None, None);
-            } else {
+            } else if day.level.as_ref().is_none_or(|l| *l != self.levels[level].id) {
+                // The end depends on the day only: worked out when the level is new.
+                let had_end = day.level.is_some();
                 day.level = Some(self.levels[level].id.clone());
-                day.until = self.until(zone, enrolled, d);
+                if !had_end {
+                    day.until = self.until(zone, enrolled, d);
+                }
             }
         }
     }
@@ -500,6 +542,12 @@ impl Tiers {
         best
     }
 
+    /// The level kept at `at`, an instant at or after the member's clock:
+    /// every record is of its day or earlier, so no local date is needed.
+    pub(crate) fn level_after(&self, state: &TierState, at: DateTime<Utc>) -> usize {
+        self.level_at(state, at, NaiveDate::MAX)
+    }
+
     /// The first instant after `after` (and at most `to`) at which a kept level ends.
     pub(crate) fn next_end(&self, state: &TierState, after: DateTime<Utc>, to: DateTime<Utc>) -> Option<DateTime<Utc>> {
         let days = state.days.iter().filter(|r| r.level.is_some()).filter_map(|r| r.until);
@@ -507,26 +555,24 @@ impl Tiers {
         days.chain(holds).filter(|u| *u > after && *u <= to).min()
     }
 
+    /// The state's kept levels with their ranks looked up once, for
+    /// instants at or after the member's clock.
+    pub(crate) fn spans(&self, state: &TierState) -> Spans {
+        let days = state
+            .days
+            .iter()
+            .filter(|r| r.level.is_some())
+            .map(|r| (DateTime::<Utc>::MIN_UTC, r.until, self.rank(r.level.as_ref())));
+        let holds = state.holds.iter().map(|h| (h.since, h.until, self.rank(Some(&h.level))));
+        Spans(days.chain(holds).collect())
+    }
+
     /// When the member falls below `level` after `at`, if nothing more happens.
-    pub(crate) fn level_until(
-        &self,
-        state: &TierState,
-        zone: Tz,
-        level: usize,
-        at: DateTime<Utc>,
-    ) -> Option<DateTime<Utc>> {
+    pub(crate) fn level_until(&self, state: &TierState, level: usize, at: DateTime<Utc>) -> Option<DateTime<Utc>> {
         if level == 0 {
             return None;
         }
-        let far = DateTime::<Utc>::MAX_UTC;
-        let mut t = at;
-        while let Some(end) = self.next_end(state, t, far) {
-            if self.level_at(state, end, crate::time::local_date(zone, end)) < level {
-                return Some(end);
-            }
-            t = end;
-        }
-        None
+        self.spans(state).first_end(at, |l| l < level).flatten()
     }
 
     /// Whether points keep at level `level`.

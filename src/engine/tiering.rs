@@ -38,12 +38,15 @@ impl Tiers {
         upto: DateTime<Utc>,
         changes: &mut Vec<Change>,
     ) {
+        if self.next_end(state, after, upto).is_none() {
+            return;
+        }
         let mut t = after;
-        while let Some(end) = self.next_end(state, t, upto) {
+        let mut spans = self.spans(state);
+        while let Some(end) = spans.next_end(t, upto) {
             t = end;
-            let date = local_date(zone, end);
             let cur = self.current(state);
-            let mut level = self.level_at(state, end, date);
+            let mut level = spans.level(end);
             if level >= cur {
                 continue;
             }
@@ -53,8 +56,9 @@ impl Tiers {
                     level: self.id(level).clone(),
                     kind: HoldKind::SteppedDown,
                     since: end,
-                    until: self.step_until(zone, enrolled, date),
+                    until: self.step_until(zone, enrolled, local_date(zone, end)),
                 });
+                spans = self.spans(state);
             }
             state.current = Some(self.id(level).clone());
             changes.push(Change { at: end, from: cur, to: level });
@@ -62,31 +66,32 @@ impl Tiers {
     }
 
     /// When points stop being kept from expiry, for a member at a level
-    /// whose points never expire at `at`: `Some(None)` never, `Some(Some(t))`
-    /// at `t`; `None` when the level at `at` does not keep points.
-    pub(crate) fn exempt_end(
-        &self,
-        state: &TierState,
-        zone: chrono_tz::Tz,
-        at: DateTime<Utc>,
-    ) -> Option<Option<DateTime<Utc>>> {
-        if !self.never_expire(self.level_at(state, at, local_date(zone, at))) {
+    /// whose points never expire at `at` (at or after the member's clock):
+    /// `Some(None)` never, `Some(Some(t))` at `t`; `None` when the level at
+    /// `at` does not keep points.
+    pub(crate) fn exempt_end(&self, state: &TierState, at: DateTime<Utc>) -> Option<Option<DateTime<Utc>>> {
+        if !self.levels.iter().any(|l| l.never_expire) {
             return None;
         }
-        let mut t = at;
-        while let Some(end) = self.next_end(state, t, DateTime::<Utc>::MAX_UTC) {
-            if !self.never_expire(self.level_at(state, end, local_date(zone, end))) {
-                return Some(Some(end));
-            }
-            t = end;
+        let spans = self.spans(state);
+        if !self.never_expire(spans.level(at)) {
+            return None;
         }
-        Some(None)
+        spans.first_end(at, |l| !self.never_expire(l))
     }
 }
 
 impl Work<'_, '_> {
-    fn enrolled_date(&self) -> NaiveDate {
-        local_date(self.program.zone, self.m.enrolled_at)
+    /// The local date of enrolment, converted once per event.
+    fn enrolled_date(&mut self) -> NaiveDate {
+        match self.enrolled_on {
+            Some(d) => d,
+            None => {
+                let d = local_date(self.program.zone, self.m.enrolled_at);
+                self.enrolled_on = Some(d);
+                d
+            }
+        }
     }
 
     /// Records a change of level: history, signal, current level.
@@ -94,9 +99,7 @@ impl Work<'_, '_> {
         let (from_id, to_id) = (tiers.id(from).clone(), tiers.id(to).clone());
         let state = &mut self.m.tier;
         state.current = Some(to_id.clone());
-        if state.history.len() >= HISTORY_MAX {
-            state.history.remove(0);
-        }
+        // Trimmed to HISTORY_MAX by `tier_compact`, after the event cannot fail.
         state.history.push(crate::tier::TierChange { at, from: from_id.clone(), to: to_id.clone(), reason });
         self.signals.push(if to > from {
             Signal::TierUp { at, from: from_id, to: to_id }
@@ -127,12 +130,32 @@ impl Work<'_, '_> {
     /// For a lot reaching its expiry at `at`: when points are kept at the
     /// member's level, the instant they are kept until (`Some(None)`: for ever).
     pub(super) fn exempt_until(&self, at: DateTime<Utc>) -> Option<Option<DateTime<Utc>>> {
-        self.program.tiers.as_ref()?.exempt_end(&self.m.tier, self.program.zone, at)
+        let tiers = self.program.tiers.as_ref()?;
+        // At the clock the current level is known.
+        if at == self.m.clock && !tiers.never_expire(tiers.current(&self.m.tier)) {
+            return None;
+        }
+        // A late event's lot may reach its expiry before the clock: only
+        // records of that day or earlier count then.
+        if at < self.m.clock && tiers.levels.iter().any(|l| l.never_expire) {
+            let level = tiers.level_at(&self.m.tier, at, local_date(self.program.zone, at));
+            if !tiers.never_expire(level) {
+                return None;
+            }
+        }
+        tiers.exempt_end(&self.m.tier, at)
     }
 
     /// Adds `value` (and a script's verdict) to the record of `date`, then
     /// works out the levels again from that day on.
-    fn tier_add(&mut self, tiers: &Tiers, date: NaiveDate, value: Decimal, scripted: Option<usize>) -> Result<()> {
+    fn tier_add(
+        &mut self,
+        tiers: &Tiers,
+        date: NaiveDate,
+        value: Decimal,
+        scripted: Option<usize>,
+        known: Option<Decimal>,
+    ) -> Result<()> {
         let state = &mut self.m.tier;
         let i = match state.days.binary_search_by_key(&date, |d| d.date) {
             Ok(i) => i,
@@ -151,7 +174,7 @@ impl Work<'_, '_> {
             }
         }
         let enrolled = self.enrolled_date();
-        tiers.rework(&mut self.m.tier, self.program.zone, enrolled, date);
+        tiers.rework(&mut self.m.tier, self.program.zone, enrolled, date, known);
         Ok(())
     }
 
@@ -183,16 +206,18 @@ impl Work<'_, '_> {
         }
         let date = self.event_at.local(self.program.zone).date();
         let enrolled = self.enrolled_date();
+        // Adding to the day's record adds as much to the day's progress.
         let before = tiers.progress(&self.m.tier, enrolled, date);
-        self.tier_add(tiers, date, value, scripted)?;
-        self.close_signal(tiers, before, tiers.progress(&self.m.tier, enrolled, date));
+        let after = before.checked_add(value).ok_or_else(|| Error::overflow("a tier progress"))?;
+        self.tier_add(tiers, date, value, scripted, Some(after))?;
+        self.close_signal(tiers, before, after);
         Ok(())
     }
 
     /// A `close_to_next_tier` signal when the progress crossed the program's
     /// `close_percent` of the next level's `min`.
     fn close_signal(&mut self, tiers: &Tiers, before: Decimal, after: Decimal) {
-        let current = tiers.level_at(&self.m.tier, self.m.clock, local_date(self.program.zone, self.m.clock));
+        let current = tiers.level_after(&self.m.tier, self.m.clock);
         let Some(next) = tiers.levels.iter().skip(current + 1).find(|l| l.min.is_some()) else { return };
         let Some(min) = next.min else { return };
         let close = min * tiers.spec.close_percent.decimal() / Decimal::ONE_HUNDRED;
@@ -223,7 +248,7 @@ impl Work<'_, '_> {
         if value.is_zero() || !self.m.tier.days.iter().any(|d| d.date == date) {
             return Ok(());
         }
-        self.tier_add(tiers, date, -value, None)
+        self.tier_add(tiers, date, -value, None, None)
     }
 
     /// An `activity` event: counts for a tier measured by its counter.
@@ -239,8 +264,9 @@ impl Work<'_, '_> {
         let date = self.event_at.local(self.program.zone).date();
         let enrolled = self.enrolled_date();
         let before = tiers.progress(&self.m.tier, enrolled, date);
-        self.tier_add(tiers, date, Decimal::from(value), None)?;
-        self.close_signal(tiers, before, tiers.progress(&self.m.tier, enrolled, date));
+        let after = before + Decimal::from(value);
+        self.tier_add(tiers, date, Decimal::from(value), None, Some(after))?;
+        self.close_signal(tiers, before, after);
         Ok(())
     }
 
@@ -314,7 +340,7 @@ impl Work<'_, '_> {
     pub(super) fn tier_settle(&mut self, event: &Event) {
         let Some(tiers) = self.program.tiers.as_ref() else { return };
         let clock = self.m.clock;
-        let now = tiers.level_at(&self.m.tier, clock, local_date(self.program.zone, clock));
+        let now = tiers.level_after(&self.m.tier, clock);
         if self.m.tier.current.is_none() {
             self.m.tier.current = Some(tiers.id(now).clone());
             return;
@@ -365,5 +391,7 @@ impl Work<'_, '_> {
             }
         }
         state.holds.retain(|h| h.until.is_none_or(|u| u > late));
+        let excess = state.history.len().saturating_sub(HISTORY_MAX);
+        state.history.drain(..excess);
     }
 }
