@@ -344,7 +344,10 @@ pub struct TierStatus<'p> {
 
 /// Kept levels as (since, until, rank): records count from any instant at
 /// or after the clock.
-pub(crate) struct Spans(smallvec::SmallVec<[(DateTime<Utc>, Option<DateTime<Utc>>, usize); 16]>);
+pub(crate) struct Spans(smallvec::SmallVec<[Span; 16]>);
+
+/// (since, until, rank) of a kept level.
+type Span = (DateTime<Utc>, Option<DateTime<Utc>>, usize);
 
 impl Spans {
     /// The level at `at`.
