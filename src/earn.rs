@@ -270,6 +270,16 @@ fn context_matches(rule: &CompiledEarn, ctx: &Context<'_>) -> bool {
     if rule.tiers != 0 && rule.tiers & (1 << ctx.tier) == 0 {
         return false;
     }
+    if let Some(b) = w.birthday {
+        let Some(birth) = ctx.member.profile.birth_date else { return false };
+        let hit = match b {
+            crate::engagement::BirthdayWhen::Day => crate::script::is_birthday(birth, ctx.date),
+            crate::engagement::BirthdayWhen::Month => birth.month() == ctx.date.month(),
+        };
+        if !hit {
+            return false;
+        }
+    }
     w.attributes.iter().all(|(k, v)| ctx.member.profile.attributes.get(k) == Some(v))
 }
 

@@ -16,6 +16,7 @@
 //! The event is applied to a copy of the member, which replaces the original
 //! only when everything succeeded.
 
+mod engage;
 mod tiering;
 
 use std::sync::Arc;
@@ -89,6 +90,8 @@ struct Work<'p, 'm> {
     tier_clock: DateTime<Utc>,
     /// The local date of the member's enrolment, once needed.
     enrolled_on: Option<NaiveDate>,
+    /// Birthday bonuses up to this instant have been credited.
+    bonus_clock: DateTime<Utc>,
 }
 
 /// The fields of a lot that an event changes in place: remaining, held,
@@ -116,6 +119,9 @@ struct Undo<'p> {
     days: SmallVec<[(Points, u32); 16]>,
     /// Lifetime counters (keyed by rule id) as they were before each change, in order.
     lifetime: SmallVec<[(&'p str, Option<Points>); 8]>,
+    /// Lifetime counters with keys made for the event (`activity:<id>`).
+    lifetime_owned: Vec<(String, Option<Points>)>,
+    last_purchase: Option<DateTime<Utc>>,
     purchases: usize,
     /// Purchase records as they were before a return changed them.
     purchases_changed: Vec<(usize, PurchaseRecord)>,
@@ -140,6 +146,8 @@ impl<'p> Undo<'p> {
             holds: m.holds.iter().map(|h| (h.status, h.closed_at)).collect(),
             days: m.days.iter().map(|d| (d.points, d.count)).collect(),
             lifetime: SmallVec::new(),
+            lifetime_owned: Vec::new(),
+            last_purchase: m.last_purchase,
             purchases: m.purchases.len(),
             purchases_changed: Vec::new(),
             burns: m.burns.len(),
@@ -179,6 +187,13 @@ impl<'p> Undo<'p> {
                 None => m.lifetime.remove(key),
             };
         }
+        for (key, old) in self.lifetime_owned.into_iter().rev() {
+            match old {
+                Some(v) => m.lifetime.insert(Id::from(key), v),
+                None => m.lifetime.remove(key.as_str()),
+            };
+        }
+        m.last_purchase = self.last_purchase;
         m.purchases.truncate(self.purchases);
         for (i, record) in self.purchases_changed.into_iter().rev() {
             m.purchases[i] = record;
@@ -826,6 +841,7 @@ impl<'p, 'm> Work<'p, 'm> {
             signals: Vec::new(),
             tier_clock: clock,
             enrolled_on: None,
+            bonus_clock: clock,
         }
     }
 
@@ -882,7 +898,10 @@ impl<'p, 'm> Work<'p, 'm> {
             EventKind::Void(v) => self.void(event, v)?,
             EventKind::Redeem(r) => self.redeem(event, r)?,
             EventKind::Adjust(a) => self.adjust(event, a)?,
-            EventKind::Activity(a) => self.tier_activity(event, &a.name, a.value)?,
+            EventKind::Activity(a) => {
+                self.tier_activity(event, &a.name, a.value)?;
+                self.activity_points(event, &a.name)?;
+            }
             EventKind::AssignTier(a) => self.assign_tier(event, a)?,
             EventKind::Subscribe(s) => self.subscribe(event, s)?,
         }
@@ -914,6 +933,7 @@ impl<'p, 'm> Work<'p, 'm> {
                 }
             }
         }
+        self.time_signals(self.undo.clock, matches!(event.kind, EventKind::Advance));
         let next_expiries = program.next_expiries(self.m, clock, 3);
         let receipt = Arc::new(Receipt {
             event: self.id.clone(),
@@ -965,8 +985,10 @@ impl<'p, 'm> Work<'p, 'm> {
         }
         due.sort();
         let mut again = false;
+        let lots_before = self.m.lots.len();
         for (at, what, i) in due {
             self.tier_ends(at);
+            self.birthdays(at)?;
             match what {
                 0 => {
                     let h = &mut self.m.holds[i];
@@ -996,6 +1018,9 @@ impl<'p, 'm> Work<'p, 'm> {
             }
         }
         self.tier_ends(to);
+        self.birthdays(to)?;
+        // A bonus credited on the way may itself be due to expire by `to`.
+        again |= self.m.lots[lots_before..].iter().any(|l| l.expires_at.is_some_and(|e| e <= to));
         if again {
             return self.catch_up(to);
         }
@@ -1211,6 +1236,7 @@ impl<'p, 'm> Work<'p, 'm> {
         }
         let amount: Money = priced.iter().map(|p| p.amount).sum();
         self.tier_purchase(event, &priced, earned.total, amount)?;
+        self.m.last_purchase = self.m.last_purchase.max(Some(event.at));
         // Both are below 10¹⁵ (checked by `price`), so they fit a decimal.
         let as_amount = |m: Money| Amount::from_decimal(money_to_decimal(m).unwrap_or_default());
         self.m.purchases.push(PurchaseRecord {
@@ -1681,10 +1707,17 @@ impl<'p, 'm> Work<'p, 'm> {
         }
         let reason = Text::from(if a.note.is_empty() { a.reason.clone() } else { format!("{}: {}", a.reason, a.note) });
         if a.points > 0 {
-            let expires_at = self.program.expiry(self.event_at, self.event_at)?;
-            let seq = self.new_lot(a.points, event.at, event.at, expires_at, LotOrigin::Adjust);
-            self.post(EntryKind::Adjust, a.points, event.at, Some(seq), None, reason);
-            self.m.totals.credited = add(self.m.totals.credited, a.points, "credited points")?;
+            let (points, expiry) = self.reason_limits(event, &a.reason, a.points)?;
+            if points == 0 {
+                return Ok(());
+            }
+            let expires_at = match expiry {
+                Some(e) => e,
+                None => self.program.expiry(self.event_at, self.event_at)?,
+            };
+            let seq = self.new_lot(points, event.at, event.at, expires_at, LotOrigin::Adjust);
+            self.post(EntryKind::Adjust, points, event.at, Some(seq), None, reason);
+            self.m.totals.credited = add(self.m.totals.credited, points, "credited points")?;
         } else if a.points < 0 {
             let points = a.points.checked_neg().ok_or_else(|| Error::overflow("adjusted points"))?;
             let available = self.available();
@@ -1834,10 +1867,19 @@ min = "3"
 [[tiers.levels]]
 id = "plus"
 subscription.period = { months = 1 }
+[[activities]]
+id = "review"
+points = 10
+max_ever = 5
+[adjust_reasons.goodwill]
+max_per_month = 15
+[birthday]
+points = 7
 "#,
         )
         .unwrap();
-        let mut m = p.enroll("m", "2026-01-01T00:00:00Z".parse().unwrap(), Default::default()).unwrap();
+        let profile = crate::Profile { birth_date: "1990-01-15".parse().ok(), ..Default::default() };
+        let mut m = p.enroll("m", "2026-01-01T00:00:00Z".parse().unwrap(), profile).unwrap();
         for e in [
             ev(r#"{"id":"w1","at":"2026-01-02T10:00:00Z","type":"activity","name":"review","value":2}"#),
             ev(r#"{"id":"p1","at":"2026-01-02T11:00:00Z","type":"subscribe","tier":"plus"}"#),
@@ -1848,7 +1890,9 @@ subscription.period = { months = 1 }
             ev(r#"{"id":"w2","at":"2026-01-03T10:00:00Z","type":"activity","name":"review"}"#),
             ev(r#"{"id":"p2","at":"2026-01-03T10:00:00Z","type":"subscribe","tier":"plus"}"#),
             ev(r#"{"id":"t1","at":"2026-01-03T10:00:00Z","type":"assign_tier","tier":"critic","reason":"staff"}"#),
-            // The subscription lapses on 2 Feb 11:00Z: a level change on the way.
+            ev(r#"{"id":"g1","at":"2026-01-03T10:00:00Z","type":"adjust","points":20,"reason":"goodwill"}"#),
+            // The subscription lapses on 2 Feb 11:00Z: a level change on the
+            // way, and the birthday on 15 Jan brings 7 points.
             ev(r#"{"id":"x1","at":"2026-03-01T00:00:00Z","type":"advance"}"#),
         ];
         let before = m.to_json();
@@ -1864,8 +1908,10 @@ subscription.period = { months = 1 }
         // And applied for real: the third review reaches Critic; the lapse falls back to it.
         let r = p.apply(&mut m, &cases[0]).unwrap().receipt;
         assert_eq!(r.tier.as_deref(), Some("plus"));
-        let r = p.apply(&mut m, &cases[3]).unwrap().receipt;
+        let r = p.apply(&mut m, &cases[4]).unwrap().receipt;
         assert_eq!(r.tier.as_deref(), Some("critic"));
+        // Two reviews (w1 and w2) at 10 points each, and the birthday's 7.
+        assert_eq!((m.balances().available, r.total(EntryKind::Earn)), (10 + 10 + 7, 7));
         assert_eq!(m.tier_state().history.last().map(|c| c.at.to_rfc3339()), Some("2026-02-02T11:00:00+00:00".into()));
     }
 

@@ -124,6 +124,7 @@
 #![forbid(unsafe_code)]
 
 mod earn;
+pub mod engagement;
 mod engine;
 mod error;
 mod event;
@@ -135,6 +136,7 @@ pub mod script;
 pub mod tier;
 mod time;
 
+pub use engagement::{ActivityRule, AdjustReason, BirthdayBonus, BirthdayWhen, SignalSpec};
 pub use engine::{Applied, Quote, EARLIEST, LATEST};
 pub use error::{Error, Result};
 pub use event::{

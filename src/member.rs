@@ -60,6 +60,8 @@ pub enum LotOrigin {
     Adjust,
     /// Given back when something paid with points was returned.
     Refund,
+    /// A bonus for something other than a purchase: an activity, a birthday.
+    Bonus,
 }
 
 fn is_zero(p: &Points) -> bool {
@@ -208,7 +210,7 @@ pub struct PurchaseRecord {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Totals {
-    /// Earned by purchases.
+    /// Earned by purchases, activities and birthdays.
     pub earned: Points,
     /// Credited by adjustments.
     pub credited: Points,
@@ -303,6 +305,8 @@ pub struct Member {
     pub(crate) recent: Vec<Processed>,
     #[serde(default, skip_serializing_if = "crate::tier::TierState::is_empty")]
     pub(crate) tier: crate::tier::TierState,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) last_purchase: Option<DateTime<Utc>>,
 }
 
 impl Member {
@@ -326,6 +330,7 @@ impl Member {
             burns: Vec::new(),
             recent: Vec::new(),
             tier: crate::tier::TierState::default(),
+            last_purchase: None,
         }
     }
 

@@ -14,6 +14,7 @@ use chrono_tz::Tz;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
+use crate::engagement::{ActivityRule, AdjustReason, BirthdayBonus, BirthdayWhen, SignalSpec};
 use crate::error::{line_column, Error, Result};
 use crate::number::{
     gcd, pow10, to_money, Amount, Money, Points, RoundAt, Rounding, StableHasher, MONEY_ONE, MONEY_SCALE,
@@ -74,6 +75,18 @@ pub struct ProgramSpec {
     /// Levels members reach and keep (see [`crate::tier`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tiers: Option<TierSpec>,
+    /// Points for `activity` events (see [`crate::engagement`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub activities: Vec<ActivityRule>,
+    /// Limits and expiry of credits by reason code (`adjust_reasons.goodwill`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub adjust_reasons: BTreeMap<String, AdjustReason>,
+    /// Points on the member's birthday.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub birthday: Option<BirthdayBonus>,
+    /// Signals about time passing (points about to expire, sleeping members).
+    #[serde(default, skip_serializing_if = "SignalSpec::is_empty")]
+    pub signals: SignalSpec,
 }
 
 /// The point unit of a program.
@@ -308,6 +321,9 @@ pub struct Conditions {
     /// Only for members at one of these tier levels at the event's instant.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tiers: Vec<String>,
+    /// Only on the member's birthday (`"day"`) or in its month (`"month"`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub birthday: Option<BirthdayWhen>,
 }
 
 /// Limits on the points one rule gives a member, in point units.
@@ -819,6 +835,7 @@ fn validate(spec: &ProgramSpec) -> Result<()> {
     if let Some(tiers) = &spec.tiers {
         validate_tiers(tiers, &ids)?;
     }
+    validate_engagement(spec, &ids)?;
     for name in spec.constants.keys() {
         let ok = name.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
             && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
@@ -927,6 +944,49 @@ fn validate_tiers(t: &TierSpec, rule_ids: &BTreeSet<&str>) -> Result<()> {
                     "a tier script takes only `source` and `gives = \"allow\"`".into(),
                 ));
             }
+        }
+    }
+    Ok(())
+}
+
+fn validate_engagement(spec: &ProgramSpec, rule_ids: &BTreeSet<&str>) -> Result<()> {
+    let mut seen = BTreeSet::new();
+    for (i, a) in spec.activities.iter().enumerate() {
+        let path = |f: &str| format!("activities[{i}].{f}");
+        let r = Some(a.id.as_str());
+        check_name(&path("id"), None, &a.id)?;
+        if !seen.insert(a.id.as_str()) {
+            return Err(Error::invalid(path("id"), r, "activity id is used twice"));
+        }
+        if rule_ids.contains(a.id.as_str()) {
+            return Err(Error::invalid(path("id"), r, "the id is taken by an earn or burn rule"));
+        }
+        check_points(&path("points"), r, a.points)?;
+        for (field, v) in [("max_per_day", a.max_per_day), ("max_per_month", a.max_per_month), ("max_ever", a.max_ever)]
+        {
+            if v == Some(0) {
+                return Err(Error::invalid(path(field), r, "must be at least 1"));
+            }
+        }
+    }
+    for (code, reason) in &spec.adjust_reasons {
+        check_name("adjust_reasons", None, code)?;
+        if let Some(m) = reason.max_per_month {
+            check_points(&format!("adjust_reasons.{code}.max_per_month"), None, m)?;
+        }
+        if reason.expires_after.is_some_and(|p| p.count() == 0) {
+            return Err(Error::invalid(format!("adjust_reasons.{code}.expires_after"), None, "must not be empty"));
+        }
+    }
+    if let Some(b) = &spec.birthday {
+        check_points("birthday.points", None, b.points)?;
+    }
+    let s = &spec.signals;
+    for (field, p) in
+        [("expiring_within", s.expiring_within), ("at_risk_after", s.at_risk_after), ("lapsed_after", s.lapsed_after)]
+    {
+        if p.is_some_and(|p| p.count() == 0) {
+            return Err(Error::invalid(format!("signals.{field}"), None, "must not be empty"));
         }
     }
     Ok(())

@@ -754,6 +754,27 @@ pub enum Signal {
         /// How much more of the measure reaches it.
         needed: Amount,
     },
+    /// Points came within the program's `signals.expiring_within` of their expiry.
+    PointsExpiring {
+        /// The points.
+        points: Points,
+        /// When they expire.
+        at: DateTime<Utc>,
+    },
+    /// The member has not bought for the program's `signals.at_risk_after`.
+    AtRisk {
+        /// The last purchase (or the enrolment).
+        since: DateTime<Utc>,
+        /// When the member became at risk.
+        at: DateTime<Utc>,
+    },
+    /// The member has not bought for the program's `signals.lapsed_after`.
+    Lapsed {
+        /// The last purchase (or the enrolment).
+        since: DateTime<Utc>,
+        /// When the member lapsed.
+        at: DateTime<Utc>,
+    },
 }
 
 fn is_zero(p: &Points) -> bool {

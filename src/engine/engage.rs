@@ -1,0 +1,164 @@
+//! The engine's side of engagement: activity points with their limits,
+//! reasons with limits on credits, birthday bonuses and time signals. See
+//! [`crate::engagement`].
+
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
+
+use super::{add, Work};
+use crate::error::{Error, Result};
+use crate::event::Event;
+use crate::member::LotOrigin;
+use crate::receipt::{EntryKind, Explanation, Id, Signal, Text};
+use crate::time::{local_date, start_of_day};
+use crate::Points;
+
+/// Times counted under `kind:id` in the local month of `date`.
+fn month_count(days: &[crate::DayCount], kind: &str, id: &str, date: NaiveDate) -> u32 {
+    days.iter()
+        .filter(|d| d.date.year() == date.year() && d.date.month() == date.month())
+        .filter(|d| crate::earn::day_key_matches(&d.key, kind, id))
+        .map(|d| d.count)
+        .sum()
+}
+
+/// The birthday of someone born on `birth` in `year` (29 February: 28 February in common years).
+pub(crate) fn birthday_in(birth: NaiveDate, year: i32) -> Option<NaiveDate> {
+    NaiveDate::from_ymd_opt(year, birth.month(), birth.day()).or_else(|| NaiveDate::from_ymd_opt(year, 2, 28))
+}
+
+impl Work<'_, '_> {
+    /// Credits a bonus lot (available at once, the program's expiry) and explains it.
+    fn bonus(&mut self, points: Points, at: DateTime<Utc>, rule: &Id, name: &str) -> Result<()> {
+        let moment = self.moment(at);
+        let expires_at = self.program.expiry(moment, moment)?;
+        let seq = self.new_lot(points, at, at, expires_at, LotOrigin::Bonus);
+        let reason = Text::from(format!("{name}: +{}", self.pts(points)));
+        self.post(EntryKind::Earn, points, at, Some(seq), Some(rule), reason.clone());
+        self.explanations.push(Explanation { rule: rule.clone(), points, text: reason });
+        self.m.totals.earned = add(self.m.totals.earned, points, "earned points")?;
+        Ok(())
+    }
+
+    /// An `activity` event: its points, within the rule's limits.
+    pub(super) fn activity_points(&mut self, event: &Event, name: &str) -> Result<()> {
+        let program = self.program;
+        let Some(rule) = program.spec.activities.iter().find(|a| a.id == name) else {
+            if program.tiers.as_ref().is_none_or(|t| t.spec.counter.as_deref() != Some(name)) {
+                self.notes.push(format!("no points: the program has no rule for activity '{name}'"));
+            }
+            return Ok(());
+        };
+        let date = self.event_at.local(program.zone).date();
+        let id = Id::from(rule.id.as_str());
+        let label = if rule.name.is_empty() { &rule.id } else { &rule.name };
+        let (_, _, today) = crate::earn::day_and_month(&self.m.days, "activity", &rule.id, date);
+        let month = month_count(&self.m.days, "activity", &rule.id, date);
+        let key = format!("activity:{}", rule.id);
+        let ever = self.m.lifetime.get(key.as_str()).copied().unwrap_or(0);
+        let limit = [
+            (rule.max_per_day, i64::from(today), "a day"),
+            (rule.max_per_month, i64::from(month), "a month"),
+            (rule.max_ever, ever, "ever"),
+        ]
+        .into_iter()
+        .find(|(max, count, _)| max.is_some_and(|m| *count >= i64::from(m)));
+        if let Some((max, _, per)) = limit {
+            self.notes.push(format!("{label}: no points, the limit of {} {per} is reached", max.unwrap_or(0)));
+            return Ok(());
+        }
+        self.bonus(rule.points, event.at, &id, label)?;
+        let day_key = Id::from(key.as_str());
+        self.count_day(date, "activity", &rule.id, || day_key.clone(), rule.points)?;
+        let old = self.m.lifetime.insert(day_key, ever + 1);
+        self.undo.lifetime_owned.push((key, old));
+        Ok(())
+    }
+
+    /// A credit for a reason with limits: the points allowed this month and
+    /// the lot's expiry instead of the program's.
+    pub(super) fn reason_limits(
+        &mut self,
+        event: &Event,
+        reason: &str,
+        points: Points,
+    ) -> Result<(Points, Option<Option<DateTime<Utc>>>)> {
+        let program = self.program;
+        let Some(r) = program.spec.adjust_reasons.get(reason) else { return Ok((points, None)) };
+        let mut allowed = points;
+        if let Some(max) = r.max_per_month {
+            let date = self.event_at.local(program.zone).date();
+            let (_, month, _) = crate::earn::day_and_month(&self.m.days, "adjust", reason, date);
+            allowed = points.min((max - month).max(0));
+            if allowed < points {
+                self.notes.push(format!(
+                    "{reason}: {} of {} points credited, the limit of {} a month is reached",
+                    self.pts(allowed),
+                    self.pts(points),
+                    self.pts(max)
+                ));
+            }
+            if allowed > 0 {
+                let key = Id::from(format!("adjust:{reason}"));
+                self.count_day(date, "adjust", reason, || key, allowed)?;
+            }
+        }
+        let expiry = match r.expires_after {
+            Some(p) => Some(Some(p.after(event.at, program.zone).ok_or_else(|| Error::overflow("an expiry instant"))?)),
+            None => None,
+        };
+        Ok((allowed, expiry))
+    }
+
+    /// Birthday bonuses whose day starts in (`bonus_clock`, `upto`].
+    pub(super) fn birthdays(&mut self, upto: DateTime<Utc>) -> Result<()> {
+        let program = self.program;
+        let (Some(b), Some(birth)) = (&program.spec.birthday, self.m.profile.birth_date) else { return Ok(()) };
+        if upto <= self.bonus_clock {
+            return Ok(());
+        }
+        let from = self.bonus_clock;
+        self.bonus_clock = upto;
+        let (first, last) = (local_date(program.zone, from).year(), local_date(program.zone, upto).year());
+        for year in first..=last {
+            let Some(at) = birthday_in(birth, year).and_then(|d| start_of_day(program.zone, d)) else { continue };
+            if at > from && at <= upto && at >= self.m.enrolled_at {
+                let name = if b.name.is_empty() { "Birthday bonus" } else { &b.name };
+                self.bonus(b.points, at, &Id::from("birthday"), name)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Signals about time passing between the member's clock before the
+    /// event (`before`) and now.
+    pub(super) fn time_signals(&mut self, before: DateTime<Utc>, advance: bool) {
+        let program = self.program;
+        let spec = &program.spec.signals;
+        let now = self.m.clock;
+        if let Some(within) = spec.expiring_within {
+            let mut soon: Vec<(DateTime<Utc>, Points)> = Vec::new();
+            for lot in self.m.lots.iter().filter(|l| l.remaining > l.held) {
+                let Some(at) = lot.expires_at.filter(|e| *e > now) else { continue };
+                let Some(warn) = within.before(at, program.zone) else { continue };
+                if warn > before && warn <= now {
+                    match soon.iter_mut().find(|(t, _)| *t == at) {
+                        Some(s) => s.1 = s.1.saturating_add(lot.remaining - lot.held),
+                        None => soon.push((at, lot.remaining - lot.held)),
+                    }
+                }
+            }
+            soon.sort();
+            self.signals.extend(soon.into_iter().map(|(at, points)| Signal::PointsExpiring { points, at }));
+        }
+        if !advance {
+            return;
+        }
+        let since = self.m.last_purchase.unwrap_or(self.m.enrolled_at);
+        for (period, lapsed) in [(spec.at_risk_after, false), (spec.lapsed_after, true)] {
+            let Some(at) = period.and_then(|p| p.after(since, program.zone)) else { continue };
+            if at > before && at <= now {
+                self.signals.push(if lapsed { Signal::Lapsed { since, at } } else { Signal::AtRisk { since, at } });
+            }
+        }
+    }
+}
