@@ -53,13 +53,23 @@ pub(crate) struct Context<'a> {
     pub(crate) time: TimeOfDay,
     pub(crate) channel: Option<&'a str>,
     pub(crate) store: Option<&'a str>,
+    /// The partner of a partner's purchase.
+    pub(crate) partner: Option<&'a str>,
+    /// The program's campaigns.
+    pub(crate) campaigns: &'a [crate::engagement::Campaign],
     /// The member's tier level at the instant (0: the base level, or no tiers).
     pub(crate) tier: usize,
 }
 
 impl<'a> Context<'a> {
+    /// The member's variant of a campaign.
+    fn program_variant(&self, campaign: &str) -> Option<&'a str> {
+        let c = self.campaigns.iter().find(|c| c.id == campaign)?;
+        Some(crate::engagement::variant_of(&self.member.id, c))
+    }
+
     pub(crate) fn new(
-        program: &Program,
+        program: &'a Program,
         event: &'a str,
         at: DateTime<Utc>,
         channel: Option<&'a str>,
@@ -77,6 +87,8 @@ impl<'a> Context<'a> {
             time: TimeOfDay::of(local.time()),
             channel,
             store,
+            partner: None,
+            campaigns: &program.spec.campaigns,
             tier: program.tiers.as_ref().map_or(0, |t| t.level_at(&member.tier, at, local.date())),
         }
     }
@@ -266,6 +278,17 @@ fn context_matches(rule: &CompiledEarn, ctx: &Context<'_>) -> bool {
     }
     if w.time_of_day.is_some_and(|t| !t.contains(ctx.time)) {
         return false;
+    }
+    for v in &w.variants {
+        let in_variant = v.split_once('/').is_some_and(|(c, v)| ctx.program_variant(c) == Some(v));
+        if !in_variant {
+            return false;
+        }
+    }
+    match ctx.partner {
+        None if !w.partners.is_empty() => return false,
+        Some(p) if !w.partners.iter().any(|x| x == p) => return false,
+        _ => {}
     }
     if rule.tiers != 0 && rule.tiers & (1 << ctx.tier) == 0 {
         return false;

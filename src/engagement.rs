@@ -120,3 +120,100 @@ pub enum BirthdayWhen {
     /// In the birthday's calendar month.
     Month,
 }
+
+/// A campaign whose members are split between variants, so offers can be
+/// tested: earn rules name a variant in `when.variants` (`"spring/b"`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Campaign {
+    /// The campaign id.
+    pub id: String,
+    /// The variants, with their shares of members.
+    pub variants: Vec<Variant>,
+}
+
+/// One variant of a campaign.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Variant {
+    /// The variant id.
+    pub id: String,
+    /// Its share of members, relative to the other variants' (1 to 10 000). Default 1.
+    #[serde(default = "one")]
+    pub weight: u32,
+}
+
+fn one() -> u32 {
+    1
+}
+
+/// A member's variant of a campaign, as receipts report it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Assignment {
+    /// The campaign.
+    pub campaign: crate::Id,
+    /// The member's variant.
+    pub variant: crate::Id,
+}
+
+/// Which of `total` equal slots a member falls in for a campaign: a fixed
+/// function of the two ids that no release changes (FNV-1a over the campaign
+/// id, a zero byte and the member id, mixed by SplitMix64's finalizer, then
+/// scaled to `total` by a 128-bit multiply). Assignments are never stored:
+/// every platform and release works out the same one.
+///
+/// ```
+/// let slot = loyalty::engagement::slot("m-42", "spring", 100);
+/// assert_eq!(slot, loyalty::engagement::slot("m-42", "spring", 100));
+/// assert!(slot < 100);
+/// ```
+pub fn slot(member: &str, campaign: &str, total: u64) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in campaign.bytes().chain(std::iter::once(0)).chain(member.bytes()) {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h = (h ^ (h >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    h = (h ^ (h >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    h ^= h >> 31;
+    ((u128::from(h) * u128::from(total)) >> 64) as u64
+}
+
+/// The variant of `campaign` a member is in.
+pub(crate) fn variant_of<'c>(member: &str, campaign: &'c Campaign) -> &'c str {
+    let total: u64 = campaign.variants.iter().map(|v| u64::from(v.weight)).sum();
+    let mut s = slot(member, &campaign.id, total.max(1));
+    for v in &campaign.variants {
+        if s < u64::from(v.weight) {
+            return &v.id;
+        }
+        s -= u64::from(v.weight);
+    }
+    campaign.variants.last().map_or("", |v| v.id.as_str())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Assignments are part of the format: these must never change.
+    #[test]
+    fn slots_are_fixed() {
+        let got: Vec<u64> = ["m-1", "m-2", "m-3", "анна"].iter().map(|m| slot(m, "spring", 1000)).collect();
+        assert_eq!(got, PINNED);
+    }
+
+    const PINNED: [u64; 4] = [116, 342, 843, 571];
+
+    #[test]
+    fn slots_spread_evenly() {
+        let mut counts = [0u32; 4];
+        for i in 0..40_000 {
+            counts[slot(&format!("member-{i}"), "spring", 4) as usize] += 1;
+        }
+        for c in counts {
+            assert!((9_600..=10_400).contains(&c), "{counts:?}");
+        }
+    }
+}

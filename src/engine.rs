@@ -463,7 +463,8 @@ impl Program {
     pub fn quote(&self, member: &Member, basket: &Basket, at: DateTime<Utc>) -> Result<Quote<'_>> {
         check_instant("quote", at)?;
         let priced = self.price("quote", &basket.lines)?;
-        let ctx = Context::new(self, "quote", at, basket.channel.as_deref(), basket.store.as_deref(), member);
+        let mut ctx = Context::new(self, "quote", at, basket.channel.as_deref(), basket.store.as_deref(), member);
+        ctx.partner = self.partner("quote", basket.partner.as_deref())?;
         let earned = if self.daily_purchases_left(member, ctx.date) {
             earn::evaluate(self, &priced, &ctx, false)?
         } else {
@@ -676,6 +677,16 @@ impl Program {
             }
         };
         Ok(Some(BurnVerdict { limit, text: out.text }))
+    }
+
+    /// The partner of a purchase, refused unless the program declares it.
+    fn partner<'e>(&self, event: &str, partner: Option<&'e str>) -> Result<Option<&'e str>> {
+        match partner {
+            Some(p) if !self.spec.partners.iter().any(|x| x == p) => {
+                Err(Error::NotFound { event: event.to_owned(), what: "partner", id: p.to_owned() })
+            }
+            other => Ok(other),
+        }
     }
 
     /// Runs a tier level's script on a purchase: does it reach the level?
@@ -949,6 +960,15 @@ impl<'p, 'm> Work<'p, 'm> {
             notes: self.notes,
             tier: program.tiers.as_ref().and_then(|_| self.m.tier.current.clone()),
             signals: self.signals,
+            variants: program
+                .spec
+                .campaigns
+                .iter()
+                .map(|c| crate::engagement::Assignment {
+                    campaign: Id::from(c.id.as_str()),
+                    variant: Id::from(crate::engagement::variant_of(&self.m.id, c)),
+                })
+                .collect(),
         });
         debug_assert_eq!(self.m.check_invariants(), Ok(()), "after event {}", event.id);
 
@@ -1134,6 +1154,7 @@ impl<'p, 'm> Work<'p, 'm> {
             expires_at,
             source: self.id.clone(),
             origin,
+            partner: None,
         });
         seq
     }
@@ -1174,7 +1195,9 @@ impl<'p, 'm> Work<'p, 'm> {
                 format!("order '{order}' was already settled by purchase '{}'", other.event),
             ));
         }
-        let ctx = Context::new(program, &event.id, event.at, p.channel.as_deref(), p.store.as_deref(), self.m);
+        let partner = program.partner(&event.id, p.partner.as_deref())?;
+        let mut ctx = Context::new(program, &event.id, event.at, p.channel.as_deref(), p.store.as_deref(), self.m);
+        ctx.partner = partner;
         let date = ctx.date;
         let earned = if program.daily_purchases_left(self.m, date) {
             earn::evaluate(program, &priced, &ctx, true)?
@@ -1199,6 +1222,9 @@ impl<'p, 'm> Work<'p, 'm> {
             };
             let expires_at = program.expiry(self.event_at, self.moment(available_at))?;
             let seq = self.new_lot(earned.total, event.at, available_at, expires_at, LotOrigin::Earn);
+            if let (Some(partner), Some(lot)) = (partner, self.m.lots.last_mut()) {
+                lot.partner = Some(Id::from(partner));
+            }
             lot = Some(seq);
             let pending_until = (available_at > event.at).then_some((available_at, program.zone));
             let reason = Text::earned(earned.total, program.scale(), pending_until);

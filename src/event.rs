@@ -155,6 +155,9 @@ pub struct Basket {
     /// The store id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub store: Option<String>,
+    /// The partner the purchase is made at (one the program declares).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub partner: Option<String>,
 }
 
 /// The body of a `purchase` event.
@@ -172,6 +175,10 @@ pub struct Purchase {
     /// The store id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub store: Option<String>,
+    /// The partner the purchase is made at (one the program declares); it
+    /// earns by the rules that name the partner, and its lot records it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub partner: Option<String>,
 }
 
 /// The body of a `return` event.

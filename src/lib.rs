@@ -136,7 +136,9 @@ pub mod script;
 pub mod tier;
 mod time;
 
-pub use engagement::{ActivityRule, AdjustReason, BirthdayBonus, BirthdayWhen, SignalSpec};
+pub use engagement::{
+    ActivityRule, AdjustReason, Assignment, BirthdayBonus, BirthdayWhen, Campaign, SignalSpec, Variant,
+};
 pub use engine::{Applied, Quote, EARLIEST, LATEST};
 pub use error::{Error, Result};
 pub use event::{

@@ -48,6 +48,9 @@ pub struct Lot {
     pub source: crate::Id,
     /// How the lot came to be.
     pub origin: LotOrigin,
+    /// The partner whose purchase earned the lot, for settlement.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub partner: Option<crate::Id>,
 }
 
 /// How a lot came to be.

@@ -14,7 +14,7 @@ use chrono_tz::Tz;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-use crate::engagement::{ActivityRule, AdjustReason, BirthdayBonus, BirthdayWhen, SignalSpec};
+use crate::engagement::{ActivityRule, AdjustReason, BirthdayBonus, BirthdayWhen, Campaign, SignalSpec};
 use crate::error::{line_column, Error, Result};
 use crate::number::{
     gcd, pow10, to_money, Amount, Money, Points, RoundAt, Rounding, StableHasher, MONEY_ONE, MONEY_SCALE,
@@ -51,6 +51,11 @@ pub struct ProgramSpec {
     /// Every product category events may use; rules may only name these.
     #[serde(default)]
     pub categories: Vec<String>,
+    /// Partners whose purchases the program takes (`purchase.partner`).
+    /// A partner's purchase earns only by rules that name the partner in
+    /// `when.partners`, and its lot records the partner for settlement.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub partners: Vec<String>,
     /// How long earned points stay pending before they can be spent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pending: Option<Period>,
@@ -87,6 +92,9 @@ pub struct ProgramSpec {
     /// Signals about time passing (points about to expire, sleeping members).
     #[serde(default, skip_serializing_if = "SignalSpec::is_empty")]
     pub signals: SignalSpec,
+    /// Campaigns whose members are split between variants (A/B tests).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub campaigns: Vec<Campaign>,
 }
 
 /// The point unit of a program.
@@ -324,6 +332,13 @@ pub struct Conditions {
     /// Only on the member's birthday (`"day"`) or in its month (`"month"`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub birthday: Option<BirthdayWhen>,
+    /// Only purchases from these partners. A rule without partners applies
+    /// to the program's own purchases only.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub partners: Vec<String>,
+    /// Only for members in one of these campaign variants (`"spring/b"`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub variants: Vec<String>,
 }
 
 /// Limits on the points one rule gives a member, in point units.
@@ -639,6 +654,21 @@ impl Program {
         self.zone
     }
 
+    /// The variant of a campaign a member is in: a fixed function of the two
+    /// ids (see [`crate::engagement::slot`]). `None` for an unknown campaign.
+    ///
+    /// ```
+    /// let p = loyalty::Program::from_json_str(r#"{"id":"p","currency":"EUR","time_zone":"UTC",
+    ///   "campaigns":[{"id":"spring","variants":[{"id":"a"},{"id":"b"}]}]}"#).unwrap();
+    /// let v = p.variant("m-42", "spring").unwrap();
+    /// assert!(v == "a" || v == "b");
+    /// assert_eq!(p.variant("m-42", "autumn"), None);
+    /// ```
+    pub fn variant(&self, member: &str, campaign: &str) -> Option<&str> {
+        let c = self.spec.campaigns.iter().find(|c| c.id == campaign)?;
+        Some(crate::engagement::variant_of(member, c))
+    }
+
     /// The point scale (fraction digits of a point).
     /// The index of a declared category.
     #[inline]
@@ -746,6 +776,13 @@ fn validate(spec: &ProgramSpec) -> Result<()> {
         }
     }
 
+    let mut partners = BTreeSet::new();
+    for (i, p) in spec.partners.iter().enumerate() {
+        check_name(&format!("partners[{i}]"), None, p)?;
+        if !partners.insert(p.as_str()) {
+            return Err(Error::invalid(format!("partners[{i}]"), None, format!("partner '{p}' is declared twice")));
+        }
+    }
     check_categories("earning_base.exclude_categories", None, &spec.earning_base.exclude_categories, &known)?;
     if let Some(p) = spec.earning_base.max_line_discount_percent {
         check_percent("earning_base.max_line_discount_percent", None, p)?;
@@ -981,6 +1018,31 @@ fn validate_engagement(spec: &ProgramSpec, rule_ids: &BTreeSet<&str>) -> Result<
     if let Some(b) = &spec.birthday {
         check_points("birthday.points", None, b.points)?;
     }
+    let mut campaigns = BTreeSet::new();
+    for (i, c) in spec.campaigns.iter().enumerate() {
+        let path = |f: &str| format!("campaigns[{i}].{f}");
+        check_name(&path("id"), None, &c.id)?;
+        if c.id.contains('/') || !campaigns.insert(c.id.as_str()) {
+            return Err(Error::invalid(path("id"), None, format!("'{}' is used twice or contains '/'", c.id)));
+        }
+        if c.variants.is_empty() {
+            return Err(Error::invalid(path("variants"), None, "a campaign needs at least one variant"));
+        }
+        let mut seen = BTreeSet::new();
+        for (j, v) in c.variants.iter().enumerate() {
+            check_name(&format!("campaigns[{i}].variants[{j}].id"), None, &v.id)?;
+            if !seen.insert(v.id.as_str()) {
+                return Err(Error::invalid(path("variants"), None, format!("variant '{}' is used twice", v.id)));
+            }
+            if !(1..=10_000).contains(&v.weight) {
+                return Err(Error::invalid(
+                    format!("campaigns[{i}].variants[{j}].weight"),
+                    None,
+                    format!("must be from 1 to 10000, not {}", v.weight),
+                ));
+            }
+        }
+    }
     let s = &spec.signals;
     for (field, p) in
         [("expiring_within", s.expiring_within), ("at_risk_after", s.at_risk_after), ("lapsed_after", s.lapsed_after)]
@@ -1181,6 +1243,27 @@ fn validate_earn(spec: &ProgramSpec, i: usize, rule: &EarnRule, known: &BTreeSet
                 format!("{path}.when.time_of_day"),
                 r,
                 format!("empty window: from {} until {}", t.from, t.until),
+            ));
+        }
+    }
+    for (j, v) in w.variants.iter().enumerate() {
+        let known = v.split_once('/').is_some_and(|(c, v)| {
+            spec.campaigns.iter().any(|campaign| campaign.id == c && campaign.variants.iter().any(|x| x.id == v))
+        });
+        if !known {
+            return Err(Error::invalid(
+                format!("{path}.when.variants[{j}]"),
+                r,
+                format!("no campaign variant '{v}' (write \"<campaign>/<variant>\")"),
+            ));
+        }
+    }
+    for (j, partner) in w.partners.iter().enumerate() {
+        if !spec.partners.contains(partner) {
+            return Err(Error::invalid(
+                format!("{path}.when.partners[{j}]"),
+                r,
+                format!("partner '{partner}' is not declared in `partners`"),
             ));
         }
     }

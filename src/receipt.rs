@@ -715,6 +715,9 @@ pub struct Receipt {
     /// Moments a host may want to tell the member about.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub signals: Vec<Signal>,
+    /// The member's variant of each of the program's campaigns.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub variants: Vec<crate::engagement::Assignment>,
 }
 
 /// Something a host may want to tell the member about, found while applying an event.

@@ -586,7 +586,7 @@ impl Materializer {
         match g {
             PointsGen::Raw(k) => k * self.unit,
             PointsGen::Share(p) => {
-                let basket = Basket { lines: lines.to_vec(), channel: None, store: None };
+                let basket = Basket { lines: lines.to_vec(), channel: None, store: None, partner: None };
                 match program.quote(member, &basket, at) {
                     Ok(q) if q.max_burn > 0 => {
                         let v = q.max_burn * i64::from(*p) / 100;
@@ -628,7 +628,7 @@ impl Materializer {
                 let lines: Vec<Line> = lines.iter().map(LineGen::line).collect();
                 let order = order.map(|k| format!("o{k}"));
                 self.purchases.push((id.clone(), order.clone().unwrap_or_else(|| id.clone()), lines.clone()));
-                EventKind::Purchase(Purchase { order, lines, channel: None, store: None })
+                EventKind::Purchase(Purchase { order, lines, channel: None, store: None, partner: None })
             }
             Op::Return { purchase, lines } => match self.purchase(member, purchase) {
                 None => EventKind::Return(Return { purchase: "no-such-purchase".into(), lines: Vec::new() }),
@@ -2465,7 +2465,13 @@ fn x_events(steps: &[(Index, XOp)]) -> Vec<Event> {
         let kind = match op {
             XOp::Purchase(lines) => {
                 purchases.push(id.clone());
-                EventKind::Purchase(Purchase { order: None, lines: x_lines(lines), channel: None, store: None })
+                EventKind::Purchase(Purchase {
+                    order: None,
+                    lines: x_lines(lines),
+                    channel: None,
+                    store: None,
+                    partner: None,
+                })
             }
             XOp::Return(p, lines) => EventKind::Return(Return {
                 purchase: if purchases.is_empty() { "none".into() } else { p.get(&purchases).clone() },
@@ -2693,7 +2699,7 @@ fn counterexample_tiny_point_value_overflows_burn_limit() {
         EventKind::Redeem(r) => r.lines.clone(),
         _ => unreachable!("a redeem"),
     };
-    let basket = Basket { lines, channel: None, store: None };
+    let basket = Basket { lines, channel: None, store: None, partner: None };
     let quote = std::panic::catch_unwind(|| program.quote(&m, &basket, m.clock()).is_ok());
     for (k, e) in log.iter().enumerate().skip(1) {
         if let Some(next) = must_apply(&program, &m, e, &log[..k]) {
@@ -2726,7 +2732,7 @@ fn counterexample_rule_points_sum_overflows_decimal() {
         EventKind::Purchase(p) => p.lines.clone(),
         _ => unreachable!("a purchase"),
     };
-    let basket = Basket { lines, channel: None, store: None };
+    let basket = Basket { lines, channel: None, store: None, partner: None };
     let quote = std::panic::catch_unwind(|| program.quote(&m, &basket, log[1].at).is_ok());
     must_apply(&program, &m, &log[1], &log[..1]);
     assert!(quote.is_ok(), "Program::quote panicked");

@@ -1,0 +1,112 @@
+//! Partners (purchases at a partner earn at its own rate, and the lot records
+//! the partner) and A/B campaign variants (a member's variant is a fixed
+//! function of the ids, and the receipt says which).
+
+use loyalty::{EntryKind, Error, Event, Member, Program, Receipt};
+use serde_json::json;
+
+const PROGRAM: &str = r#"
+id = "fuel-and-coffee"
+currency = "RUB"
+time_zone = "Europe/Moscow"
+categories = ["coffee", "fuel"]
+partners = ["fuel-co"]
+
+# Own purchases: 1 point per 10 RUB.
+[[earn]]
+id = "base"
+name = "1 point per 10 RUB"
+kind = "per_amount"
+points = 1
+per = "10"
+
+# At the fuel partner: 1 point per 20 RUB.
+[[earn]]
+id = "fuel-co"
+name = "Fuel Co: 1 point per 20 RUB"
+kind = "per_amount"
+points = 1
+per = "20"
+when.partners = ["fuel-co"]
+
+# Spring campaign: half the members get 100 bonus points on a purchase of 500 RUB or more.
+[[campaigns]]
+id = "spring"
+variants = [{ id = "control" }, { id = "bonus" }]
+
+[[earn]]
+id = "spring-bonus"
+name = "Spring bonus"
+kind = "fixed"
+points = 100
+when.variants = ["spring/bonus"]
+when.min_basket = "500"
+"#;
+
+fn program() -> Program {
+    Program::from_toml_str(PROGRAM).expect("the program loads")
+}
+
+fn member(p: &Program, id: &str) -> Member {
+    p.enroll(id, "2026-04-01T07:00:00Z".parse().unwrap(), Default::default()).unwrap()
+}
+
+fn buy(p: &Program, m: &mut Member, id: &str, partner: Option<&str>) -> Result<Receipt, Error> {
+    let mut v = json!({"id": id, "at": "2026-04-02T10:00:00Z", "type": "purchase",
+        "lines": [{"sku": "x", "category": "fuel", "quantity": "1", "unit_price": "1000"}]});
+    if let Some(partner) = partner {
+        v["partner"] = json!(partner);
+    }
+    let e = Event::from_json_str(&v.to_string()).unwrap();
+    p.apply(m, &e).map(|a| Receipt::clone(&a.receipt))
+}
+
+/// The first member id `m-0`, `m-1`, … in the variant.
+fn someone_in(p: &Program, variant: &str) -> String {
+    (0..).map(|i| format!("m-{i}")).find(|m| p.variant(m, "spring") == Some(variant)).unwrap()
+}
+
+#[test]
+fn partner_purchases_earn_by_the_partners_rules_and_lots_record_the_partner() {
+    let p = program();
+    let id = someone_in(&p, "control");
+    let mut m = member(&p, &id);
+    // Own purchase, 1 000 RUB: base 100; the partner's rule does not apply.
+    let r = buy(&p, &mut m, "own", None).unwrap();
+    assert_eq!(r.explanations.iter().map(|e| (e.rule.as_str(), e.points)).collect::<Vec<_>>(), [("base", 100)]);
+    assert_eq!(m.lots()[0].partner, None);
+    // At the partner, 1 000 RUB: 1 000 / 20 = 50, and base does not apply.
+    let r = buy(&p, &mut m, "fuel", Some("fuel-co")).unwrap();
+    assert_eq!(r.explanations.iter().map(|e| (e.rule.as_str(), e.points)).collect::<Vec<_>>(), [("fuel-co", 50)]);
+    assert_eq!(m.lots()[1].partner.as_deref(), Some("fuel-co"));
+    // An undeclared partner is refused, and nothing changes.
+    let before = m.to_json();
+    let err = buy(&p, &mut m, "other", Some("gas-ltd")).unwrap_err();
+    assert!(matches!(err, Error::NotFound { what: "partner", .. }), "{err:?}");
+    assert_eq!(m.to_json(), before);
+    // A rule naming an undeclared partner is refused at load.
+    let bad = PROGRAM.replace(r#"when.partners = ["fuel-co"]"#, r#"when.partners = ["gas-ltd"]"#);
+    let err = Program::from_toml_str(&bad).unwrap_err().to_string();
+    assert!(err.contains("earn[1].when.partners[0]") && err.contains("gas-ltd"), "{err}");
+}
+
+#[test]
+fn a_campaign_variant_is_fixed_by_the_ids_and_named_in_the_receipt() {
+    let p = program();
+    let (a, b) = (someone_in(&p, "control"), someone_in(&p, "bonus"));
+    let mut ma = member(&p, &a);
+    let mut mb = member(&p, &b);
+    let ra = buy(&p, &mut ma, "s1", None).unwrap();
+    let rb = buy(&p, &mut mb, "s1", None).unwrap();
+    // Control: base 100 only. Bonus: base 100 + 100.
+    assert_eq!((ra.total(EntryKind::Earn), rb.total(EntryKind::Earn)), (100, 200));
+    assert_eq!(serde_json::to_value(&ra.variants).unwrap(), json!([{"campaign": "spring", "variant": "control"}]));
+    assert_eq!(serde_json::to_value(&rb.variants).unwrap(), json!([{"campaign": "spring", "variant": "bonus"}]));
+    // The same ids give the same variant on every call, in every program with the campaign.
+    let again = Program::from_toml_str(PROGRAM).unwrap();
+    assert_eq!(again.variant(&b, "spring"), Some("bonus"));
+    // A rule naming an unknown variant is refused at load.
+    let bad = PROGRAM.replace("spring/bonus", "spring/treat");
+    let err = Program::from_toml_str(&bad).unwrap_err().to_string();
+    assert!(err.contains("no campaign variant 'spring/treat'"), "{err}");
+}
