@@ -17,6 +17,7 @@
 //! only when everything succeeded.
 
 mod engage;
+mod rewards;
 mod tiering;
 
 use std::sync::Arc;
@@ -92,6 +93,12 @@ struct Work<'p, 'm> {
     enrolled_on: Option<NaiveDate>,
     /// Birthday bonuses up to this instant have been credited.
     bonus_clock: DateTime<Utc>,
+    /// Shared counters to take from once every other check passed.
+    counter_takes: Vec<rewards::CounterTake>,
+    /// Shared counters to give back (cancelled rewards).
+    counter_gives: Vec<(String, i64)>,
+    /// Available points before the event, for programs with rewards.
+    available_before: Option<Points>,
 }
 
 /// The fields of a lot that an event changes in place: remaining, held,
@@ -132,6 +139,8 @@ struct Undo<'p> {
     tier: Option<crate::tier::TierState>,
     /// The length of the tier history (events only append to it).
     tier_history: usize,
+    /// (status, closed_at) of the issued rewards there were.
+    rewards: Vec<(crate::reward::RewardStatus, Option<DateTime<Utc>>)>,
 }
 
 impl<'p> Undo<'p> {
@@ -160,6 +169,7 @@ impl<'p> Undo<'p> {
                 history: Vec::new(),
             }),
             tier_history: m.tier.history.len(),
+            rewards: m.rewards.iter().map(|r| (r.status, r.closed_at)).collect(),
         }
     }
 
@@ -194,6 +204,10 @@ impl<'p> Undo<'p> {
             };
         }
         m.last_purchase = self.last_purchase;
+        m.rewards.truncate(self.rewards.len());
+        for (r, (status, closed_at)) in m.rewards.iter_mut().zip(self.rewards) {
+            (r.status, r.closed_at) = (status, closed_at);
+        }
         m.purchases.truncate(self.purchases);
         for (i, record) in self.purchases_changed.into_iter().rev() {
             m.purchases[i] = record;
@@ -338,7 +352,7 @@ impl Program {
             }
         }
         let mut member = Member::new(&enroll.member, &self.spec.id, event.at, enroll.profile.clone());
-        let receipt = Work::new(self, &mut member).run(event, event.fingerprint())?;
+        let receipt = Work::new(self, &mut member).run(event, event.fingerprint(), None)?;
         Ok((member, Receipt::clone(&receipt)))
     }
 
@@ -392,6 +406,44 @@ impl Program {
     /// assert_eq!(m.balances().available, 36);
     /// ```
     pub fn apply(&self, member: &mut Member, event: &Event) -> Result<Applied> {
+        self.apply_counted(member, event, None)
+    }
+
+    /// [`Program::apply`] with the host's shared counters, for rewards with
+    /// stock or a budget (see [`crate::reward`]). The counters are asked
+    /// only after every other check passed; a refused event takes nothing.
+    ///
+    /// ```
+    /// # use loyalty::{Event, MemoryCounters, Program};
+    /// let program = Program::from_json_str(r#"{"id":"p","currency":"EUR","time_zone":"UTC",
+    ///   "rewards":[{"id":"seat","kind":"experience","cost":10,"stock":{"limit":1}}]}"#).unwrap();
+    /// let mut counters = MemoryCounters::default();
+    /// let mut members = ["a", "b"].map(|id| program.enroll(id, "2026-01-01T00:00:00Z".parse().unwrap(), Default::default()).unwrap());
+    /// for m in &mut members {
+    ///     let credit = Event::from_json_str(r#"{"id":"c","at":"2026-01-01T01:00:00Z","type":"adjust","points":10,"reason":"gift"}"#).unwrap();
+    ///     program.apply(m, &credit).unwrap();
+    /// }
+    /// let take = Event::from_json_str(r#"{"id":"t","at":"2026-01-02T00:00:00Z","type":"redeem_reward","reward":"seat"}"#).unwrap();
+    /// assert!(program.apply_with(&mut members[0], &take, &mut counters).is_ok());
+    /// let err = program.apply_with(&mut members[1], &take, &mut counters).unwrap_err();
+    /// assert!(err.to_string().contains("none left"));
+    /// assert_eq!(members[1].balances().available, 10);   // nothing taken
+    /// ```
+    pub fn apply_with(
+        &self,
+        member: &mut Member,
+        event: &Event,
+        counters: &mut dyn crate::reward::Counters,
+    ) -> Result<Applied> {
+        self.apply_counted(member, event, Some(counters))
+    }
+
+    fn apply_counted(
+        &self,
+        member: &mut Member,
+        event: &Event,
+        counters: Option<&mut dyn crate::reward::Counters>,
+    ) -> Result<Applied> {
         if member.program != self.spec.id {
             return Err(Error::WrongProgram {
                 member: member.id.to_string(),
@@ -417,7 +469,7 @@ impl Program {
             });
         }
         self.check_time(member, event)?;
-        let receipt = Work::new(self, member).run(event, fingerprint)?;
+        let receipt = Work::new(self, member).run(event, fingerprint, counters)?;
         Ok(Applied { receipt, duplicate: false })
     }
 
@@ -838,6 +890,7 @@ impl Program {
 impl<'p, 'm> Work<'p, 'm> {
     fn new(program: &'p Program, m: &'m mut Member) -> Work<'p, 'm> {
         let clock = m.clock;
+        let available_before = (!program.spec.rewards.is_empty()).then(|| m.balances().available);
         Work {
             program,
             undo: Undo::of(m, program.tiers.is_some()),
@@ -853,19 +906,51 @@ impl<'p, 'm> Work<'p, 'm> {
             tier_clock: clock,
             enrolled_on: None,
             bonus_clock: clock,
+            counter_takes: Vec::new(),
+            counter_gives: Vec::new(),
+            available_before,
         }
     }
 
     /// Applies the event to the member and returns the receipt; on error
-    /// puts the member back as it was.
-    fn run(mut self, event: &Event, fingerprint: u64) -> Result<Arc<Receipt>> {
-        match self.apply_event(event) {
-            Ok(()) => Ok(self.commit(event, fingerprint)),
-            Err(e) => {
+    /// puts the member back as it was. Shared counters are asked last, when
+    /// nothing else can fail.
+    fn run(
+        mut self,
+        event: &Event,
+        fingerprint: u64,
+        counters: Option<&mut dyn crate::reward::Counters>,
+    ) -> Result<Arc<Receipt>> {
+        if let Err(e) = self.apply_event(event) {
+            self.undo.restore(self.m);
+            return Err(e);
+        }
+        if !self.counter_takes.is_empty() || !self.counter_gives.is_empty() {
+            let Some(counters) = counters else {
                 self.undo.restore(self.m);
-                Err(e)
+                let reward = self.counter_takes.first().map_or_else(String::new, |t| t.reward.clone());
+                return Err(Error::RewardRefused {
+                    event: event.id.clone(),
+                    reward,
+                    reason: "the reward has shared stock or budget: apply the event with Program::apply_with".into(),
+                });
+            };
+            for (i, t) in self.counter_takes.iter().enumerate() {
+                if !counters.take(&t.key, t.amount, t.limit) {
+                    for done in &self.counter_takes[..i] {
+                        counters.give_back(&done.key, done.amount);
+                    }
+                    let reason = format!("none left: counter '{}' is at its limit of {}", t.key, t.limit);
+                    let reward = t.reward.clone();
+                    self.undo.restore(self.m);
+                    return Err(Error::RewardRefused { event: event.id.clone(), reward, reason });
+                }
+            }
+            for (key, amount) in &self.counter_gives {
+                counters.give_back(key, *amount);
             }
         }
+        Ok(self.commit(event, fingerprint))
     }
 
     fn post(
@@ -915,6 +1000,9 @@ impl<'p, 'm> Work<'p, 'm> {
             }
             EventKind::AssignTier(a) => self.assign_tier(event, a)?,
             EventKind::Subscribe(s) => self.subscribe(event, s)?,
+            EventKind::RedeemReward(r) => self.redeem_reward(event, r)?,
+            EventKind::UseReward(u) => self.use_reward(event, u)?,
+            EventKind::CancelReward(c) => self.cancel_reward(event, c)?,
         }
         self.tier_settle(event);
         // A late event may have made a lot that is already due to activate or expire.
@@ -945,6 +1033,9 @@ impl<'p, 'm> Work<'p, 'm> {
             }
         }
         self.time_signals(self.undo.clock, matches!(event.kind, EventKind::Advance));
+        if let Some(before) = self.available_before {
+            self.reward_signals(before);
+        }
         let next_expiries = program.next_expiries(self.m, clock, 3);
         let receipt = Arc::new(Receipt {
             event: self.id.clone(),
@@ -1044,6 +1135,7 @@ impl<'p, 'm> Work<'p, 'm> {
         if again {
             return self.catch_up(to);
         }
+        self.expire_rewards(to);
         self.settle(to);
         Ok(())
     }
@@ -1791,6 +1883,10 @@ impl<'p, 'm> Work<'p, 'm> {
         // late event to the late window.
         let oldest_purchase = self.m.purchases.first().map(|p| local_date(zone, p.at));
         self.tier_compact(oldest_purchase.map_or(oldest, |p| p.min(oldest)), late);
+        // Closed rewards are kept a year and a day (per-member limits per
+        // year count them; `ever` limits keep their own counter).
+        let year_ago = clock.utc.checked_sub_signed(chrono::Duration::days(367)).unwrap_or(clock.utc);
+        self.m.rewards.retain(|r| r.closed_at.is_none_or(|c| c >= year_ago));
     }
 }
 
@@ -1873,9 +1969,9 @@ id = "pay"
 
     /// The receipt's next expiries (kept without sorting the lots) are the
     /// first groups of `upcoming_expiries`, whatever the lots' order.
-    /// Tier events, on a program whose level is counted by reviews.
+    /// Tier, reward and bonus events, on a program whose level is counted by reviews.
     #[test]
-    fn tier_events_are_undone_exactly() {
+    fn tier_reward_and_bonus_events_are_undone_exactly() {
         let p = Program::from_toml_str(
             r#"
 id = "reviews"
@@ -1901,6 +1997,11 @@ max_ever = 5
 max_per_month = 15
 [birthday]
 points = 7
+[[rewards]]
+id = "mug"
+kind = "free_item"
+sku = "mug"
+cost = 4
 "#,
         )
         .unwrap();
@@ -1909,6 +2010,7 @@ points = 7
         for e in [
             ev(r#"{"id":"w1","at":"2026-01-02T10:00:00Z","type":"activity","name":"review","value":2}"#),
             ev(r#"{"id":"p1","at":"2026-01-02T11:00:00Z","type":"subscribe","tier":"plus"}"#),
+            ev(r#"{"id":"k1","at":"2026-01-02T12:00:00Z","type":"redeem_reward","reward":"mug"}"#),
         ] {
             p.apply(&mut m, &e).unwrap();
         }
@@ -1917,6 +2019,9 @@ points = 7
             ev(r#"{"id":"p2","at":"2026-01-03T10:00:00Z","type":"subscribe","tier":"plus"}"#),
             ev(r#"{"id":"t1","at":"2026-01-03T10:00:00Z","type":"assign_tier","tier":"critic","reason":"staff"}"#),
             ev(r#"{"id":"g1","at":"2026-01-03T10:00:00Z","type":"adjust","points":20,"reason":"goodwill"}"#),
+            ev(r#"{"id":"k2","at":"2026-01-03T10:00:00Z","type":"redeem_reward","reward":"mug"}"#),
+            ev(r#"{"id":"k3","at":"2026-01-03T10:00:00Z","type":"use_reward","issued":"k1"}"#),
+            ev(r#"{"id":"k4","at":"2026-01-03T10:00:00Z","type":"cancel_reward","issued":"k1"}"#),
             // The subscription lapses on 2 Feb 11:00Z: a level change on the
             // way, and the birthday on 15 Jan brings 7 points.
             ev(r#"{"id":"x1","at":"2026-03-01T00:00:00Z","type":"advance"}"#),
@@ -1934,10 +2039,10 @@ points = 7
         // And applied for real: the third review reaches Critic; the lapse falls back to it.
         let r = p.apply(&mut m, &cases[0]).unwrap().receipt;
         assert_eq!(r.tier.as_deref(), Some("plus"));
-        let r = p.apply(&mut m, &cases[4]).unwrap().receipt;
+        let r = p.apply(&mut m, &cases[7]).unwrap().receipt;
         assert_eq!(r.tier.as_deref(), Some("critic"));
-        // Two reviews (w1 and w2) at 10 points each, and the birthday's 7.
-        assert_eq!((m.balances().available, r.total(EntryKind::Earn)), (10 + 10 + 7, 7));
+        // Two reviews (w1 and w2) at 10 points each, less the mug's 4, and the birthday's 7.
+        assert_eq!((m.balances().available, r.total(EntryKind::Earn)), (10 + 10 - 4 + 7, 7));
         assert_eq!(m.tier_state().history.last().map(|c| c.at.to_rfc3339()), Some("2026-02-02T11:00:00+00:00".into()));
     }
 

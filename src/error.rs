@@ -213,6 +213,17 @@ pub enum Error {
         /// Which limit, with numbers.
         reason: String,
     },
+    /// A reward cannot be taken, used or cancelled: not eligible, a limit
+    /// reached, out of stock or budget, or not in a state that allows it.
+    #[error("event '{event}': reward '{reward}': {reason}")]
+    RewardRefused {
+        /// The event id.
+        event: String,
+        /// The reward id.
+        reward: String,
+        /// Why, with numbers.
+        reason: String,
+    },
     /// A sum or product left the range the engine can represent exactly.
     #[error("arithmetic overflow computing {what}")]
     Overflow {

@@ -77,6 +77,12 @@ pub enum EventKind {
     AssignTier(AssignTier),
     /// Pay for one period of a subscription tier level.
     Subscribe(Subscribe),
+    /// Take a reward of the catalog for its cost in points.
+    RedeemReward(RedeemReward),
+    /// Mark an issued reward used.
+    UseReward(UseReward),
+    /// Cancel an issued reward.
+    CancelReward(CancelReward),
 }
 
 impl EventKind {
@@ -99,6 +105,9 @@ impl EventKind {
             EventKind::Activity(_) => "activity",
             EventKind::AssignTier(_) => "assign_tier",
             EventKind::Subscribe(_) => "subscribe",
+            EventKind::RedeemReward(_) => "redeem_reward",
+            EventKind::UseReward(_) => "use_reward",
+            EventKind::CancelReward(_) => "cancel_reward",
         }
     }
 }
@@ -331,6 +340,39 @@ pub struct AssignTier {
 pub struct Subscribe {
     /// The subscription level.
     pub tier: String,
+}
+
+/// The body of a `redeem_reward` event.
+///
+/// ```
+/// let e = loyalty::Event::from_json_str(
+///     r#"{"id":"r1","at":"2026-05-01T10:00:00Z","type":"redeem_reward","reward":"tasting"}"#).unwrap();
+/// assert_eq!(e.kind.name(), "redeem_reward");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RedeemReward {
+    /// The reward id.
+    pub reward: String,
+    /// For a voucher: the code the host issued.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+}
+
+/// The body of a `use_reward` event.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UseReward {
+    /// The id of the `redeem_reward` event that issued it.
+    pub issued: String,
+}
+
+/// The body of a `cancel_reward` event.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CancelReward {
+    /// The id of the `redeem_reward` event that issued it.
+    pub issued: String,
 }
 
 impl Event {

@@ -132,6 +132,7 @@ mod member;
 mod number;
 mod program;
 mod receipt;
+pub mod reward;
 pub mod script;
 pub mod tier;
 mod time;
@@ -142,8 +143,8 @@ pub use engagement::{
 pub use engine::{Applied, Quote, EARLIEST, LATEST};
 pub use error::{Error, Result};
 pub use event::{
-    Activity, Adjust, AssignTier, Basket, Capture, Enroll, Event, EventKind, Hold, Line, Profile, Purchase, Redeem,
-    Return, ReturnLine, Subscribe, Void, ID_LEN_MAX, LINES_MAX,
+    Activity, Adjust, AssignTier, Basket, CancelReward, Capture, Enroll, Event, EventKind, Hold, Line, Profile,
+    Purchase, Redeem, RedeemReward, Return, ReturnLine, Subscribe, UseReward, Void, ID_LEN_MAX, LINES_MAX,
 };
 pub use member::{
     BurnRecord, DayCount, HoldRecord, HoldStatus, LineRecord, Lot, LotOrigin, Member, Processed, PurchaseRecord, Take,
@@ -155,6 +156,9 @@ pub use program::{
     PointsSpec, Program, ProgramSpec, Stacking, CATEGORIES_MAX, LATE_WINDOW_DAYS_MAX, POINT_SCALE_MAX, RULES_MAX,
 };
 pub use receipt::{Balances, Entry, EntryKind, Expiring, Explanation, Id, QuotedRule, Receipt, Signal, Text};
+pub use reward::{
+    Counters, IssuedReward, MemoryCounters, Per, PerPeriod, Reward, RewardKind, RewardStatus, SharedLimit,
+};
 pub use tier::{
     Downgrade, NextTier, Subscription, TierChange, TierDay, TierHold, TierLevel, TierMeasure, TierSpec, TierState,
     TierStatus, TierWindow,

@@ -310,6 +310,8 @@ pub struct Member {
     pub(crate) tier: crate::tier::TierState,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) last_purchase: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) rewards: Vec<crate::reward::IssuedReward>,
 }
 
 impl Member {
@@ -334,6 +336,7 @@ impl Member {
             recent: Vec::new(),
             tier: crate::tier::TierState::default(),
             last_purchase: None,
+            rewards: Vec::new(),
         }
     }
 
@@ -348,6 +351,18 @@ impl Member {
     /// ```
     pub fn tier_state(&self) -> &crate::tier::TierState {
         &self.tier
+    }
+
+    /// Rewards the member took: issued, used, expired or cancelled (closed
+    /// ones are kept for about a year).
+    ///
+    /// ```
+    /// # let program = loyalty::Program::from_json_str(r#"{"id":"p","currency":"EUR","time_zone":"UTC"}"#).unwrap();
+    /// let m = program.enroll("m", "2026-01-01T00:00:00Z".parse().unwrap(), Default::default()).unwrap();
+    /// assert!(m.rewards().is_empty());
+    /// ```
+    pub fn rewards(&self) -> &[crate::reward::IssuedReward] {
+        &self.rewards
     }
 
     /// Decodes a member state, refusing formats this release cannot read.

@@ -19,6 +19,7 @@ use crate::error::{line_column, Error, Result};
 use crate::number::{
     gcd, pow10, to_money, Amount, Money, Points, RoundAt, Rounding, StableHasher, MONEY_ONE, MONEY_SCALE,
 };
+use crate::reward::{Reward, RewardKind};
 use crate::script::{Constant, ProgramView, Sandbox, Script, ScriptEach, ScriptGives, ScriptSpec};
 use crate::tier::{TierMeasure, TierSpec, TierWindow, Tiers};
 use crate::time::{Period, RoundTo, TimeWindow, Weekday};
@@ -95,6 +96,9 @@ pub struct ProgramSpec {
     /// Campaigns whose members are split between variants (A/B tests).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub campaigns: Vec<Campaign>,
+    /// The rewards catalog (see [`crate::reward`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rewards: Vec<Reward>,
 }
 
 /// The point unit of a program.
@@ -1041,6 +1045,68 @@ fn validate_engagement(spec: &ProgramSpec, rule_ids: &BTreeSet<&str>) -> Result<
                     format!("must be from 1 to 10000, not {}", v.weight),
                 ));
             }
+        }
+    }
+    let mut rewards = BTreeSet::new();
+    for (i, rw) in spec.rewards.iter().enumerate() {
+        let path = |f: &str| format!("rewards[{i}].{f}");
+        let r = Some(rw.id.as_str());
+        check_name(&path("id"), None, &rw.id)?;
+        if !rewards.insert(rw.id.as_str()) {
+            return Err(Error::invalid(path("id"), r, "reward id is used twice"));
+        }
+        check_points(&path("cost"), r, rw.cost)?;
+        match rw.kind {
+            RewardKind::FixedDiscount => {
+                check_positive_amount(
+                    &path("value"),
+                    r,
+                    rw.value.ok_or_else(|| Error::invalid(path("value"), r, "is required for a fixed_discount"))?,
+                )?;
+            }
+            RewardKind::PercentDiscount => {
+                check_percent(
+                    &path("value"),
+                    r,
+                    rw.value.ok_or_else(|| Error::invalid(path("value"), r, "is required for a percent_discount"))?,
+                )?;
+            }
+            RewardKind::FreeItem => {
+                check_name(&path("sku"), r, rw.sku.as_deref().unwrap_or(""))?;
+            }
+            RewardKind::Voucher | RewardKind::Experience => {}
+        }
+        if rw.value.is_some() && !matches!(rw.kind, RewardKind::FixedDiscount | RewardKind::PercentDiscount) {
+            return Err(Error::invalid(path("value"), r, "applies only to discounts"));
+        }
+        if rw.sku.is_some() && rw.kind != RewardKind::FreeItem {
+            return Err(Error::invalid(path("sku"), r, "applies only to a free_item"));
+        }
+        for (j, t) in rw.tiers.iter().enumerate() {
+            if !spec.tiers.as_ref().is_some_and(|tiers| tiers.levels.iter().any(|l| &l.id == t)) {
+                return Err(Error::invalid(format!("rewards[{i}].tiers[{j}]"), r, format!("no tier level '{t}'")));
+            }
+        }
+        if let (Some(from), Some(until)) = (rw.from, rw.until) {
+            if from > until {
+                return Err(Error::invalid(path("from"), r, format!("empty date range: {from} is after {until}")));
+            }
+        }
+        if rw.per_member.is_some_and(|p| p.count == 0) {
+            return Err(Error::invalid(path("per_member.count"), r, "must be at least 1"));
+        }
+        for (field, shared) in [("stock", &rw.stock), ("budget", &rw.budget)] {
+            if let Some(s) = shared {
+                if s.limit <= 0 {
+                    return Err(Error::invalid(path(&format!("{field}.limit")), r, "must be greater than zero"));
+                }
+                if let Some(c) = &s.counter {
+                    check_name(&path(&format!("{field}.counter")), r, c)?;
+                }
+            }
+        }
+        if rw.expires_after.is_some_and(|p| p.count() == 0) {
+            return Err(Error::invalid(path("expires_after"), r, "must not be empty"));
         }
     }
     let s = &spec.signals;

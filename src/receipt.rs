@@ -771,6 +771,13 @@ pub enum Signal {
         /// When the member became at risk.
         at: DateTime<Utc>,
     },
+    /// The member can now afford a reward they may take.
+    RewardUnlocked {
+        /// The reward id.
+        reward: Id,
+        /// Its cost.
+        cost: Points,
+    },
     /// The member has not bought for the program's `signals.lapsed_after`.
     Lapsed {
         /// The last purchase (or the enrolment).

@@ -1073,11 +1073,14 @@ fn gold_is_reached_at_once_and_earns_one_point_two_times_from_the_next_purchase(
     // 1 000 RUB → 100 points; 100 ≥ 80 % of 300 = 240? no: no signal.
     let r = ok(&p, &mut m, &purchase("c1", "2026-12-02T09:00:00Z", &[("cake", "food", "10", "100")]));
     assert_eq!((r.tier.as_deref(), r.signals.len()), (Some("green"), 0));
-    // + 1 500 RUB → 150 points: progress 250 ≥ 240 → close to Gold, 50 more needed.
+    // + 1 500 RUB → 150 points: progress 250 ≥ 240 → close to Gold, 50 more
+    // needed. (c1's 100 points became available meanwhile: two rewards unlocked.)
     let r = ok(&p, &mut m, &purchase("c2", "2026-12-03T09:00:00Z", &[("cake", "food", "10", "150")]));
     assert_eq!(
         serde_json::to_value(&r.signals).unwrap(),
-        json!([{"type": "close_to_next_tier", "tier": "gold", "needed": "50"}])
+        json!([{"type": "close_to_next_tier", "tier": "gold", "needed": "50"},
+               {"type": "reward_unlocked", "reward": "filter-coffee", "cost": 25},
+               {"type": "reward_unlocked", "reward": "any-drink", "cost": 100}])
     );
     let status = p.tier(&m, m.clock()).expect("the program has tiers");
     assert_eq!((status.tier, status.progress.to_string().as_str()), ("green", "250"));
@@ -1088,7 +1091,9 @@ fn gold_is_reached_at_once_and_earns_one_point_two_times_from_the_next_purchase(
     assert_eq!(r.tier.as_deref(), Some("gold"));
     assert_eq!(
         serde_json::to_value(&r.signals).unwrap(),
-        json!([{"type": "tier_up", "at": "2026-12-04T09:00:00Z", "from": "green", "to": "gold"}])
+        json!([{"type": "tier_up", "at": "2026-12-04T09:00:00Z", "from": "green", "to": "gold"},
+               // c2's 150 became available: 250 ≥ 200.
+               {"type": "reward_unlocked", "reward": "breakfast", "cost": 200}])
     );
     // Next purchase, 555 RUB: base floor(55.5) = 55; Gold adds floor(0.2 × 55.5) = floor(11.1) = 11 → 66.
     let r = ok(&p, &mut m, &purchase("c4", "2026-12-05T09:00:00Z", &[("cake", "food", "3", "185")]));
@@ -1145,7 +1150,7 @@ fn gold_is_lost_only_at_the_end_of_a_twelve_month_window_that_no_longer_qualifie
     // day, kept until 2 Jun 2028 00:00 MSK = 2028-06-01T21:00Z.
     let r = ok(&p, &mut m, &purchase("s1", "2027-06-01T09:00:00Z", &[("cake", "food", "10", "100")]));
     assert_eq!(r.total(EntryKind::Earn), 120);
-    assert!(r.signals.is_empty());
+    assert!(!signal_types(&r).iter().any(|t| t.starts_with("tier")), "{:?}", signal_types(&r));
     // 16 Dec 2027: the first Gold would have ended, but the later one holds.
     let r = ok(&p, &mut m, &advance("a1", "2027-12-16T00:00:00Z"));
     assert_eq!((r.tier.as_deref(), r.balances.available), (Some("gold"), 420));
@@ -1168,4 +1173,106 @@ fn tier_status_looks_ahead_without_changing_the_member() {
     assert_eq!((later.tier, later.progress.to_string().as_str()), ("green", "0"));
     assert_eq!(later.next.map(|n| n.needed.to_string()), Some("300".to_owned()));
     assert_eq!(m.to_json(), before);
+}
+
+// ---------------------------------------------------------------------------
+// Rewards: filter coffee 25, any drink 100, breakfast 200 (free items, 30
+// days to use), master class 400 (12 seats a month, a shared counter),
+// tasting 600 (Gold only). Cancelling gives points and the seat back.
+// ---------------------------------------------------------------------------
+
+fn credit(p: &Program, m: &mut Member, id: &str, at: &str, points: i64) {
+    ok(p, m, &ev(json!({"id": id, "at": at, "type": "adjust", "points": points, "reason": "test-credit"})));
+}
+
+fn take(id: &str, at: &str, reward: &str) -> Event {
+    ev(json!({"id": id, "at": at, "type": "redeem_reward", "reward": reward}))
+}
+
+#[test]
+fn the_master_class_has_twelve_seats_a_month() {
+    let p = program();
+    let mut seats = loyalty::MemoryCounters::default();
+    let mut members: Vec<Member> = (0..13).map(|i| member(&p, &format!("mc-{i}"))).collect();
+    for (i, m) in members.iter_mut().enumerate() {
+        credit(&p, m, &format!("c{i}"), "2026-12-02T07:00:00Z", 800);
+    }
+    for (i, m) in members.iter_mut().enumerate().take(12) {
+        let r = p.apply_with(m, &take("mc", "2026-12-10T07:00:00Z", "master-class"), &mut seats).unwrap().receipt;
+        assert_eq!(r.balances.available, 400, "member {i}: 800 − 400");
+    }
+    assert_eq!(seats.get("stock:master-class:2026-12"), 12);
+    // The thirteenth is refused, and nothing is taken from it.
+    let before = members[12].to_json();
+    let err = p.apply_with(&mut members[12], &take("mc", "2026-12-10T08:00:00Z", "master-class"), &mut seats);
+    let err = err.unwrap_err().to_string();
+    assert_eq!(
+        err,
+        "event 'mc': reward 'master-class': none left: counter 'stock:master-class:2026-12' is at its limit of 12"
+    );
+    assert_eq!(members[12].to_json(), before);
+    // One member cancels: 400 points and the seat come back; now the thirteenth gets it.
+    let cancel = ev(json!({"id": "cx", "at": "2026-12-11T07:00:00Z", "type": "cancel_reward", "issued": "mc"}));
+    let r = p.apply_with(&mut members[0], &cancel, &mut seats).unwrap().receipt;
+    assert_eq!((r.total(EntryKind::Refund), r.balances.available), (400, 800));
+    assert_eq!(seats.get("stock:master-class:2026-12"), 11);
+    p.apply_with(&mut members[12], &take("mc2", "2026-12-11T08:00:00Z", "master-class"), &mut seats).unwrap();
+    // January has 12 new seats.
+    p.apply_with(&mut members[0], &take("mc-jan", "2027-01-05T07:00:00Z", "master-class"), &mut seats).unwrap();
+    assert_eq!(seats.get("stock:master-class:2027-01"), 1);
+    // Without the host's counters a stock-limited reward cannot be taken.
+    let err = p.apply(&mut members[1], &take("mc3", "2027-01-06T07:00:00Z", "master-class")).unwrap_err();
+    assert!(err.to_string().contains("apply_with"), "{err}");
+}
+
+#[test]
+fn the_tasting_evening_is_for_gold_only() {
+    let p = program();
+    let mut green = member(&p, "t-green");
+    credit(&p, &mut green, "c1", "2026-12-02T07:00:00Z", 700);
+    let err = fail(&p, &mut green, &take("t1", "2026-12-03T07:00:00Z", "tasting"));
+    assert_eq!(err.to_string(), "event 't1': reward 'tasting': only for gold; the member is green");
+    let mut gold = gold_member(&p, "t-gold");
+    credit(&p, &mut gold, "c1", "2026-12-16T07:00:00Z", 300);
+    // 300 earned (pending 24 h, available from 16 Dec 09:00Z) + 300 credited = 600.
+    let r = ok(&p, &mut gold, &take("t1", "2026-12-16T10:00:00Z", "tasting"));
+    assert_eq!((r.total(EntryKind::Burn), r.balances.available), (-600, 0));
+    assert_eq!(gold.rewards()[0].status, loyalty::RewardStatus::Issued);
+}
+
+#[test]
+fn an_issued_reward_is_used_once_or_expires_after_thirty_days() {
+    let p = program();
+    let mut m = member(&p, "life");
+    // Crossing 25 and 100 points unlocks the filter coffee and any drink.
+    let r = ok(
+        &p,
+        &mut m,
+        &ev(json!({"id": "c1", "at": "2026-12-02T07:00:00Z", "type": "adjust", "points": 150, "reason": "x"})),
+    );
+    assert_eq!(
+        serde_json::to_value(&r.signals).unwrap(),
+        json!([{"type": "reward_unlocked", "reward": "filter-coffee", "cost": 25},
+               {"type": "reward_unlocked", "reward": "any-drink", "cost": 100}])
+    );
+    ok(&p, &mut m, &take("f1", "2026-12-03T07:00:00Z", "filter-coffee"));
+    ok(&p, &mut m, &ev(json!({"id": "u1", "at": "2026-12-04T07:00:00Z", "type": "use_reward", "issued": "f1"})));
+    let err =
+        fail(&p, &mut m, &ev(json!({"id": "u2", "at": "2026-12-04T08:00:00Z", "type": "use_reward", "issued": "f1"})));
+    assert_eq!(err.to_string(), "event 'u2': reward 'filter-coffee': issued reward 'f1' is used");
+    // Another one, never used: it expires 30 days later (3 Jan 2027 10:00 MSK), points not given back.
+    ok(&p, &mut m, &take("f2", "2026-12-04T07:00:00Z", "filter-coffee"));
+    let r = ok(&p, &mut m, &advance("a1", "2027-01-04T00:00:00Z"));
+    assert_eq!(r.notes, ["reward 'filter-coffee' (f2) expired unused"]);
+    assert_eq!(m.rewards()[1].closed_at, Some(t("2027-01-03T07:00:00Z")));
+    assert_eq!(r.balances.available, 100);
+    let err = fail(
+        &p,
+        &mut m,
+        &ev(json!({"id": "x1", "at": "2027-01-04T01:00:00Z", "type": "cancel_reward", "issued": "f2"})),
+    );
+    assert!(err.to_string().contains("is expired"), "{err}");
+    // Not enough points: refused, nothing taken.
+    let err = fail(&p, &mut m, &take("b1", "2027-01-04T02:00:00Z", "breakfast"));
+    assert!(matches!(err, Error::InsufficientPoints { requested: 200, available: 100, .. }), "{err:?}");
 }
