@@ -111,6 +111,30 @@ impl SignalSpec {
     }
 }
 
+/// A two-sided referral: when a referred member's purchase first reaches
+/// `min_order`, the new member gets `referee_points` and the receipt carries
+/// a `referral_qualified` signal; the host then applies a `referral_reward`
+/// event to the referrer, who gets `referrer_points` unless their limit for
+/// the period is reached.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReferralSpec {
+    /// The least order (net amount of its lines) that qualifies.
+    #[serde(default = "zero")]
+    pub min_order: crate::Amount,
+    /// Points for the new member.
+    pub referee_points: Points,
+    /// Points for the referrer.
+    pub referrer_points: Points,
+    /// At most this many rewarded referrals per referrer in a period.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_per_referrer: Option<crate::reward::PerPeriod>,
+}
+
+fn zero() -> crate::Amount {
+    crate::Amount::ZERO
+}
+
 /// Whether an earn rule applies only on the member's birthday or in its month.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -129,6 +129,8 @@ struct Undo<'p> {
     /// Lifetime counters with keys made for the event (`activity:<id>`).
     lifetime_owned: Vec<(String, Option<Points>)>,
     last_purchase: Option<DateTime<Utc>>,
+    referred_by: Option<Id>,
+    referrals: usize,
     purchases: usize,
     /// Purchase records as they were before a return changed them.
     purchases_changed: Vec<(usize, PurchaseRecord)>,
@@ -157,6 +159,8 @@ impl<'p> Undo<'p> {
             lifetime: SmallVec::new(),
             lifetime_owned: Vec::new(),
             last_purchase: m.last_purchase,
+            referred_by: m.referred_by.clone(),
+            referrals: m.referrals.len(),
             purchases: m.purchases.len(),
             purchases_changed: Vec::new(),
             burns: m.burns.len(),
@@ -204,6 +208,8 @@ impl<'p> Undo<'p> {
             };
         }
         m.last_purchase = self.last_purchase;
+        m.referred_by = self.referred_by;
+        m.referrals.truncate(self.referrals);
         m.rewards.truncate(self.rewards.len());
         for (r, (status, closed_at)) in m.rewards.iter_mut().zip(self.rewards) {
             (r.status, r.closed_at) = (status, closed_at);
@@ -321,7 +327,7 @@ impl Program {
         let event = Event {
             id: format!("enroll:{member}"),
             at,
-            kind: EventKind::Enroll(crate::event::Enroll { member: member.to_owned(), profile }),
+            kind: EventKind::Enroll(crate::event::Enroll { member: member.to_owned(), profile, referred_by: None }),
         };
         Ok(self.start(&event)?.0)
     }
@@ -352,6 +358,13 @@ impl Program {
             }
         }
         let mut member = Member::new(&enroll.member, &self.spec.id, event.at, enroll.profile.clone());
+        if let Some(referrer) = &enroll.referred_by {
+            check_id(&event.id, "referred_by", referrer)?;
+            if referrer == &enroll.member {
+                return Err(Error::event(&event.id, "referred_by", "a member cannot refer themselves"));
+            }
+            member.referred_by = Some(Id::from(referrer.as_str()));
+        }
         let receipt = Work::new(self, &mut member).run(event, event.fingerprint(), None)?;
         Ok((member, Receipt::clone(&receipt)))
     }
@@ -1003,6 +1016,7 @@ impl<'p, 'm> Work<'p, 'm> {
             EventKind::RedeemReward(r) => self.redeem_reward(event, r)?,
             EventKind::UseReward(u) => self.use_reward(event, u)?,
             EventKind::CancelReward(c) => self.cancel_reward(event, c)?,
+            EventKind::ReferralReward(r) => self.referral_reward(event, &r.referee)?,
         }
         self.tier_settle(event);
         // A late event may have made a lot that is already due to activate or expire.
@@ -1355,6 +1369,7 @@ impl<'p, 'm> Work<'p, 'm> {
         let amount: Money = priced.iter().map(|p| p.amount).sum();
         self.tier_purchase(event, &priced, earned.total, amount)?;
         self.m.last_purchase = self.m.last_purchase.max(Some(event.at));
+        self.referral_purchase(event, amount)?;
         // Both are below 10¹⁵ (checked by `price`), so they fit a decimal.
         let as_amount = |m: Money| Amount::from_decimal(money_to_decimal(m).unwrap_or_default());
         self.m.purchases.push(PurchaseRecord {

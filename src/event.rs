@@ -83,6 +83,9 @@ pub enum EventKind {
     UseReward(UseReward),
     /// Cancel an issued reward.
     CancelReward(CancelReward),
+    /// Reward a referrer for a member they referred (after that member's
+    /// receipt carried a `referral_qualified` signal).
+    ReferralReward(ReferralReward),
 }
 
 impl EventKind {
@@ -108,6 +111,7 @@ impl EventKind {
             EventKind::RedeemReward(_) => "redeem_reward",
             EventKind::UseReward(_) => "use_reward",
             EventKind::CancelReward(_) => "cancel_reward",
+            EventKind::ReferralReward(_) => "referral_reward",
         }
     }
 }
@@ -133,6 +137,9 @@ pub struct Enroll {
     /// The member's profile.
     #[serde(default)]
     pub profile: Profile,
+    /// The member who referred this one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub referred_by: Option<String>,
 }
 
 /// One line of a basket.
@@ -365,6 +372,20 @@ pub struct RedeemReward {
 pub struct UseReward {
     /// The id of the `redeem_reward` event that issued it.
     pub issued: String,
+}
+
+/// The body of a `referral_reward` event, applied to the referrer.
+///
+/// ```
+/// let e = loyalty::Event::from_json_str(
+///     r#"{"id":"ref-1","at":"2026-05-01T10:00:00Z","type":"referral_reward","referee":"m-2"}"#).unwrap();
+/// assert_eq!(e.kind.name(), "referral_reward");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReferralReward {
+    /// The referred member.
+    pub referee: String,
 }
 
 /// The body of a `cancel_reward` event.

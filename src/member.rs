@@ -312,6 +312,12 @@ pub struct Member {
     pub(crate) last_purchase: Option<DateTime<Utc>>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub(crate) rewards: Vec<crate::reward::IssuedReward>,
+    /// Who referred the member, until the referral qualified.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) referred_by: Option<crate::Id>,
+    /// Members this one referred and was rewarded for: (referee, when).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) referrals: Vec<(crate::Id, DateTime<Utc>)>,
 }
 
 impl Member {
@@ -337,6 +343,8 @@ impl Member {
             tier: crate::tier::TierState::default(),
             last_purchase: None,
             rewards: Vec::new(),
+            referred_by: None,
+            referrals: Vec::new(),
         }
     }
 

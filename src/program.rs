@@ -96,6 +96,9 @@ pub struct ProgramSpec {
     /// Campaigns whose members are split between variants (A/B tests).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub campaigns: Vec<Campaign>,
+    /// A two-sided referral bonus.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub referral: Option<crate::engagement::ReferralSpec>,
     /// The rewards catalog (see [`crate::reward`]).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub rewards: Vec<Reward>,
@@ -1017,6 +1020,16 @@ fn validate_engagement(spec: &ProgramSpec, rule_ids: &BTreeSet<&str>) -> Result<
         }
         if reason.expires_after.is_some_and(|p| p.count() == 0) {
             return Err(Error::invalid(format!("adjust_reasons.{code}.expires_after"), None, "must not be empty"));
+        }
+    }
+    if let Some(r) = &spec.referral {
+        check_points("referral.referee_points", None, r.referee_points)?;
+        check_points("referral.referrer_points", None, r.referrer_points)?;
+        if r.min_order.is_negative() {
+            return Err(Error::invalid("referral.min_order", None, "must not be negative"));
+        }
+        if r.max_per_referrer.is_some_and(|p| p.count == 0) {
+            return Err(Error::invalid("referral.max_per_referrer.count", None, "must be at least 1"));
         }
     }
     if let Some(b) = &spec.birthday {

@@ -771,6 +771,14 @@ pub enum Signal {
         /// When the member became at risk.
         at: DateTime<Utc>,
     },
+    /// The member's purchase qualified their referral: apply a
+    /// `referral_reward` event to the referrer.
+    ReferralQualified {
+        /// The referrer.
+        referrer: Id,
+        /// This member.
+        referee: Id,
+    },
     /// The member can now afford a reward they may take.
     RewardUnlocked {
         /// The reward id.

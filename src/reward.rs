@@ -84,6 +84,16 @@ impl Per {
         }
     }
 
+    /// The period in words: "a day", "a month", "a year", "ever".
+    pub(crate) fn words(self) -> &'static str {
+        match self {
+            Per::Day => "a day",
+            Per::Month => "a month",
+            Per::Year => "a year",
+            Per::Ever => "ever",
+        }
+    }
+
     /// Whether two local dates fall in the same period.
     pub(crate) fn same(self, a: NaiveDate, b: NaiveDate) -> bool {
         use chrono::Datelike;

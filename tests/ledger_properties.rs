@@ -201,7 +201,7 @@ fn enroll_event() -> Event {
     Event {
         id: "enroll:m-1".into(),
         at: t0(),
-        kind: EventKind::Enroll(Enroll { member: "m-1".into(), profile: Default::default() }),
+        kind: EventKind::Enroll(Enroll { member: "m-1".into(), profile: Default::default(), referred_by: None }),
     }
 }
 

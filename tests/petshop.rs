@@ -257,3 +257,70 @@ fn goodwill_is_capped_at_500_a_month_and_expires_in_90_days() {
     );
     assert_eq!(r.total(EntryKind::Adjust), 900);
 }
+
+#[test]
+fn a_referral_pays_both_sides_on_the_first_order_of_1000() {
+    let p = program();
+    let enroll = |id: &str, by: &str| {
+        Event::from_json_str(
+            &json!({"id": format!("enroll:{id}"), "at": "2026-03-01T07:00:00Z", "type": "enroll", "member": id,
+                    "referred_by": by})
+            .to_string(),
+        )
+        .unwrap()
+    };
+    let (mut new, _) = p.start(&enroll("newbie", "rita")).unwrap();
+    // 900 RUB of food + 300 shipping = 1 200 ≥ 1 000: the order qualifies
+    // (5 % of 900 = 45, plus the 300 referral bonus).
+    let r = ok(&p, &mut new, order("o1", "2026-03-02T10:00:00Z", "900"));
+    assert_eq!(r.total(EntryKind::Earn), 345);
+    assert_eq!(signals(&r), json!([{"type": "referral_qualified", "referrer": "rita", "referee": "newbie"}]));
+    // Only once.
+    let r = ok(&p, &mut new, order("o2", "2026-03-03T10:00:00Z", "2000"));
+    assert_eq!((r.total(EntryKind::Earn), r.signals.len()), (100, 0));
+    // A first order below 1 000 does not qualify; a later one does.
+    let (mut small, _) = p.start(&enroll("small", "rita")).unwrap();
+    let r = ok(&p, &mut small, order("o1", "2026-03-02T10:00:00Z", "600"));
+    assert_eq!((r.total(EntryKind::Earn), r.signals.len()), (30, 0));
+    let r = ok(&p, &mut small, order("o2", "2026-03-05T10:00:00Z", "800"));
+    assert_eq!(r.total(EntryKind::Earn), 40 + 300);
+    // Self-referral is refused at enrolment.
+    let err = p.start(&enroll("narcissus", "narcissus")).unwrap_err();
+    assert!(err.to_string().contains("cannot refer themselves"), "{err}");
+}
+
+#[test]
+fn a_referrer_is_rewarded_for_at_most_ten_referrals_a_calendar_year() {
+    let p = program();
+    let mut rita = member(&p, "rita");
+    let reward = |n: usize, when: &str| json!({"id": format!("rr{n}"), "at": when, "type": "referral_reward", "referee": format!("friend-{n}")});
+    for n in 0..10 {
+        let r = ok(&p, &mut rita, reward(n, "2026-06-01T10:00:00Z"));
+        assert_eq!(r.explanations[0].text, format!("Referral of friend-{n}: +300"));
+    }
+    // The eleventh in 2026 brings nothing, and says why.
+    let r = ok(&p, &mut rita, reward(10, "2026-12-31T20:00:00Z"));
+    assert!(r.entries.is_empty());
+    assert_eq!(r.notes, ["referral of 'friend-10': no points, the limit of 10 rewarded referrals a year is reached"]);
+    // 1 Jan 2027 00:00 MSK is 2026-12-31T21:00Z: a new year.
+    let r = ok(&p, &mut rita, reward(11, "2026-12-31T21:00:00Z"));
+    assert_eq!(r.total(EntryKind::Earn), 300);
+    assert_eq!(m_available(&rita), 11 * 300);
+    // The same referee twice, and oneself, are refused.
+    let err = refused(
+        &p,
+        &mut rita,
+        json!({"id": "dup", "at": "2027-01-02T10:00:00Z", "type": "referral_reward", "referee": "friend-3"}),
+    );
+    assert!(err.to_string().contains("already rewarded"), "{err}");
+    let err = refused(
+        &p,
+        &mut rita,
+        json!({"id": "me", "at": "2027-01-02T10:00:00Z", "type": "referral_reward", "referee": "rita"}),
+    );
+    assert!(err.to_string().contains("cannot refer themselves"), "{err}");
+}
+
+fn m_available(m: &Member) -> i64 {
+    m.balances().available
+}

@@ -126,3 +126,41 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: cases(), ..ProptestConfig::default() })]
+
+    /// Referral caps hold: however rewards for referrals arrive (repeats,
+    /// bursts, year ends), a referrer is rewarded at most 10 times per local
+    /// calendar year, once per referee, 300 points each.
+    #[test]
+    fn referral_caps_hold(plan in prop::collection::vec((0usize..30, 0i64..24 * 40), 1..80)) {
+        let p = Program::from_toml_str(include_str!("../examples/programs/petshop.toml")).unwrap();
+        let start: chrono::DateTime<chrono::Utc> = "2026-11-01T08:00:00Z".parse().unwrap();
+        let mut m = p.enroll("rita", start, Default::default()).unwrap();
+        let zone: chrono_tz::Tz = "Europe/Moscow".parse().unwrap();
+        let mut per_year = std::collections::BTreeMap::<i32, u32>::new();
+        let mut rewarded = std::collections::BTreeSet::new();
+        let mut now = start;
+        for (n, (friend, hours)) in plan.iter().enumerate() {
+            now += chrono::Duration::hours(*hours);
+            let v = json!({"id": format!("e{n}"), "at": now.to_rfc3339(), "type": "referral_reward", "referee": format!("f{friend}")});
+            let before = m.clone();
+            match p.apply(&mut m, &Event::from_json_str(&v.to_string()).unwrap()) {
+                Err(_) => prop_assert_eq!(&m, &before),
+                Ok(a) => {
+                    let earned = a.receipt.total(loyalty::EntryKind::Earn);
+                    if earned > 0 {
+                        prop_assert_eq!(earned, 300);
+                        prop_assert!(rewarded.insert(*friend), "f{} rewarded twice", friend);
+                        *per_year.entry(chrono::Datelike::year(&now.with_timezone(&zone))).or_default() += 1;
+                    }
+                }
+            }
+        }
+        for (year, count) in &per_year {
+            prop_assert!(*count <= 10, "{} referrals rewarded in {}", count, year);
+        }
+        prop_assert_eq!(m.totals().earned, 300 * rewarded.len() as i64);
+    }
+}

@@ -161,4 +161,55 @@ impl Work<'_, '_> {
             }
         }
     }
+
+    /// A referred member's purchase worth `amount`: the first to reach the
+    /// minimum qualifies the referral.
+    pub(super) fn referral_purchase(&mut self, event: &Event, amount: crate::number::Money) -> Result<()> {
+        let program = self.program;
+        let (Some(spec), Some(referrer)) = (&program.spec.referral, self.m.referred_by.clone()) else {
+            return Ok(());
+        };
+        let min = crate::number::to_money(spec.min_order.decimal()).unwrap_or(crate::number::Money::MAX);
+        if amount < min {
+            return Ok(());
+        }
+        self.m.referred_by = None;
+        self.bonus(spec.referee_points, event.at, &Id::from("referral"), "Referral bonus")?;
+        self.signals.push(Signal::ReferralQualified { referrer, referee: self.m.id.clone() });
+        Ok(())
+    }
+
+    /// A `referral_reward` event on the referrer.
+    pub(super) fn referral_reward(&mut self, event: &Event, referee: &str) -> Result<()> {
+        let program = self.program;
+        crate::event::check_id(&event.id, "referee", referee)?;
+        let Some(spec) = &program.spec.referral else {
+            return Err(Error::event(&event.id, "type", "the program has no referral"));
+        };
+        if referee == self.m.id.as_str() {
+            return Err(Error::event(&event.id, "referee", "a member cannot refer themselves"));
+        }
+        if self.m.referrals.iter().any(|(r, _)| r.as_str() == referee) {
+            return Err(Error::event(
+                &event.id,
+                "referee",
+                format!("the referral of '{referee}' was already rewarded"),
+            ));
+        }
+        if let Some(limit) = spec.max_per_referrer {
+            let date = self.event_at.local(program.zone).date();
+            let count =
+                self.m.referrals.iter().filter(|(_, at)| limit.per.same(local_date(program.zone, *at), date)).count();
+            if count >= limit.count as usize {
+                self.notes.push(format!(
+                    "referral of '{referee}': no points, the limit of {} rewarded referrals {} is reached",
+                    limit.count,
+                    limit.per.words()
+                ));
+                return Ok(());
+            }
+        }
+        self.m.referrals.push((Id::from(referee), event.at));
+        self.bonus(spec.referrer_points, event.at, &Id::from("referral"), &format!("Referral of {referee}"))
+    }
 }

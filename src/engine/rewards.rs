@@ -81,7 +81,11 @@ impl Work<'_, '_> {
             let ever = self.m.lifetime.get(format!("reward:{}", reward.id).as_str()).copied().unwrap_or(0);
             let count = if limit.per == crate::reward::Per::Ever { ever } else { taken as i64 };
             if count >= i64::from(limit.count) {
-                return Err(refused(event, &reward.id, format!("at most {} per member {:?}", limit.count, limit.per)));
+                return Err(refused(
+                    event,
+                    &reward.id,
+                    format!("at most {} per member {}", limit.count, limit.per.words()),
+                ));
             }
         }
         let available = self.available();
