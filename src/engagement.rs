@@ -135,6 +135,75 @@ fn zero() -> crate::Amount {
     crate::Amount::ZERO
 }
 
+/// What a challenge counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChallengeKind {
+    /// Purchases within `within` ("3 purchases in 30 days").
+    Count,
+    /// Money spent (net of line discounts) within `within`.
+    Sum,
+    /// Weeks in a row (Monday to Sunday, local) with at least one purchase.
+    WeeklyStreak,
+}
+
+/// A challenge: reach `target` and get `points` (and a badge).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Challenge {
+    /// Challenge id; receipts name it.
+    pub id: String,
+    /// A name for people; defaults to the id.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub name: String,
+    /// What it counts.
+    pub kind: ChallengeKind,
+    /// How many purchases, how much money, or how many weeks.
+    pub target: crate::Amount,
+    /// For `count` and `sum`: the window the target must be reached in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub within: Option<Period>,
+    /// Points for completing it.
+    pub points: Points,
+    /// A badge the member keeps for completing it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub badge: Option<String>,
+    /// At most this many completions in a period (then it stops counting
+    /// until the next period). Default: no limit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_completions: Option<crate::reward::PerPeriod>,
+}
+
+/// A member's progress in one challenge.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChallengeProgress {
+    /// The challenge id.
+    pub id: crate::Id,
+    /// Counted purchases since the last completion, inside the window: (when, value).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hits: Vec<(chrono::DateTime<chrono::Utc>, crate::Amount)>,
+    /// For a weekly streak: the Monday of the last week with a purchase, and the weeks in a row.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub streak: Option<(chrono::NaiveDate, u32)>,
+    /// Completions in the last year (and all, for an `ever` limit, by count).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub completed: Vec<chrono::DateTime<chrono::Utc>>,
+    /// Completions ever.
+    #[serde(default)]
+    pub total: u32,
+}
+
+/// A badge a member earned.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Badge {
+    /// The badge.
+    pub id: crate::Id,
+    /// When it was first earned.
+    pub at: chrono::DateTime<chrono::Utc>,
+}
+
 /// Whether an earn rule applies only on the member's birthday or in its month.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -131,6 +131,8 @@ struct Undo<'p> {
     last_purchase: Option<DateTime<Utc>>,
     referred_by: Option<Id>,
     referrals: usize,
+    /// Challenge progress and badges, for programs with challenges.
+    challenges: Option<(Vec<crate::engagement::ChallengeProgress>, usize)>,
     purchases: usize,
     /// Purchase records as they were before a return changed them.
     purchases_changed: Vec<(usize, PurchaseRecord)>,
@@ -161,6 +163,7 @@ impl<'p> Undo<'p> {
             last_purchase: m.last_purchase,
             referred_by: m.referred_by.clone(),
             referrals: m.referrals.len(),
+            challenges: None,
             purchases: m.purchases.len(),
             purchases_changed: Vec::new(),
             burns: m.burns.len(),
@@ -210,6 +213,10 @@ impl<'p> Undo<'p> {
         m.last_purchase = self.last_purchase;
         m.referred_by = self.referred_by;
         m.referrals.truncate(self.referrals);
+        if let Some((challenges, badges)) = self.challenges {
+            m.challenges = challenges;
+            m.badges.truncate(badges);
+        }
         m.rewards.truncate(self.rewards.len());
         for (r, (status, closed_at)) in m.rewards.iter_mut().zip(self.rewards) {
             (r.status, r.closed_at) = (status, closed_at);
@@ -1302,6 +1309,7 @@ impl<'p, 'm> Work<'p, 'm> {
             ));
         }
         let partner = program.partner(&event.id, p.partner.as_deref())?;
+        let ctx_partner_none = partner.is_none();
         let mut ctx = Context::new(program, &event.id, event.at, p.channel.as_deref(), p.store.as_deref(), self.m);
         ctx.partner = partner;
         let date = ctx.date;
@@ -1370,6 +1378,9 @@ impl<'p, 'm> Work<'p, 'm> {
         self.tier_purchase(event, &priced, earned.total, amount)?;
         self.m.last_purchase = self.m.last_purchase.max(Some(event.at));
         self.referral_purchase(event, amount)?;
+        if !program.spec.challenges.is_empty() && ctx_partner_none {
+            self.challenge_purchase(event, amount)?;
+        }
         // Both are below 10¹⁵ (checked by `price`), so they fit a decimal.
         let as_amount = |m: Money| Amount::from_decimal(money_to_decimal(m).unwrap_or_default());
         self.m.purchases.push(PurchaseRecord {

@@ -138,7 +138,8 @@ pub mod tier;
 mod time;
 
 pub use engagement::{
-    ActivityRule, AdjustReason, Assignment, BirthdayBonus, BirthdayWhen, Campaign, SignalSpec, Variant,
+    ActivityRule, AdjustReason, Assignment, Badge, BirthdayBonus, BirthdayWhen, Campaign, Challenge, ChallengeKind,
+    ChallengeProgress, ReferralSpec, SignalSpec, Variant,
 };
 pub use engine::{Applied, Quote, EARLIEST, LATEST};
 pub use error::{Error, Result};

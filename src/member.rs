@@ -315,6 +315,10 @@ pub struct Member {
     /// Who referred the member, until the referral qualified.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) referred_by: Option<crate::Id>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) challenges: Vec<crate::engagement::ChallengeProgress>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) badges: Vec<crate::engagement::Badge>,
     /// Members this one referred and was rewarded for: (referee, when).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub(crate) referrals: Vec<(crate::Id, DateTime<Utc>)>,
@@ -345,6 +349,8 @@ impl Member {
             rewards: Vec::new(),
             referred_by: None,
             referrals: Vec::new(),
+            challenges: Vec::new(),
+            badges: Vec::new(),
         }
     }
 
@@ -371,6 +377,28 @@ impl Member {
     /// ```
     pub fn rewards(&self) -> &[crate::reward::IssuedReward] {
         &self.rewards
+    }
+
+    /// The member's progress in the program's challenges.
+    ///
+    /// ```
+    /// # let program = loyalty::Program::from_json_str(r#"{"id":"p","currency":"EUR","time_zone":"UTC"}"#).unwrap();
+    /// let m = program.enroll("m", "2026-01-01T00:00:00Z".parse().unwrap(), Default::default()).unwrap();
+    /// assert!(m.challenges().is_empty() && m.badges().is_empty());
+    /// ```
+    pub fn challenges(&self) -> &[crate::engagement::ChallengeProgress] {
+        &self.challenges
+    }
+
+    /// Badges the member earned.
+    ///
+    /// ```
+    /// # let program = loyalty::Program::from_json_str(r#"{"id":"p","currency":"EUR","time_zone":"UTC"}"#).unwrap();
+    /// let m = program.enroll("m", "2026-01-01T00:00:00Z".parse().unwrap(), Default::default()).unwrap();
+    /// assert!(m.badges().is_empty());
+    /// ```
+    pub fn badges(&self) -> &[crate::engagement::Badge] {
+        &self.badges
     }
 
     /// Decodes a member state, refusing formats this release cannot read.

@@ -96,6 +96,9 @@ pub struct ProgramSpec {
     /// Campaigns whose members are split between variants (A/B tests).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub campaigns: Vec<Campaign>,
+    /// Challenges: targets that bring points and badges.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub challenges: Vec<crate::engagement::Challenge>,
     /// A two-sided referral bonus.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub referral: Option<crate::engagement::ReferralSpec>,
@@ -1020,6 +1023,33 @@ fn validate_engagement(spec: &ProgramSpec, rule_ids: &BTreeSet<&str>) -> Result<
         }
         if reason.expires_after.is_some_and(|p| p.count() == 0) {
             return Err(Error::invalid(format!("adjust_reasons.{code}.expires_after"), None, "must not be empty"));
+        }
+    }
+    let mut challenges = BTreeSet::new();
+    for (i, c) in spec.challenges.iter().enumerate() {
+        let path = |f: &str| format!("challenges[{i}].{f}");
+        let r = Some(c.id.as_str());
+        check_name(&path("id"), None, &c.id)?;
+        if !challenges.insert(c.id.as_str()) {
+            return Err(Error::invalid(path("id"), r, "challenge id is used twice"));
+        }
+        check_positive_amount(&path("target"), r, c.target)?;
+        check_points(&path("points"), r, c.points)?;
+        let windowed = c.kind != crate::engagement::ChallengeKind::WeeklyStreak;
+        match (windowed, c.within) {
+            (true, None) => return Err(Error::invalid(path("within"), r, "is required for count and sum challenges")),
+            (false, Some(_)) => return Err(Error::invalid(path("within"), r, "does not apply to a weekly streak")),
+            (_, Some(p)) if p.count() == 0 => return Err(Error::invalid(path("within"), r, "must not be empty")),
+            _ => {}
+        }
+        if c.kind != crate::engagement::ChallengeKind::Sum && c.target.decimal().fract() != Decimal::ZERO {
+            return Err(Error::invalid(path("target"), r, "must be a whole number for this kind"));
+        }
+        if let Some(b) = &c.badge {
+            check_name(&path("badge"), r, b)?;
+        }
+        if c.max_completions.is_some_and(|p| p.count == 0) {
+            return Err(Error::invalid(path("max_completions.count"), r, "must be at least 1"));
         }
     }
     if let Some(r) = &spec.referral {

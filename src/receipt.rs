@@ -779,6 +779,14 @@ pub enum Signal {
         /// This member.
         referee: Id,
     },
+    /// The member completed a challenge.
+    ChallengeCompleted {
+        /// The challenge id.
+        challenge: Id,
+        /// The badge it gave, if any.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        badge: Option<Id>,
+    },
     /// The member can now afford a reward they may take.
     RewardUnlocked {
         /// The reward id.

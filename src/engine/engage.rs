@@ -212,4 +212,83 @@ impl Work<'_, '_> {
         self.m.referrals.push((Id::from(referee), event.at));
         self.bonus(spec.referrer_points, event.at, &Id::from("referral"), &format!("Referral of {referee}"))
     }
+
+    /// A purchase worth `amount` counts for every challenge.
+    pub(super) fn challenge_purchase(&mut self, event: &Event, amount: crate::number::Money) -> Result<()> {
+        use crate::engagement::{ChallengeKind, ChallengeProgress};
+        let program = self.program;
+        if self.undo.challenges.is_none() {
+            self.undo.challenges = Some((self.m.challenges.clone(), self.m.badges.len()));
+        }
+        let money = crate::number::money_to_decimal(amount).unwrap_or_default();
+        let date = self.event_at.local(program.zone).date();
+        for c in &program.spec.challenges {
+            let i = match self.m.challenges.iter().position(|p| p.id.as_str() == c.id) {
+                Some(i) => i,
+                None => {
+                    self.m.challenges.push(ChallengeProgress {
+                        id: Id::from(c.id.as_str()),
+                        hits: Vec::new(),
+                        streak: None,
+                        completed: Vec::new(),
+                        total: 0,
+                    });
+                    self.m.challenges.len() - 1
+                }
+            };
+            // A capped challenge stops counting until its next period.
+            if let Some(limit) = c.max_completions {
+                let p = &self.m.challenges[i];
+                let done = match limit.per {
+                    crate::reward::Per::Ever => p.total as usize,
+                    per => p.completed.iter().filter(|at| per.same(local_date(program.zone, **at), date)).count(),
+                };
+                if done >= limit.count as usize {
+                    continue;
+                }
+            }
+            let p = &mut self.m.challenges[i];
+            let reached = match c.kind {
+                ChallengeKind::Count | ChallengeKind::Sum => {
+                    let value = if c.kind == ChallengeKind::Count { rust_decimal::Decimal::ONE } else { money };
+                    let oldest = c.within.and_then(|w| w.before(event.at, program.zone));
+                    p.hits.retain(|(at, _)| oldest.is_none_or(|o| *at > o));
+                    p.hits.push((event.at, crate::Amount::from_decimal(value.normalize())));
+                    let sum = p.hits.iter().fold(rust_decimal::Decimal::ZERO, |s, h| s.saturating_add(h.1.decimal()));
+                    sum >= c.target.decimal()
+                }
+                ChallengeKind::WeeklyStreak => {
+                    let monday = date - chrono::Duration::days(i64::from(date.weekday().num_days_from_monday()));
+                    let length = match p.streak {
+                        Some((last, n)) if last == monday => n,
+                        Some((last, n)) if last + chrono::Duration::days(7) == monday => n + 1,
+                        _ => 1,
+                    };
+                    p.streak = Some((monday, length));
+                    rust_decimal::Decimal::from(length) >= c.target.decimal()
+                }
+            };
+            if !reached {
+                continue;
+            }
+            p.hits.clear();
+            if let Some((monday, _)) = p.streak {
+                p.streak = Some((monday, 0));
+            }
+            p.completed.push(event.at);
+            p.total += 1;
+            let year_ago = event.at - chrono::Duration::days(367);
+            p.completed.retain(|at| *at >= year_ago);
+            let name = if c.name.is_empty() { &c.id } else { &c.name };
+            self.bonus(c.points, event.at, &Id::from(c.id.as_str()), name)?;
+            let badge = c.badge.as_deref().map(Id::from);
+            if let Some(b) = &badge {
+                if !self.m.badges.iter().any(|x| x.id == *b) {
+                    self.m.badges.push(crate::engagement::Badge { id: b.clone(), at: event.at });
+                }
+            }
+            self.signals.push(Signal::ChallengeCompleted { challenge: Id::from(c.id.as_str()), badge });
+        }
+        Ok(())
+    }
 }
