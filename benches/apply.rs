@@ -66,10 +66,14 @@ id = "rewards"
 min_points = 25
 "#;
 
-/// The same program with Gold as a real tier level: 300 points earned in a
-/// rolling 12 months, ×1.2 (the implicit rule `tier:gold`), points that never
-/// expire while Gold. The bench member's ten earlier purchases earn 300
-/// points, so it is Gold.
+/// The same program with Gold as a real tier level (300 points earned in a
+/// rolling 12 months, ×1.2 as the implicit rule `tier:gold`, points that never
+/// expire while Gold), a challenge (30 purchases in 30 days → 300 points) and
+/// birthday rules (×2 in the birthday month, 150 points on the day). The
+/// bench member's ten earlier purchases earn 300 points, so it is Gold; its
+/// birthday is in March, so the birthday rules are checked and do not apply,
+/// and the challenge counts every purchase without completing (the member
+/// keeps the same ten lots as the issue-1 bench member).
 fn tier_program() -> String {
     let attribute_rule = "[[earn]]\nid = \"gold\"\nkind = \"multiplier\"\nfactor = \"1.2\"\napplies_to = [\"base\"]\nwhen.attributes = { tier = \"gold\" }\n";
     assert!(PROGRAM.contains(attribute_rule));
@@ -85,6 +89,23 @@ id = "gold"
 min = "300"
 multiplier = "1.2"
 points_never_expire = true
+
+[[challenges]]
+id = "thirty-in-30"
+kind = "count"
+target = "30"
+within = { days = 30 }
+points = 300
+
+[birthday]
+points = 150
+
+[[earn]]
+id = "birthday-month"
+kind = "multiplier"
+factor = "2"
+applies_to = ["base"]
+when.birthday = "month"
 "#
 }
 
@@ -141,6 +162,7 @@ fn setup_with(text: &str) -> (Program, Member, Event, Basket) {
     let program = Program::from_toml_str(text).expect("bench program");
     let mut profile = loyalty::Profile::default();
     profile.attributes.insert("tier".into(), "gold".into());
+    profile.birth_date = "1990-03-10".parse().ok();
     let mut member = program.enroll("m-1", "2026-06-01T09:00:00Z".parse().unwrap(), profile).unwrap();
     // A member with history: 10 open lots and some remembered events.
     for i in 0..10 {
@@ -203,7 +225,7 @@ fn bench(c: &mut Criterion) {
     assert_eq!(tiered.quote(&gold, &basket, at).unwrap().points, by_tier);
     let mut g = gold.clone();
     assert_eq!(tiered.apply(&mut g, &event).unwrap().receipt.total(loyalty::EntryKind::Earn), by_tier);
-    let mut group = c.benchmark_group("tiers");
+    let mut group = c.benchmark_group("tiers, a challenge and birthday rules");
     group.bench_function("apply, Gold by attribute", |b| {
         b.iter_batched_ref(|| member.clone(), |m| program.apply(m, black_box(&event)).unwrap(), BatchSize::SmallInput)
     });

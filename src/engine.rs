@@ -93,6 +93,8 @@ struct Work<'p, 'm> {
     enrolled_on: Option<NaiveDate>,
     /// Birthday bonuses up to this instant have been credited.
     bonus_clock: DateTime<Utc>,
+    /// The start of the next birthday after `bonus_clock`, once worked out.
+    next_birthday: Option<Option<DateTime<Utc>>>,
     /// Shared counters to take from once every other check passed.
     counter_takes: Vec<rewards::CounterTake>,
     /// Shared counters to give back (cancelled rewards).
@@ -926,6 +928,7 @@ impl<'p, 'm> Work<'p, 'm> {
             tier_clock: clock,
             enrolled_on: None,
             bonus_clock: clock,
+            next_birthday: None,
             counter_takes: Vec::new(),
             counter_gives: Vec::new(),
             available_before,

@@ -116,6 +116,22 @@ impl Work<'_, '_> {
         if upto <= self.bonus_clock {
             return Ok(());
         }
+        // The next birthday after the clock, worked out once per event.
+        let next = match self.next_birthday {
+            Some(next) => next,
+            None => {
+                let year = local_date(program.zone, self.bonus_clock).year();
+                let next = (year..=year.saturating_add(1))
+                    .filter_map(|y| birthday_in(birth, y).and_then(|d| start_of_day(program.zone, d)))
+                    .find(|at| *at > self.bonus_clock);
+                self.next_birthday = Some(next);
+                next
+            }
+        };
+        if next.is_none_or(|n| n > upto) {
+            return Ok(());
+        }
+        self.next_birthday = None;
         let from = self.bonus_clock;
         self.bonus_clock = upto;
         let (first, last) = (local_date(program.zone, from).year(), local_date(program.zone, upto).year());
@@ -251,7 +267,7 @@ impl Work<'_, '_> {
             let reached = match c.kind {
                 ChallengeKind::Count | ChallengeKind::Sum => {
                     let value = if c.kind == ChallengeKind::Count { rust_decimal::Decimal::ONE } else { money };
-                    let oldest = c.within.and_then(|w| w.before(event.at, program.zone));
+                    let oldest = c.within.and_then(|w| w.before_in(self.event_at, program.zone)).map(|m| m.utc);
                     p.hits.retain(|(at, _)| oldest.is_none_or(|o| *at > o));
                     p.hits.push((event.at, crate::Amount::from_decimal(value.normalize())));
                     let sum = p.hits.iter().fold(rust_decimal::Decimal::ZERO, |s, h| s.saturating_add(h.1.decimal()));
