@@ -135,6 +135,26 @@ fn zero() -> crate::Amount {
     crate::Amount::ZERO
 }
 
+/// Points for joining: credited by the `enroll` event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignupBonus {
+    /// Points (units).
+    pub points: Points,
+    /// A name for people. Default "Welcome bonus".
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub name: String,
+    /// The bonus expires this long after enrolment, instead of by the
+    /// program's expiry policy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_after: Option<Period>,
+    /// The bonus pays only for the first order: what is left of it when the
+    /// member's first purchase is recorded is forfeited then (held points
+    /// stay for their capture).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub first_order_only: bool,
+}
+
 /// What a challenge counts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

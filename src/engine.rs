@@ -1009,7 +1009,8 @@ impl<'p, 'm> Work<'p, 'm> {
         self.catch_up(clock)?;
         self.m.clock = clock;
         match &event.kind {
-            EventKind::Enroll(_) | EventKind::Advance => {}
+            EventKind::Enroll(_) => self.signup(event)?,
+            EventKind::Advance => {}
             EventKind::Purchase(p) => self.purchase(event, p)?,
             EventKind::Return(r) => self.return_(event, r)?,
             EventKind::Hold(h) => self.hold(event, h)?,
@@ -1271,6 +1272,7 @@ impl<'p, 'm> Work<'p, 'm> {
             source: self.id.clone(),
             origin,
             partner: None,
+            first_order_only: false,
         });
         seq
     }
@@ -1379,6 +1381,9 @@ impl<'p, 'm> Work<'p, 'm> {
         }
         let amount: Money = priced.iter().map(|p| p.amount).sum();
         self.tier_purchase(event, &priced, earned.total, amount)?;
+        if self.m.last_purchase.is_none() {
+            self.first_order_done(event)?;
+        }
         self.m.last_purchase = self.m.last_purchase.max(Some(event.at));
         self.referral_purchase(event, amount)?;
         if !program.spec.challenges.is_empty() && ctx_partner_none {

@@ -51,6 +51,9 @@ pub struct Lot {
     /// The partner whose purchase earned the lot, for settlement.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub partner: Option<crate::Id>,
+    /// A welcome bonus that pays only for the first order.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub first_order_only: bool,
 }
 
 /// How a lot came to be.

@@ -87,6 +87,9 @@ pub struct ProgramSpec {
     /// Limits and expiry of credits by reason code (`adjust_reasons.goodwill`).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub adjust_reasons: BTreeMap<String, AdjustReason>,
+    /// Points for joining.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signup: Option<crate::engagement::SignupBonus>,
     /// Points on the member's birthday.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub birthday: Option<BirthdayBonus>,
@@ -1060,6 +1063,12 @@ fn validate_engagement(spec: &ProgramSpec, rule_ids: &BTreeSet<&str>) -> Result<
         }
         if r.max_per_referrer.is_some_and(|p| p.count == 0) {
             return Err(Error::invalid("referral.max_per_referrer.count", None, "must be at least 1"));
+        }
+    }
+    if let Some(b) = &spec.signup {
+        check_points("signup.points", None, b.points)?;
+        if b.expires_after.is_some_and(|p| p.count() == 0) {
+            return Err(Error::invalid("signup.expires_after", None, "must not be empty"));
         }
     }
     if let Some(b) = &spec.birthday {

@@ -82,8 +82,9 @@ fn birthday_month_doubles_and_the_birthday_brings_150_at_local_midnight() {
     let mut m = member(&p, "b");
     // 2027 is a common year: the 29 February birthday is on 28 February,
     // starting 2027-02-28 00:00 MSK = 2027-02-27T21:00Z.
+    // (On the way, the unused welcome bonus expired, 30 days after sign-up.)
     let r = ok(&p, &mut m, advance("a1", "2027-02-27T20:59:59Z"));
-    assert!(r.entries.is_empty());
+    assert_eq!(r.entries.iter().map(|e| (e.kind, e.points)).collect::<Vec<_>>(), [(EntryKind::Expire, -200)]);
     // An order on 27 Feb (birthday month): 1 000 → 50 base + 50 birthday month = 100.
     let r = ok(&p, &mut m, order("o1", "2027-02-27T20:59:59Z", "1000"));
     assert_eq!(r.total(EntryKind::Earn), 100);
@@ -236,19 +237,21 @@ fn goodwill_is_capped_at_500_a_month_and_expires_in_90_days() {
     let r = ok(&p, &mut m, goodwill("g1", "2026-03-05T10:00:00Z", 300));
     assert_eq!(r.total(EntryKind::Adjust), 300);
     // 90 days after 5 Mar 13:00 MSK: 3 Jun 13:00 MSK.
-    assert_eq!(m.lots()[0].expires_at, Some(at("2026-06-03T10:00:00Z")));
+    let goodwill_lot = m.lots().iter().find(|l| l.origin == loyalty::LotOrigin::Adjust).unwrap();
+    assert_eq!(goodwill_lot.expires_at, Some(at("2026-06-03T10:00:00Z")));
     // 300 more in March: only 200 fit under 500.
     let r = ok(&p, &mut m, goodwill("g2", "2026-03-20T10:00:00Z", 300));
     assert_eq!(r.total(EntryKind::Adjust), 200);
     assert_eq!(r.notes, ["goodwill: 200 of 300 points credited, the limit of 500 a month is reached"]);
     // Nothing left in March: the event succeeds, credits nothing, and says so.
     let r = ok(&p, &mut m, goodwill("g3", "2026-03-31T10:00:00Z", 100));
-    assert!(r.entries.is_empty());
+    assert!(r.entries.iter().all(|e| e.kind != EntryKind::Adjust));
+    assert_eq!(r.notes, ["goodwill: 0 of 100 points credited, the limit of 500 a month is reached"]);
     // April: a new month.
     let r = ok(&p, &mut m, goodwill("g4", "2026-04-01T10:00:00Z", 100));
     assert_eq!(r.total(EntryKind::Adjust), 100);
-    // Goodwill is credited, not earned.
-    assert_eq!((m.totals().credited, m.totals().earned), (600, 0));
+    // Goodwill is credited, not earned (the 200 earned are the welcome bonus).
+    assert_eq!((m.totals().credited, m.totals().earned), (600, 200));
     // Other reasons have no cap.
     let r = ok(
         &p,
@@ -323,4 +326,38 @@ fn a_referrer_is_rewarded_for_at_most_ten_referrals_a_calendar_year() {
 
 fn m_available(m: &Member) -> i64 {
     m.balances().available
+}
+
+#[test]
+fn the_welcome_bonus_pays_only_for_the_first_order_within_30_days() {
+    let p = program();
+    // Enrolled 1 Mar 10:00 MSK: 200 points, expiring 31 Mar 10:00 MSK (07:00Z).
+    let mut a = member(&p, "w1");
+    assert_eq!(a.balances().available, 200);
+    assert_eq!(a.lots()[0].expires_at, Some(at("2026-03-31T07:00:00Z")));
+    // Paid with it: hold 200 for the first order, the order, then the capture.
+    ok(&p, &mut a, json!({"id": "h1", "at": "2026-03-05T10:00:00Z", "type": "hold", "points": 200, "order": "o1"}));
+    let mut first = order("o1", "2026-03-05T10:01:00Z", "1000");
+    first["order"] = json!("o1");
+    let r = ok(&p, &mut a, first);
+    assert!(r.entries.iter().all(|e| e.kind != EntryKind::Expire), "held points are not forfeited");
+    let r = ok(&p, &mut a, json!({"id": "c1", "at": "2026-03-05T10:02:00Z", "type": "capture", "hold": "h1"}));
+    assert_eq!(r.total(EntryKind::Burn), -200);
+    // Not used: the first order forfeits it, and says why.
+    let mut b = member(&p, "w2");
+    let r = ok(&p, &mut b, order("o1", "2026-03-05T10:00:00Z", "1000"));
+    let forfeit: Vec<_> = r.entries.iter().filter(|e| e.kind == EntryKind::Expire).collect();
+    assert_eq!(forfeit.len(), 1);
+    assert_eq!(
+        (forfeit[0].points, forfeit[0].reason.as_str()),
+        (-200, "welcome bonus: usable only on the first order")
+    );
+    assert_eq!(r.balances.available, 50);
+    // No order in 30 days: it expires then.
+    let mut c = member(&p, "w3");
+    let r = ok(&p, &mut c, advance("a1", "2026-04-01T00:00:00Z"));
+    assert_eq!(
+        r.entries.iter().map(|e| (e.kind, e.points, e.at)).collect::<Vec<_>>(),
+        [(EntryKind::Expire, -200, at("2026-03-31T07:00:00Z"))]
+    );
 }

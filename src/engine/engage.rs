@@ -31,11 +31,59 @@ impl Work<'_, '_> {
     fn bonus(&mut self, points: Points, at: DateTime<Utc>, rule: &Id, name: &str) -> Result<()> {
         let moment = self.moment(at);
         let expires_at = self.program.expiry(moment, moment)?;
+        self.bonus_until(points, at, rule, name, expires_at)
+    }
+
+    /// [`Work::bonus`] with its own expiry.
+    fn bonus_until(
+        &mut self,
+        points: Points,
+        at: DateTime<Utc>,
+        rule: &Id,
+        name: &str,
+        expires_at: Option<DateTime<Utc>>,
+    ) -> Result<()> {
         let seq = self.new_lot(points, at, at, expires_at, LotOrigin::Bonus);
         let reason = Text::from(format!("{name}: +{}", self.pts(points)));
         self.post(EntryKind::Earn, points, at, Some(seq), Some(rule), reason.clone());
         self.explanations.push(Explanation { rule: rule.clone(), points, text: reason });
         self.m.totals.earned = add(self.m.totals.earned, points, "earned points")?;
+        Ok(())
+    }
+
+    /// The `enroll` event: the welcome bonus.
+    pub(super) fn signup(&mut self, event: &Event) -> Result<()> {
+        let program = self.program;
+        let Some(s) = &program.spec.signup else { return Ok(()) };
+        let expires_at = match s.expires_after {
+            Some(p) => Some(p.after(event.at, program.zone).ok_or_else(|| Error::overflow("an expiry instant"))?),
+            None => {
+                let m = self.moment(event.at);
+                program.expiry(m, m)?
+            }
+        };
+        let name = if s.name.is_empty() { "Welcome bonus" } else { &s.name };
+        self.bonus_until(s.points, event.at, &Id::from("signup"), name, expires_at)?;
+        if let Some(lot) = self.m.lots.last_mut() {
+            lot.first_order_only = s.first_order_only;
+        }
+        Ok(())
+    }
+
+    /// The member's first purchase: a first-order-only bonus left unused is forfeited.
+    pub(super) fn first_order_done(&mut self, event: &Event) -> Result<()> {
+        for i in 0..self.m.lots.len() {
+            let lot = &mut self.m.lots[i];
+            let gone = lot.remaining - lot.held;
+            if !lot.first_order_only || gone <= 0 {
+                continue;
+            }
+            lot.remaining -= gone;
+            let seq = lot.seq;
+            self.m.totals.expired = add(self.m.totals.expired, gone, "expired points")?;
+            let reason = Text::from_static("welcome bonus: usable only on the first order");
+            self.post(EntryKind::Expire, -gone, event.at, Some(seq), None, reason);
+        }
         Ok(())
     }
 
