@@ -279,6 +279,11 @@ fn context_matches(rule: &CompiledEarn, ctx: &Context<'_>) -> bool {
     if w.time_of_day.is_some_and(|t| !t.contains(ctx.time)) {
         return false;
     }
+    if let Some(c) = &w.chosen {
+        if !ctx.member.chosen.iter().any(|(p, d)| p.as_str() == c && *d == ctx.date) {
+            return false;
+        }
+    }
     for v in &w.variants {
         let in_variant = v.split_once('/').is_some_and(|(c, v)| ctx.program_variant(c) == Some(v));
         if !in_variant {

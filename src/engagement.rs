@@ -155,6 +155,29 @@ pub struct SignupBonus {
     pub first_order_only: bool,
 }
 
+/// A promotion members choose for themselves ("pick your Double-Points
+/// day"): a `choose_promotion` event names the local date, and earn rules
+/// with `when.chosen = "<id>"` apply on it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChosenPromotion {
+    /// Promotion id.
+    pub id: String,
+    /// A name for people; defaults to the id.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub name: String,
+    /// Only members at these tier levels may choose it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tiers: Vec<String>,
+    /// At most this many chosen days in a period (counted by the chosen date). Default once a month.
+    #[serde(default = "once_a_month")]
+    pub max: crate::reward::PerPeriod,
+}
+
+fn once_a_month() -> crate::reward::PerPeriod {
+    crate::reward::PerPeriod { count: 1, per: crate::reward::Per::Month }
+}
+
 /// What a challenge counts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -133,6 +133,7 @@ struct Undo<'p> {
     last_purchase: Option<DateTime<Utc>>,
     referred_by: Option<Id>,
     referrals: usize,
+    chosen: usize,
     /// Challenge progress and badges, for programs with challenges.
     challenges: Option<(Vec<crate::engagement::ChallengeProgress>, usize)>,
     purchases: usize,
@@ -165,6 +166,7 @@ impl<'p> Undo<'p> {
             last_purchase: m.last_purchase,
             referred_by: m.referred_by.clone(),
             referrals: m.referrals.len(),
+            chosen: m.chosen.len(),
             challenges: None,
             purchases: m.purchases.len(),
             purchases_changed: Vec::new(),
@@ -215,6 +217,7 @@ impl<'p> Undo<'p> {
         m.last_purchase = self.last_purchase;
         m.referred_by = self.referred_by;
         m.referrals.truncate(self.referrals);
+        m.chosen.truncate(self.chosen);
         if let Some((challenges, badges)) = self.challenges {
             m.challenges = challenges;
             m.badges.truncate(badges);
@@ -1028,6 +1031,7 @@ impl<'p, 'm> Work<'p, 'm> {
             EventKind::UseReward(u) => self.use_reward(event, u)?,
             EventKind::CancelReward(c) => self.cancel_reward(event, c)?,
             EventKind::ReferralReward(r) => self.referral_reward(event, &r.referee)?,
+            EventKind::ChoosePromotion(c) => self.choose_promotion(event, c)?,
         }
         self.tier_settle(event);
         // A late event may have made a lot that is already due to activate or expire.
@@ -1921,6 +1925,9 @@ impl<'p, 'm> Work<'p, 'm> {
         // year count them; `ever` limits keep their own counter).
         let year_ago = clock.utc.checked_sub_signed(chrono::Duration::days(367)).unwrap_or(clock.utc);
         self.m.rewards.retain(|r| r.closed_at.is_none_or(|c| c >= year_ago));
+        // Chosen days count against limits per day, month or year.
+        let chosen_from = oldest - chrono::Duration::days(400);
+        self.m.chosen.retain(|(_, d)| *d >= chosen_from);
     }
 }
 

@@ -83,6 +83,8 @@ pub enum EventKind {
     UseReward(UseReward),
     /// Cancel an issued reward.
     CancelReward(CancelReward),
+    /// The member chooses the day of a promotion (`promotions`).
+    ChoosePromotion(ChoosePromotion),
     /// Reward a referrer for a member they referred (after that member's
     /// receipt carried a `referral_qualified` signal).
     ReferralReward(ReferralReward),
@@ -112,6 +114,7 @@ impl EventKind {
             EventKind::UseReward(_) => "use_reward",
             EventKind::CancelReward(_) => "cancel_reward",
             EventKind::ReferralReward(_) => "referral_reward",
+            EventKind::ChoosePromotion(_) => "choose_promotion",
         }
     }
 }
@@ -386,6 +389,22 @@ pub struct UseReward {
 pub struct ReferralReward {
     /// The referred member.
     pub referee: String,
+}
+
+/// The body of a `choose_promotion` event.
+///
+/// ```
+/// let e = loyalty::Event::from_json_str(r#"{"id":"ch1","at":"2026-12-01T10:00:00Z",
+///   "type":"choose_promotion","promotion":"double-day","date":"2026-12-20"}"#).unwrap();
+/// assert_eq!(e.kind.name(), "choose_promotion");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChoosePromotion {
+    /// The promotion id.
+    pub promotion: String,
+    /// The local date chosen: the event's own date or later.
+    pub date: NaiveDate,
 }
 
 /// The body of a `cancel_reward` event.

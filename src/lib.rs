@@ -139,7 +139,7 @@ mod time;
 
 pub use engagement::{
     ActivityRule, AdjustReason, Assignment, Badge, BirthdayBonus, BirthdayWhen, Campaign, Challenge, ChallengeKind,
-    ChallengeProgress, ReferralSpec, SignalSpec, SignupBonus, Variant,
+    ChallengeProgress, ChosenPromotion, ReferralSpec, SignalSpec, SignupBonus, Variant,
 };
 pub use engine::{Applied, Quote, EARLIEST, LATEST};
 pub use error::{Error, Result};

@@ -322,6 +322,9 @@ pub struct Member {
     pub(crate) challenges: Vec<crate::engagement::ChallengeProgress>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub(crate) badges: Vec<crate::engagement::Badge>,
+    /// Days the member chose for promotions: (promotion, local date).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) chosen: Vec<(crate::Id, NaiveDate)>,
     /// Members this one referred and was rewarded for: (referee, when).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub(crate) referrals: Vec<(crate::Id, DateTime<Utc>)>,
@@ -354,6 +357,7 @@ impl Member {
             referrals: Vec::new(),
             challenges: Vec::new(),
             badges: Vec::new(),
+            chosen: Vec::new(),
         }
     }
 

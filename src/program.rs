@@ -87,6 +87,9 @@ pub struct ProgramSpec {
     /// Limits and expiry of credits by reason code (`adjust_reasons.goodwill`).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub adjust_reasons: BTreeMap<String, AdjustReason>,
+    /// Promotions members choose for themselves.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub promotions: Vec<crate::engagement::ChosenPromotion>,
     /// Points for joining.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub signup: Option<crate::engagement::SignupBonus>,
@@ -349,6 +352,9 @@ pub struct Conditions {
     /// to the program's own purchases only.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub partners: Vec<String>,
+    /// Only on a day the member chose for this promotion (`promotions`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chosen: Option<String>,
     /// Only for members in one of these campaign variants (`"spring/b"`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub variants: Vec<String>,
@@ -1065,6 +1071,22 @@ fn validate_engagement(spec: &ProgramSpec, rule_ids: &BTreeSet<&str>) -> Result<
             return Err(Error::invalid("referral.max_per_referrer.count", None, "must be at least 1"));
         }
     }
+    let mut promotions = BTreeSet::new();
+    for (i, p) in spec.promotions.iter().enumerate() {
+        let r = Some(p.id.as_str());
+        check_name(&format!("promotions[{i}].id"), None, &p.id)?;
+        if !promotions.insert(p.id.as_str()) {
+            return Err(Error::invalid(format!("promotions[{i}].id"), r, "promotion id is used twice"));
+        }
+        for (j, t) in p.tiers.iter().enumerate() {
+            if !spec.tiers.as_ref().is_some_and(|tiers| tiers.levels.iter().any(|l| &l.id == t)) {
+                return Err(Error::invalid(format!("promotions[{i}].tiers[{j}]"), r, format!("no tier level '{t}'")));
+            }
+        }
+        if p.max.count == 0 {
+            return Err(Error::invalid(format!("promotions[{i}].max.count"), r, "must be at least 1"));
+        }
+    }
     if let Some(b) = &spec.signup {
         check_points("signup.points", None, b.points)?;
         if b.expires_after.is_some_and(|p| p.count() == 0) {
@@ -1361,6 +1383,15 @@ fn validate_earn(spec: &ProgramSpec, i: usize, rule: &EarnRule, known: &BTreeSet
                 format!("{path}.when.time_of_day"),
                 r,
                 format!("empty window: from {} until {}", t.from, t.until),
+            ));
+        }
+    }
+    if let Some(c) = &w.chosen {
+        if !spec.promotions.iter().any(|p| &p.id == c) {
+            return Err(Error::invalid(
+                format!("{path}.when.chosen"),
+                r,
+                format!("no promotion '{c}' in `promotions`"),
             ));
         }
     }

@@ -1276,3 +1276,38 @@ fn an_issued_reward_is_used_once_or_expires_after_thirty_days() {
     let err = fail(&p, &mut m, &take("b1", "2027-01-04T02:00:00Z", "breakfast"));
     assert!(matches!(err, Error::InsufficientPoints { requested: 200, available: 100, .. }), "{err:?}");
 }
+
+#[test]
+fn a_gold_member_chooses_one_double_points_day_a_month() {
+    let p = program();
+    let choose = |id: &str, at: &str, date: &str| {
+        ev(json!({"id": id, "at": at, "type": "choose_promotion", "promotion": "double-day", "date": date}))
+    };
+    // Green members cannot choose it.
+    let mut green = member(&p, "dd-green");
+    let err = fail(&p, &mut green, &choose("ch0", "2026-12-02T07:00:00Z", "2026-12-20"));
+    assert!(err.to_string().contains("only for gold; the member is green"), "{err}");
+    let mut m = gold_member(&p, "dd-gold");
+    let r = ok(&p, &mut m, &choose("ch1", "2026-12-16T07:00:00Z", "2026-12-20"));
+    assert_eq!(r.notes, ["Double-Points day chosen for 2026-12-20"]);
+    // A second day in December is refused; a day in the past too.
+    let err = fail(&p, &mut m, &choose("ch2", "2026-12-16T08:00:00Z", "2026-12-27"));
+    assert!(err.to_string().contains("already chosen 1 time(s) that month"), "{err}");
+    let err = fail(&p, &mut m, &choose("ch3", "2026-12-16T08:00:00Z", "2026-12-15"));
+    assert!(err.to_string().contains("before the event's date"), "{err}");
+    // Sun 20 Dec, 12:00 MSK, 1 000 RUB of food: base 100, Double-Points day +100, Gold +20 = 220.
+    let r = ok(&p, &mut m, &purchase("dd1", "2026-12-20T09:00:00Z", &[("cake", "food", "10", "100")]));
+    assert_eq!(
+        r.explanations,
+        vec![
+            explanation("base", 100, "1 point per 10 RUB: +100"),
+            explanation("double-day", 100, "Double-Points day: +100"),
+            explanation("tier:gold", 20, "Gold ×1.2: +20"),
+        ]
+    );
+    // The next day is an ordinary day: 100 + 20.
+    let r = ok(&p, &mut m, &purchase("dd2", "2026-12-21T09:00:00Z", &[("cake", "food", "10", "100")]));
+    assert_eq!(r.total(EntryKind::Earn), 120);
+    // January: a new choice.
+    ok(&p, &mut m, &choose("ch4", "2026-12-22T07:00:00Z", "2027-01-05"));
+}

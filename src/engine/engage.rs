@@ -355,4 +355,52 @@ impl Work<'_, '_> {
         }
         Ok(())
     }
+
+    /// A `choose_promotion` event: the member picks the day.
+    pub(super) fn choose_promotion(&mut self, event: &Event, c: &crate::event::ChoosePromotion) -> Result<()> {
+        let program = self.program;
+        let promo = program.spec.promotions.iter().find(|p| p.id == c.promotion).ok_or_else(|| Error::NotFound {
+            event: event.id.clone(),
+            what: "promotion",
+            id: c.promotion.clone(),
+        })?;
+        let today = self.event_at.local(program.zone).date();
+        if c.date < today {
+            return Err(Error::event(&event.id, "date", format!("{} is before the event's date {today}", c.date)));
+        }
+        if !promo.tiers.is_empty() {
+            let tiers = program.tiers.as_ref().map(|t| (t, t.level_after(&self.m.tier, self.m.clock)));
+            let at = tiers.map(|(t, level)| t.id(level).to_string()).unwrap_or_default();
+            if !promo.tiers.iter().any(|t| *t == at) {
+                return Err(Error::event(
+                    &event.id,
+                    "promotion",
+                    format!("'{}' is only for {}; the member is {at}", promo.id, promo.tiers.join(", ")),
+                ));
+            }
+        }
+        let taken =
+            self.m.chosen.iter().filter(|(p, d)| p.as_str() == promo.id && promo.max.per.same(*d, c.date)).count();
+        if taken >= promo.max.count as usize {
+            return Err(Error::event(
+                &event.id,
+                "date",
+                format!("'{}' was already chosen {} time(s) {}", promo.id, taken, per_of(promo.max.per)),
+            ));
+        }
+        self.m.chosen.push((Id::from(promo.id.as_str()), c.date));
+        let name = if promo.name.is_empty() { &promo.id } else { &promo.name };
+        self.notes.push(format!("{name} chosen for {}", c.date));
+        Ok(())
+    }
+}
+
+/// "this month" and the like, for a period.
+fn per_of(per: crate::reward::Per) -> &'static str {
+    match per {
+        crate::reward::Per::Day => "that day",
+        crate::reward::Per::Month => "that month",
+        crate::reward::Per::Year => "that year",
+        crate::reward::Per::Ever => "ever",
+    }
 }
