@@ -371,7 +371,7 @@ impl Work<'_, '_> {
         if !promo.tiers.is_empty() {
             let tiers = program.tiers.as_ref().map(|t| (t, t.level_after(&self.m.tier, self.m.clock)));
             let at = tiers.map(|(t, level)| t.id(level).to_string()).unwrap_or_default();
-            if !promo.tiers.iter().any(|t| *t == at) {
+            if !promo.tiers.contains(&at) {
                 return Err(Error::event(
                     &event.id,
                     "promotion",
