@@ -178,6 +178,44 @@ fn once_a_month() -> crate::reward::PerPeriod {
     crate::reward::PerPeriod { count: 1, per: crate::reward::Per::Month }
 }
 
+/// Limits on transfers of points between members (family pooling).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TransferSpec {
+    /// The fewest points one transfer may move. Default 1 unit.
+    #[serde(default = "one_point")]
+    pub min_points: Points,
+    /// At most this many points sent per local calendar month.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_out_per_month: Option<Points>,
+    /// At most this many points received per local calendar month.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_in_per_month: Option<Points>,
+}
+
+fn one_point() -> Points {
+    1
+}
+
+/// A member's standing in the program.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MemberStatus {
+    /// Earns and burns.
+    #[default]
+    Active,
+    /// Neither earns nor burns until reactivated.
+    Suspended,
+    /// Gone: the remaining points were forfeited; no event applies any more.
+    Closed,
+}
+
+impl MemberStatus {
+    pub(crate) fn is_active(&self) -> bool {
+        *self == MemberStatus::Active
+    }
+}
+
 /// What a challenge counts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -18,6 +18,7 @@
 
 mod engage;
 mod rewards;
+mod status;
 mod tiering;
 
 use std::sync::Arc;
@@ -134,6 +135,7 @@ struct Undo<'p> {
     referred_by: Option<Id>,
     referrals: usize,
     chosen: usize,
+    status: crate::engagement::MemberStatus,
     /// Challenge progress and badges, for programs with challenges.
     challenges: Option<(Vec<crate::engagement::ChallengeProgress>, usize)>,
     purchases: usize,
@@ -167,6 +169,7 @@ impl<'p> Undo<'p> {
             referred_by: m.referred_by.clone(),
             referrals: m.referrals.len(),
             chosen: m.chosen.len(),
+            status: m.status,
             challenges: None,
             purchases: m.purchases.len(),
             purchases_changed: Vec::new(),
@@ -218,6 +221,7 @@ impl<'p> Undo<'p> {
         m.referred_by = self.referred_by;
         m.referrals.truncate(self.referrals);
         m.chosen.truncate(self.chosen);
+        m.status = self.status;
         if let Some((challenges, badges)) = self.challenges {
             m.challenges = challenges;
             m.badges.truncate(badges);
@@ -1006,6 +1010,7 @@ impl<'p, 'm> Work<'p, 'm> {
 
     /// Every step of the event that can fail.
     fn apply_event(&mut self, event: &Event) -> Result<()> {
+        self.status_gate(event)?;
         self.id = Id::from(event.id.as_str());
         self.event_at = Moment::with_local(event.at, event.at.with_timezone(&self.program.zone).naive_local());
         let clock = self.m.clock.max(event.at);
@@ -1032,6 +1037,11 @@ impl<'p, 'm> Work<'p, 'm> {
             EventKind::CancelReward(c) => self.cancel_reward(event, c)?,
             EventKind::ReferralReward(r) => self.referral_reward(event, &r.referee)?,
             EventKind::ChoosePromotion(c) => self.choose_promotion(event, c)?,
+            EventKind::Suspend(s) => self.set_status(event, &s.reason, crate::engagement::MemberStatus::Suspended)?,
+            EventKind::Reactivate(s) => self.set_status(event, &s.reason, crate::engagement::MemberStatus::Active)?,
+            EventKind::Close(s) => self.set_status(event, &s.reason, crate::engagement::MemberStatus::Closed)?,
+            EventKind::TransferOut(t) => self.transfer_out(event, t)?,
+            EventKind::TransferIn(t) => self.transfer_in(event, t)?,
         }
         self.tier_settle(event);
         // A late event may have made a lot that is already due to activate or expire.
@@ -1322,7 +1332,10 @@ impl<'p, 'm> Work<'p, 'm> {
         let mut ctx = Context::new(program, &event.id, event.at, p.channel.as_deref(), p.store.as_deref(), self.m);
         ctx.partner = partner;
         let date = ctx.date;
-        let earned = if program.daily_purchases_left(self.m, date) {
+        let earned = if !self.m.status.is_active() {
+            self.notes.push("no points: the member is suspended".into());
+            earn::Earned::default()
+        } else if program.daily_purchases_left(self.m, date) {
             earn::evaluate(program, &priced, &ctx, true)?
         } else {
             self.notes.push(format!(
@@ -1402,10 +1415,12 @@ impl<'p, 'm> Work<'p, 'm> {
             lot,
             amount: as_amount(amount),
             returned: Amount::ZERO,
+            // A purchase that earned nothing (a daily limit, a suspended
+            // member) still records its lines: they can be returned.
             lines: priced
                 .iter()
-                .zip(&earned.lines)
-                .map(|(p, &points)| LineRecord {
+                .zip(earned.lines.iter().copied().chain(std::iter::repeat(0)))
+                .map(|(p, points)| LineRecord {
                     quantity: Amount::from_decimal(p.line.quantity.decimal().normalize()),
                     returned: Amount::ZERO,
                     amount: as_amount(p.amount),
@@ -2043,6 +2058,7 @@ id = "mug"
 kind = "free_item"
 sku = "mug"
 cost = 4
+[transfers]
 "#,
         )
         .unwrap();
@@ -2063,6 +2079,12 @@ cost = 4
             ev(r#"{"id":"k2","at":"2026-01-03T10:00:00Z","type":"redeem_reward","reward":"mug"}"#),
             ev(r#"{"id":"k3","at":"2026-01-03T10:00:00Z","type":"use_reward","issued":"k1"}"#),
             ev(r#"{"id":"k4","at":"2026-01-03T10:00:00Z","type":"cancel_reward","issued":"k1"}"#),
+            ev(r#"{"id":"z1","at":"2026-01-03T10:00:00Z","type":"suspend","reason":"check"}"#),
+            ev(r#"{"id":"z2","at":"2026-01-03T10:00:00Z","type":"close","reason":"asked"}"#),
+            ev(r#"{"id":"z3","at":"2026-01-03T10:00:00Z","type":"transfer_out","to":"kid","points":3}"#),
+            ev(
+                r#"{"id":"z4","at":"2026-01-03T10:00:00Z","type":"transfer_in","from":"mum","points":3,"transfer":"t"}"#,
+            ),
             // The subscription lapses on 2 Feb 11:00Z: a level change on the
             // way, and the birthday on 15 Jan brings 7 points.
             ev(r#"{"id":"x1","at":"2026-03-01T00:00:00Z","type":"advance"}"#),
@@ -2080,7 +2102,8 @@ cost = 4
         // And applied for real: the third review reaches Critic; the lapse falls back to it.
         let r = p.apply(&mut m, &cases[0]).unwrap().receipt;
         assert_eq!(r.tier.as_deref(), Some("plus"));
-        let r = p.apply(&mut m, &cases[7]).unwrap().receipt;
+        let advance = cases.iter().find(|e| e.id == "x1").unwrap();
+        let r = p.apply(&mut m, advance).unwrap().receipt;
         assert_eq!(r.tier.as_deref(), Some("critic"));
         // Two reviews (w1 and w2) at 10 points each, less the mug's 4, and the birthday's 7.
         assert_eq!((m.balances().available, r.total(EntryKind::Earn)), (10 + 10 - 4 + 7, 7));

@@ -224,6 +224,19 @@ pub enum Error {
         /// Why, with numbers.
         reason: String,
     },
+    /// The member's status does not allow the event (a burn while
+    /// suspended, anything once closed).
+    #[error("event '{event}': member '{member}' is {status}: {what} refused")]
+    MemberStatus {
+        /// The event id.
+        event: String,
+        /// The member id.
+        member: String,
+        /// `suspended` or `closed`.
+        status: &'static str,
+        /// What was refused.
+        what: &'static str,
+    },
     /// A sum or product left the range the engine can represent exactly.
     #[error("arithmetic overflow computing {what}")]
     Overflow {

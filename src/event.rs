@@ -83,6 +83,16 @@ pub enum EventKind {
     UseReward(UseReward),
     /// Cancel an issued reward.
     CancelReward(CancelReward),
+    /// Suspend the member: no earning, no burning until `reactivate`.
+    Suspend(StatusChange),
+    /// End a suspension.
+    Reactivate(StatusChange),
+    /// Close the member: the remaining points are forfeited, and no later event applies.
+    Close(StatusChange),
+    /// Send points to another member (the host then applies `transfer_in` to them).
+    TransferOut(TransferOut),
+    /// Receive points another member sent.
+    TransferIn(TransferIn),
     /// The member chooses the day of a promotion (`promotions`).
     ChoosePromotion(ChoosePromotion),
     /// Reward a referrer for a member they referred (after that member's
@@ -115,6 +125,11 @@ impl EventKind {
             EventKind::CancelReward(_) => "cancel_reward",
             EventKind::ReferralReward(_) => "referral_reward",
             EventKind::ChoosePromotion(_) => "choose_promotion",
+            EventKind::Suspend(_) => "suspend",
+            EventKind::Reactivate(_) => "reactivate",
+            EventKind::Close(_) => "close",
+            EventKind::TransferOut(_) => "transfer_out",
+            EventKind::TransferIn(_) => "transfer_in",
         }
     }
 }
@@ -389,6 +404,42 @@ pub struct UseReward {
 pub struct ReferralReward {
     /// The referred member.
     pub referee: String,
+}
+
+/// The body of a `suspend`, `reactivate` or `close` event.
+///
+/// ```
+/// let e = loyalty::Event::from_json_str(
+///     r#"{"id":"s1","at":"2026-05-01T10:00:00Z","type":"suspend","reason":"fraud-check"}"#).unwrap();
+/// assert_eq!(e.kind.name(), "suspend");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StatusChange {
+    /// A reason code.
+    pub reason: String,
+}
+
+/// The body of a `transfer_out` event.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TransferOut {
+    /// The member receiving the points.
+    pub to: String,
+    /// Points to send.
+    pub points: Points,
+}
+
+/// The body of a `transfer_in` event.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TransferIn {
+    /// The member who sent them.
+    pub from: String,
+    /// Points received.
+    pub points: Points,
+    /// The sender's `transfer_out` event id.
+    pub transfer: String,
 }
 
 /// The body of a `choose_promotion` event.

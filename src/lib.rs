@@ -139,13 +139,14 @@ mod time;
 
 pub use engagement::{
     ActivityRule, AdjustReason, Assignment, Badge, BirthdayBonus, BirthdayWhen, Campaign, Challenge, ChallengeKind,
-    ChallengeProgress, ChosenPromotion, ReferralSpec, SignalSpec, SignupBonus, Variant,
+    ChallengeProgress, ChosenPromotion, MemberStatus, ReferralSpec, SignalSpec, SignupBonus, TransferSpec, Variant,
 };
 pub use engine::{Applied, Quote, EARLIEST, LATEST};
 pub use error::{Error, Result};
 pub use event::{
     Activity, Adjust, AssignTier, Basket, CancelReward, Capture, Enroll, Event, EventKind, Hold, Line, Profile,
-    Purchase, Redeem, RedeemReward, Return, ReturnLine, Subscribe, UseReward, Void, ID_LEN_MAX, LINES_MAX,
+    Purchase, Redeem, RedeemReward, Return, ReturnLine, StatusChange, Subscribe, TransferIn, TransferOut, UseReward,
+    Void, ID_LEN_MAX, LINES_MAX,
 };
 pub use member::{
     BurnRecord, DayCount, HoldRecord, HoldStatus, LineRecord, Lot, LotOrigin, Member, Processed, PurchaseRecord, Take,

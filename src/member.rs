@@ -68,6 +68,8 @@ pub enum LotOrigin {
     Refund,
     /// A bonus for something other than a purchase: an activity, a birthday.
     Bonus,
+    /// Received from another member.
+    Transfer,
 }
 
 fn is_zero(p: &Points) -> bool {
@@ -322,6 +324,8 @@ pub struct Member {
     pub(crate) challenges: Vec<crate::engagement::ChallengeProgress>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub(crate) badges: Vec<crate::engagement::Badge>,
+    #[serde(default, skip_serializing_if = "crate::engagement::MemberStatus::is_active")]
+    pub(crate) status: crate::engagement::MemberStatus,
     /// Days the member chose for promotions: (promotion, local date).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub(crate) chosen: Vec<(crate::Id, NaiveDate)>,
@@ -358,6 +362,7 @@ impl Member {
             challenges: Vec::new(),
             badges: Vec::new(),
             chosen: Vec::new(),
+            status: crate::engagement::MemberStatus::Active,
         }
     }
 
@@ -384,6 +389,17 @@ impl Member {
     /// ```
     pub fn rewards(&self) -> &[crate::reward::IssuedReward] {
         &self.rewards
+    }
+
+    /// The member's standing: active, suspended or closed.
+    ///
+    /// ```
+    /// # let program = loyalty::Program::from_json_str(r#"{"id":"p","currency":"EUR","time_zone":"UTC"}"#).unwrap();
+    /// let m = program.enroll("m", "2026-01-01T00:00:00Z".parse().unwrap(), Default::default()).unwrap();
+    /// assert_eq!(m.status(), loyalty::MemberStatus::Active);
+    /// ```
+    pub fn status(&self) -> crate::engagement::MemberStatus {
+        self.status
     }
 
     /// The member's progress in the program's challenges.

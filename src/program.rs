@@ -87,6 +87,9 @@ pub struct ProgramSpec {
     /// Limits and expiry of credits by reason code (`adjust_reasons.goodwill`).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub adjust_reasons: BTreeMap<String, AdjustReason>,
+    /// Transfers of points between members; without it, transfers are refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transfers: Option<crate::engagement::TransferSpec>,
     /// Promotions members choose for themselves.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub promotions: Vec<crate::engagement::ChosenPromotion>,
@@ -1085,6 +1088,14 @@ fn validate_engagement(spec: &ProgramSpec, rule_ids: &BTreeSet<&str>) -> Result<
         }
         if p.max.count == 0 {
             return Err(Error::invalid(format!("promotions[{i}].max.count"), r, "must be at least 1"));
+        }
+    }
+    if let Some(t) = &spec.transfers {
+        check_points("transfers.min_points", None, t.min_points)?;
+        for (field, v) in [("max_out_per_month", t.max_out_per_month), ("max_in_per_month", t.max_in_per_month)] {
+            if let Some(v) = v {
+                check_points(&format!("transfers.{field}"), None, v)?;
+            }
         }
     }
     if let Some(b) = &spec.signup {

@@ -473,6 +473,12 @@ pub enum EntryKind {
     Adjust,
     /// Points that paid off a negative balance.
     Settle,
+    /// Points forfeited when the member was closed.
+    Forfeit,
+    /// Points sent to another member.
+    TransferOut,
+    /// Points received from another member.
+    TransferIn,
 }
 
 /// One immutable ledger line. Points are signed, in point units: positive
@@ -786,6 +792,13 @@ pub enum Signal {
         /// The badge it gave, if any.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         badge: Option<Id>,
+    },
+    /// Points left this member: apply a `transfer_in` event to the receiver.
+    TransferSent {
+        /// The receiver.
+        to: Id,
+        /// Points sent.
+        points: Points,
     },
     /// The member can now afford a reward they may take.
     RewardUnlocked {

@@ -361,3 +361,21 @@ fn the_welcome_bonus_pays_only_for_the_first_order_within_30_days() {
         [(EntryKind::Expire, -200, at("2026-03-31T07:00:00Z"))]
     );
 }
+
+#[test]
+fn an_order_past_the_daily_limit_earns_nothing_but_can_still_be_returned() {
+    let p = program();
+    let mut m = member(&p, "lim");
+    for i in 0..4 {
+        ok(&p, &mut m, order(&format!("o{i}"), "2026-03-10T10:00:00Z", "1000"));
+    }
+    // The fourth earned nothing; its lines are kept, so a return of one of them works.
+    let r = ok(
+        &p,
+        &mut m,
+        json!({"id": "r1", "at": "2026-03-11T10:00:00Z", "type": "return", "purchase": "o3",
+        "lines": [{"line": 0}]}),
+    );
+    assert_eq!(r.total(EntryKind::Reverse), 0);
+    assert_eq!(m.purchases().iter().find(|p| p.event.as_str() == "o3").unwrap().lines.len(), 2);
+}

@@ -1,0 +1,160 @@
+//! Member status (suspended: no earning or burning; closed: remaining
+//! points forfeited by an entry, nothing applies any more) and transfers
+//! between members (family pooling) within monthly limits.
+
+use loyalty::{EntryKind, Error, Event, Member, MemberStatus, Program, Receipt};
+use serde_json::{json, Value};
+
+const PROGRAM: &str = r#"
+id = "family"
+currency = "EUR"
+time_zone = "Europe/Berlin"
+categories = ["x"]
+
+[[earn]]
+id = "base"
+kind = "per_amount"
+points = 1
+per = "1"
+
+[[burn]]
+id = "pay"
+
+[transfers]
+min_points = 10
+max_out_per_month = 500
+max_in_per_month = 800
+"#;
+
+fn program() -> Program {
+    Program::from_toml_str(PROGRAM).expect("the program loads")
+}
+
+fn member(p: &Program, id: &str, points: i64) -> Member {
+    let mut m = p.enroll(id, "2026-05-01T08:00:00Z".parse().unwrap(), Default::default()).unwrap();
+    if points > 0 {
+        ok(
+            p,
+            &mut m,
+            json!({"id": "seed", "at": "2026-05-01T09:00:00Z", "type": "adjust", "points": points, "reason": "seed"}),
+        );
+    }
+    m
+}
+
+fn ok(p: &Program, m: &mut Member, v: Value) -> Receipt {
+    let e = Event::from_json_str(&v.to_string()).unwrap();
+    let r = p.apply(m, &e).unwrap_or_else(|err| panic!("{}: {err}", e.id));
+    m.check_invariants().unwrap();
+    Receipt::clone(&r.receipt)
+}
+
+fn refused(p: &Program, m: &mut Member, v: Value) -> Error {
+    let e = Event::from_json_str(&v.to_string()).unwrap();
+    let before = m.to_json();
+    let err = p.apply(m, &e).expect_err("refused");
+    assert_eq!(m.to_json(), before);
+    err
+}
+
+fn buy(id: &str, at: &str) -> Value {
+    json!({"id": id, "at": at, "type": "purchase", "lines": [{"sku": "s", "category": "x", "quantity": "1", "unit_price": "40"}]})
+}
+
+#[test]
+fn a_suspended_member_neither_earns_nor_burns_until_reactivated() {
+    let p = program();
+    let mut m = member(&p, "s", 100);
+    ok(&p, &mut m, json!({"id": "su", "at": "2026-05-02T09:00:00Z", "type": "suspend", "reason": "fraud-check"}));
+    assert_eq!(m.status(), MemberStatus::Suspended);
+    let r = ok(&p, &mut m, buy("b1", "2026-05-02T10:00:00Z"));
+    assert_eq!(
+        (r.total(EntryKind::Earn), r.notes.as_slice()),
+        (0, ["no points: the member is suspended".to_owned()].as_slice())
+    );
+    let err = refused(&p, &mut m, json!({"id": "rd", "at": "2026-05-02T11:00:00Z", "type": "redeem", "points": 10}));
+    assert_eq!(err.to_string(), "event 'rd': member 's' is suspended: spending points refused");
+    ok(&p, &mut m, json!({"id": "re", "at": "2026-05-03T09:00:00Z", "type": "reactivate", "reason": "cleared"}));
+    let r = ok(&p, &mut m, buy("b2", "2026-05-03T10:00:00Z"));
+    assert_eq!(r.total(EntryKind::Earn), 40);
+    // Reactivating an active member is refused.
+    refused(&p, &mut m, json!({"id": "re2", "at": "2026-05-03T11:00:00Z", "type": "reactivate", "reason": "x"}));
+}
+
+#[test]
+fn closing_forfeits_the_points_by_an_entry_and_ends_everything() {
+    let p = program();
+    let mut m = member(&p, "c", 100);
+    ok(&p, &mut m, json!({"id": "h", "at": "2026-05-02T09:00:00Z", "type": "hold", "points": 30}));
+    let r =
+        ok(&p, &mut m, json!({"id": "cl", "at": "2026-05-02T10:00:00Z", "type": "close", "reason": "member-request"}));
+    // The hold is released, then all 100 are forfeited.
+    assert_eq!(r.total(EntryKind::Release), 30);
+    assert_eq!(r.total(EntryKind::Forfeit), -100);
+    assert_eq!((r.balances.posted, m.totals().expired), (0, 100));
+    let err = refused(&p, &mut m, buy("b1", "2026-05-03T10:00:00Z"));
+    assert_eq!(err.to_string(), "event 'b1': member 'c' is closed: every event refused");
+}
+
+#[test]
+fn transfers_move_points_within_monthly_limits() {
+    let p = program();
+    let mut mum = member(&p, "mum", 1000);
+    let mut kid = member(&p, "kid", 0);
+    let r = ok(
+        &p,
+        &mut mum,
+        json!({"id": "t1", "at": "2026-05-02T09:00:00Z", "type": "transfer_out", "to": "kid", "points": 300}),
+    );
+    assert_eq!(r.total(EntryKind::TransferOut), -300);
+    assert_eq!(
+        serde_json::to_value(&r.signals).unwrap(),
+        json!([{"type": "transfer_sent", "to": "kid", "points": 300}])
+    );
+    // The host applies the other half.
+    let r = ok(
+        &p,
+        &mut kid,
+        json!({"id": "t1-in", "at": "2026-05-02T09:00:01Z", "type": "transfer_in", "from": "mum", "points": 300, "transfer": "t1"}),
+    );
+    assert_eq!((r.total(EntryKind::TransferIn), r.balances.available), (300, 300));
+    // 300 + 250 > 500 a month out: refused; 200 fits.
+    let err = refused(
+        &p,
+        &mut mum,
+        json!({"id": "t2", "at": "2026-05-20T09:00:00Z", "type": "transfer_out", "to": "kid", "points": 250}),
+    );
+    assert!(err.to_string().contains("above 500"), "{err}");
+    ok(
+        &p,
+        &mut mum,
+        json!({"id": "t3", "at": "2026-05-20T09:00:00Z", "type": "transfer_out", "to": "kid", "points": 200}),
+    );
+    // June: a new month.
+    ok(
+        &p,
+        &mut mum,
+        json!({"id": "t4", "at": "2026-06-01T09:00:00Z", "type": "transfer_out", "to": "kid", "points": 400}),
+    );
+    assert_eq!(mum.balances().available, 1000 - 300 - 200 - 400);
+    // Oneself, too few points, more than available: refused.
+    refused(
+        &p,
+        &mut mum,
+        json!({"id": "t5", "at": "2026-06-02T09:00:00Z", "type": "transfer_out", "to": "mum", "points": 50}),
+    );
+    refused(
+        &p,
+        &mut mum,
+        json!({"id": "t6", "at": "2026-06-02T09:00:00Z", "type": "transfer_out", "to": "kid", "points": 5}),
+    );
+    let err = refused(
+        &p,
+        &mut mum,
+        json!({"id": "t7", "at": "2026-06-02T09:00:00Z", "type": "transfer_out", "to": "kid", "points": 101}),
+    );
+    assert!(matches!(err, Error::InsufficientPoints { requested: 101, available: 100, .. }), "{err:?}");
+    // Conservation holds on both sides: sent is debited, received is credited.
+    assert_eq!(mum.totals().debited, 900);
+    assert_eq!(kid.totals().credited, 300);
+}
