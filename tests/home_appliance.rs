@@ -993,3 +993,23 @@ fn a_level_assigned_by_hand_is_a_floor_until_its_end() {
     );
     assert!(err.to_string().contains("until"), "{err}");
 }
+
+#[test]
+fn goodwill_after_a_late_delivery_is_capped_shown_and_not_earned() {
+    let p = program();
+    let mut m = enroll(&p, "late");
+    let goodwill = |id: &str, when: &str, points: i64| {
+        json!({"id": id, "at": when, "type": "adjust", "points": points, "reason": "goodwill",
+               "note": "delivery two days late"})
+    };
+    let r = ok(&p, &mut m, goodwill("g1", "2026-03-05T10:00:00Z", 400));
+    // The receipt shows it as goodwill, with the note.
+    assert_eq!(r.receipt.entries[0].reason.as_str(), "goodwill: delivery two days late");
+    assert_eq!(r.receipt.entries[0].kind, EntryKind::Adjust);
+    // 400 + 400 > 500 in March: 100 credited.
+    let r = ok(&p, &mut m, goodwill("g2", "2026-03-25T10:00:00Z", 400));
+    assert_eq!(r.receipt.total(EntryKind::Adjust), 100);
+    // Credited, not earned; expiring 90 days after (3 Jun 13:00 MSK for the first).
+    assert_totals(&m, Totals { credited: 500, ..Totals::default() }, 500);
+    assert_eq!(m.lots()[0].expires_at, Some(at("2026-06-03T10:00:00Z")));
+}

@@ -1,6 +1,7 @@
 //! Partners (purchases at a partner earn at its own rate, and the lot records
-//! the partner) and A/B campaign variants (a member's variant is a fixed
-//! function of the ids, and the receipt says which).
+//! the partner), A/B campaign variants (a member's variant is a fixed
+//! function of the ids, and the receipt says which), a tier level reached by
+//! a script, and a points budget shared by two rewards.
 
 use loyalty::{EntryKind, Error, Event, Member, Program, Receipt};
 use serde_json::json;
@@ -109,4 +110,78 @@ fn a_campaign_variant_is_fixed_by_the_ids_and_named_in_the_receipt() {
     let bad = PROGRAM.replace("spring/bonus", "spring/treat");
     let err = Program::from_toml_str(&bad).unwrap_err().to_string();
     assert!(err.contains("no campaign variant 'spring/treat'"), "{err}");
+}
+
+/// A tier level reached by a script, and a reward with a shared points budget.
+#[test]
+fn a_level_reached_by_script_and_a_reward_budget_shared_by_two_rewards() {
+    let p = Program::from_toml_str(
+        r#"
+id = "misc"
+currency = "RUB"
+time_zone = "Europe/Moscow"
+categories = ["wine", "food"]
+
+[tiers]
+measure = "purchases"
+window = "calendar_year"
+[[tiers.levels]]
+id = "guest"
+[[tiers.levels]]
+id = "connoisseur"
+# Reached by any basket with 3 or more wine lines.
+script.gives = "allow"
+script.source = 'event.lines.filter(|l| l.category == "wine").len() >= 3'
+
+[[rewards]]
+id = "bottle"
+kind = "free_item"
+sku = "house-red"
+cost = 300
+budget = { counter = "spring", limit = 500, per = "month" }
+
+[[rewards]]
+id = "glass"
+kind = "free_item"
+sku = "glass"
+cost = 150
+budget = { counter = "spring", limit = 500, per = "month" }
+"#,
+    )
+    .expect("the program loads");
+    let mut m = member(&p, "script");
+    let wine = |id: &str, n: usize| {
+        let lines: Vec<_> = (0..n)
+            .map(|i| json!({"sku": format!("w{i}"), "category": "wine", "quantity": "1", "unit_price": "10"}))
+            .collect();
+        Event::from_json_str(
+            &json!({"id": id, "at": "2026-04-02T10:00:00Z", "type": "purchase", "lines": lines}).to_string(),
+        )
+        .unwrap()
+    };
+    let r = p.apply(&mut m, &wine("two", 2)).unwrap().receipt;
+    assert_eq!(r.tier.as_deref(), Some("guest"));
+    let r = p.apply(&mut m, &wine("three", 3)).unwrap().receipt;
+    assert_eq!(r.tier.as_deref(), Some("connoisseur"));
+    // Kept for the rest of 2026 and all of 2027 (keep = 1), like a level reached by the measure.
+    assert_eq!(p.tier(&m, m.clock()).unwrap().until.map(|u| u.to_rfc3339()), Some("2027-12-31T21:00:00+00:00".into()));
+
+    // The budget: 500 points a month shared by both rewards: 300 + 150 fit, another 150 does not.
+    let credit =
+        Event::from_json_str(r#"{"id":"c","at":"2026-04-03T07:00:00Z","type":"adjust","points":1000,"reason":"x"}"#)
+            .unwrap();
+    p.apply(&mut m, &credit).unwrap();
+    let mut counters = loyalty::MemoryCounters::default();
+    let take = |id: &str, reward: &str| {
+        Event::from_json_str(
+            &json!({"id": id, "at": "2026-04-03T08:00:00Z", "type": "redeem_reward", "reward": reward}).to_string(),
+        )
+        .unwrap()
+    };
+    p.apply_with(&mut m, &take("t1", "bottle"), &mut counters).unwrap();
+    p.apply_with(&mut m, &take("t2", "glass"), &mut counters).unwrap();
+    assert_eq!(counters.get("budget:spring:2026-04"), 450);
+    let err = p.apply_with(&mut m, &take("t3", "glass"), &mut counters).unwrap_err();
+    assert!(err.to_string().contains("counter 'budget:spring:2026-04' is at its limit of 500"), "{err}");
+    assert_eq!(m.balances().available, 1000 - 450);
 }
