@@ -117,6 +117,17 @@
 //!
 //! # Design notes
 //!
+//! # Beyond points
+//!
+//! * [`tier`]: levels reached by spend, points, purchases, a counter or a
+//!   script, kept for a status period, with multipliers, perks, exemption
+//!   from expiry, hand-set floors and paid subscriptions.
+//! * [`reward`]: the rewards catalog, with eligibility, per-member limits,
+//!   stock and budgets kept by the host's shared [`Counters`].
+//! * [`engagement`]: welcome and birthday bonuses, referrals, activities,
+//!   challenges and badges, member-chosen promotions, goodwill limits,
+//!   transfers, A/B campaign variants, and time signals.
+//!
 //! See `docs/design.md` in the repository for the reasons behind these
 //! choices and where they depart from the founding design.
 
