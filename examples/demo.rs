@@ -1,13 +1,15 @@
-//! The main job on built-in sample data: two sample programs, a short event
-//! log each, and every receipt explained.
+//! The main job on built-in sample data: three sample programs, a short
+//! event log each, and every receipt explained — points, tiers, rewards and
+//! the signals a host would act on.
 //!
 //! Run: `cargo run --example demo` (add `-- --json` for JSON lines).
 
-use loyalty::{format_points, Event, Program};
+use loyalty::{format_points, Event, MemoryCounters, Program};
 
-const SAMPLES: [(&str, &str); 2] = [
+const SAMPLES: [(&str, &str); 3] = [
     (include_str!("programs/corner_coffee.toml"), include_str!("data/corner_coffee.jsonl")),
     (include_str!("programs/home_appliance.toml"), include_str!("data/home_appliance.jsonl")),
+    (include_str!("programs/petshop.toml"), include_str!("data/petshop.jsonl")),
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -17,6 +19,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let scale = program.spec().points.scale;
         let events: Vec<Event> = log.lines().map(Event::from_json_str).collect::<Result<_, _>>()?;
         let (mut member, _) = program.start(&events[0])?;
+        // Stock and budgets shared between members (none are used up here).
+        let mut counters = MemoryCounters::default();
         if !json {
             println!(
                 "\n=== {} ({}, {}) — member {} ===",
@@ -27,7 +31,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             );
         }
         for event in &events[1..] {
-            let receipt = program.apply(&mut member, event)?.receipt;
+            let receipt = program.apply_with(&mut member, event, &mut counters)?.receipt;
             if json {
                 println!("{}", receipt.to_json());
                 continue;
@@ -49,6 +53,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             }
             for n in &receipt.notes {
                 println!("    note    {n}");
+            }
+            for s in &receipt.signals {
+                println!("    signal  {}", serde_json::to_string(s)?);
+            }
+            if let Some(tier) = &receipt.tier {
+                println!("    tier    {tier}");
             }
             if let Some(paid) = receipt.paid {
                 println!("    paid    {paid} {}", program.spec().currency);
