@@ -57,6 +57,10 @@ pub(crate) struct Context<'a> {
     pub(crate) partner: Option<&'a str>,
     /// The program's campaigns.
     pub(crate) campaigns: &'a [crate::engagement::Campaign],
+    /// The program's member-chosen promotions.
+    pub(crate) promotions: &'a [crate::engagement::ChosenPromotion],
+    /// The id of the member's tier level at the instant.
+    pub(crate) tier_id: Option<&'a str>,
     /// The member's tier level at the instant (0: the base level, or no tiers).
     pub(crate) tier: usize,
 }
@@ -78,6 +82,7 @@ impl<'a> Context<'a> {
     ) -> Context<'a> {
         // One conversion; the date and time are read off the local value.
         let local = at.with_timezone(&program.zone).naive_local();
+        let tier = program.tiers.as_ref().map_or(0, |t| t.level_at(&member.tier, at, local.date()));
         Context {
             event,
             local,
@@ -89,7 +94,9 @@ impl<'a> Context<'a> {
             store,
             partner: None,
             campaigns: &program.spec.campaigns,
-            tier: program.tiers.as_ref().map_or(0, |t| t.level_at(&member.tier, at, local.date())),
+            promotions: &program.spec.promotions,
+            tier_id: program.tiers.as_ref().map(|t| t.id(tier).as_str()),
+            tier,
         }
     }
 }
@@ -282,6 +289,14 @@ fn context_matches(rule: &CompiledEarn, ctx: &Context<'_>) -> bool {
     if let Some(c) = &w.chosen {
         if !ctx.member.chosen.iter().any(|(p, d)| p.as_str() == c && *d == ctx.date) {
             return false;
+        }
+        // The promotion's tiers hold on the day it is used, not only when it was chosen.
+        let tiers = ctx.promotions.iter().find(|p| &p.id == c).map_or(&[][..], |p| &p.tiers[..]);
+        if !tiers.is_empty() {
+            let level = ctx.tier_id.unwrap_or_default();
+            if !tiers.iter().any(|t| t == level) {
+                return false;
+            }
         }
     }
     for v in &w.variants {

@@ -33,6 +33,75 @@
 //! assert_eq!(receipt.explanations[0].text, "Product review: +50");
 //! ```
 
+//!
+//! Every table, in one program (each is optional):
+//!
+//! ```
+//! let program = loyalty::Program::from_toml_str(r#"
+//! id = "shop"
+//! currency = "RUB"
+//! time_zone = "Europe/Moscow"
+//! categories = ["food", "fuel"]
+//! partners = ["fuel-co"]              # purchases with "partner": "fuel-co"
+//!
+//! [signup]                            # credited by the enroll event
+//! points = 200
+//! expires_after = { days = 30 }
+//! first_order_only = true
+//!
+//! [referral]                          # enroll with "referred_by"
+//! min_order = "1000"
+//! referee_points = 300
+//! referrer_points = 300
+//! max_per_referrer = { count = 10, per = "year" }
+//!
+//! [[challenges]]
+//! id = "three-in-30"
+//! name = "3 purchases in 30 days"
+//! kind = "count"                      # or "sum", "weekly_streak"
+//! target = "3"
+//! within = { days = 30 }
+//! min_order = "100"
+//! points = 300
+//! badge = "regular"
+//! max_completions = { count = 1, per = "month" }
+//!
+//! [[promotions]]                      # a choose_promotion event picks the day
+//! id = "double-day"
+//! max = { count = 1, per = "month" }
+//!
+//! [transfers]                         # transfer_out, then transfer_in on the receiver
+//! min_points = 10
+//! max_out_per_month = 1000
+//!
+//! [[campaigns]]                       # earn rules: when.variants = ["spring/b"]
+//! id = "spring"
+//! variants = [{ id = "a" }, { id = "b", weight = 2 }]
+//!
+//! [[earn]]
+//! id = "double-day"
+//! kind = "fixed"
+//! points = 50
+//! when.chosen = "double-day"
+//!
+//! [[earn]]
+//! id = "fuel"
+//! kind = "per_amount"
+//! points = 1
+//! per = "20"
+//! when.partners = ["fuel-co"]
+//! "#).unwrap();
+//! assert_eq!(program.spec().challenges[0].id, "three-in-30");
+//! ```
+//!
+//! Facts that concern two members are two events: the referred member's
+//! receipt signals `referral_qualified` and the host applies
+//! `referral_reward` to the referrer (send it only after that signal: the
+//! referrer's state cannot check the other member's purchase); a
+//! `transfer_out` receipt signals `transfer_sent` and the host applies
+//! `transfer_in`, passing on `expires_at`. A return does not take back a
+//! referral bonus or a challenge already completed.
+
 use serde::{Deserialize, Serialize};
 
 use crate::number::Points;
@@ -249,6 +318,10 @@ pub struct Challenge {
     /// A badge the member keeps for completing it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub badge: Option<String>,
+    /// For `count` and `sum`: purchases below this amount (net of line
+    /// discounts) do not count. Default: every purchase.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_order: Option<crate::Amount>,
     /// At most this many completions in a period (then it stops counting
     /// until the next period). Default: no limit.
     #[serde(default, skip_serializing_if = "Option::is_none")]

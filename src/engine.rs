@@ -13,8 +13,8 @@
 //!    `ReturnWindowClosed`, `HoldClosed`, `BurnRefused`, `InsufficientPoints`,
 //!    `Overflow`).
 //!
-//! The event is applied to a copy of the member, which replaces the original
-//! only when everything succeeded.
+//! The event is applied in place with an undo log; on any error the member is
+//! put back exactly as it was.
 
 mod engage;
 mod rewards;
@@ -136,6 +136,7 @@ struct Undo<'p> {
     referrals: usize,
     chosen: usize,
     status: crate::engagement::MemberStatus,
+    transfers_in: usize,
     /// Challenge progress and badges, for programs with challenges.
     challenges: Option<(Vec<crate::engagement::ChallengeProgress>, usize)>,
     purchases: usize,
@@ -170,6 +171,7 @@ impl<'p> Undo<'p> {
             referrals: m.referrals.len(),
             chosen: m.chosen.len(),
             status: m.status,
+            transfers_in: m.transfers_in.len(),
             challenges: None,
             purchases: m.purchases.len(),
             purchases_changed: Vec::new(),
@@ -222,6 +224,7 @@ impl<'p> Undo<'p> {
         m.referrals.truncate(self.referrals);
         m.chosen.truncate(self.chosen);
         m.status = self.status;
+        m.transfers_in.truncate(self.transfers_in);
         if let Some((challenges, badges)) = self.challenges {
             m.challenges = challenges;
             m.badges.truncate(badges);
@@ -1943,6 +1946,8 @@ impl<'p, 'm> Work<'p, 'm> {
         // Chosen days count against limits per day, month or year.
         let chosen_from = oldest - chrono::Duration::days(400);
         self.m.chosen.retain(|(_, d)| *d >= chosen_from);
+        // Transfers received are remembered a year (a host retries within hours).
+        self.m.transfers_in.retain(|(_, _, at)| *at >= year_ago);
     }
 }
 

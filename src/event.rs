@@ -71,7 +71,10 @@ pub enum EventKind {
     /// tier levels end.
     Advance,
     /// Something the member did that is not a purchase (a review, an app
-    /// install): counted for tiers measured by that activity's counter.
+    /// install): points by the program's `[[activities]]` rule of that name,
+    /// and counted for tiers measured by that activity's counter. An
+    /// activity no rule names is accepted with a note, so hosts may send
+    /// activities for reports only.
     Activity(Activity),
     /// Set (or, without `tier`, remove) a tier floor by hand.
     AssignTier(AssignTier),
@@ -438,8 +441,14 @@ pub struct TransferIn {
     pub from: String,
     /// Points received.
     pub points: Points,
-    /// The sender's `transfer_out` event id.
+    /// The sender's `transfer_out` event id; a second `transfer_in` of the
+    /// same transfer from the same sender is refused.
     pub transfer: String,
+    /// When the points expire: pass on the `transfer_sent` signal's
+    /// `expires_at`, so a transfer never renews points. Absent: the
+    /// program's expiry policy from now.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<DateTime<Utc>>,
 }
 
 /// The body of a `choose_promotion` event.

@@ -46,8 +46,8 @@
 //! * **Exact.** Money is decimal ([`Amount`]); points are `i64` integers in
 //!   the program's smallest point unit ([`Points`]). Every rounding is named
 //!   by the program. Overflow is an error.
-//! * **Atomic.** [`Program::apply`] works on a copy and swaps it in only on
-//!   success.
+//! * **Atomic.** [`Program::apply`] changes the member in place and keeps an
+//!   undo log: on any error the member is put back exactly as it was.
 //! * **Idempotent.** Re-applying an event id with the same payload returns
 //!   the original receipt; with another payload it is an error.
 //! * **Explainable.** Every rule that moved points has a line in the receipt.

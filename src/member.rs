@@ -324,6 +324,9 @@ pub struct Member {
     pub(crate) challenges: Vec<crate::engagement::ChallengeProgress>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub(crate) badges: Vec<crate::engagement::Badge>,
+    /// Transfers received: (sender, transfer id, when), kept a year.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) transfers_in: Vec<(crate::Id, String, DateTime<Utc>)>,
     #[serde(default, skip_serializing_if = "crate::engagement::MemberStatus::is_active")]
     pub(crate) status: crate::engagement::MemberStatus,
     /// Days the member chose for promotions: (promotion, local date).
@@ -363,6 +366,7 @@ impl Member {
             badges: Vec::new(),
             chosen: Vec::new(),
             status: crate::engagement::MemberStatus::Active,
+            transfers_in: Vec::new(),
         }
     }
 

@@ -1107,6 +1107,28 @@ fn validate_engagement(spec: &ProgramSpec, rule_ids: &BTreeSet<&str>) -> Result<
     if let Some(b) = &spec.birthday {
         check_points("birthday.points", None, b.points)?;
     }
+    // Receipts name earn and burn rules, activities, challenges and rewards
+    // in the same `rule` field: one id, one thing.
+    let mut receipt_ids: BTreeSet<&str> = rule_ids.clone();
+    let named = spec
+        .activities
+        .iter()
+        .enumerate()
+        .map(|(i, a)| (format!("activities[{i}].id"), a.id.as_str()))
+        .chain(spec.challenges.iter().enumerate().map(|(i, c)| (format!("challenges[{i}].id"), c.id.as_str())))
+        .chain(spec.rewards.iter().enumerate().map(|(i, r)| (format!("rewards[{i}].id"), r.id.as_str())));
+    for (path, id) in named {
+        if ["signup", "birthday", "referral"].contains(&id) || id.starts_with("tier:") {
+            return Err(Error::invalid(path, Some(id), "the id is reserved for the engine's own bonuses"));
+        }
+        if !receipt_ids.insert(id) {
+            return Err(Error::invalid(
+                path,
+                Some(id),
+                "the id is taken by another rule, activity, challenge or reward",
+            ));
+        }
+    }
     let mut campaigns = BTreeSet::new();
     for (i, c) in spec.campaigns.iter().enumerate() {
         let path = |f: &str| format!("campaigns[{i}].{f}");
@@ -1756,6 +1778,8 @@ mod tests {
             ("[tiers]\nmeasure = \"spend\"\nwindow = { rolling_months = 0 }\nlevels = [{ id = \"a\" }]\n".to_owned(), "program: tiers.window.rolling_months: must be from 1 to 120, not 0"),
             ("[tiers]\nmeasure = \"spend\"\nwindow = \"lifetime\"\nlevels = [{ id = \"a\", min = \"5\" }]\n".to_owned(), "program: tiers.levels[0].min (rule 'a'): does not apply to the base level (the first)"),
             ("[[earn]]\nid = \"a\"\nkind = \"fixed\"\npoints = 5\nwhen.tiers = [\"gold\"]\n".to_owned(), "program: earn[0].when.tiers[0] (rule 'a'): no tier level 'gold'"),
+            ("[[earn]]\nid = \"base\"\nkind = \"fixed\"\npoints = 5\n[[challenges]]\nid = \"base\"\nkind = \"count\"\ntarget = \"3\"\nwithin = { days = 30 }\npoints = 10\n".to_owned(), "program: challenges[0].id (rule 'base'): the id is taken by another rule, activity, challenge or reward"),
+            ("[[rewards]]\nid = \"birthday\"\nkind = \"experience\"\ncost = 5\n".to_owned(), "program: rewards[0].id (rule 'birthday'): the id is reserved for the engine's own bonuses"),
         ];
         for (extra, want) in cases {
             assert_eq!(err(&extra), want);

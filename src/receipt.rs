@@ -799,6 +799,9 @@ pub enum Signal {
         to: Id,
         /// Points sent.
         points: Points,
+        /// The earliest expiry of the points sent (pass it on in `transfer_in`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        expires_at: Option<DateTime<Utc>>,
     },
     /// The member can now afford a reward they may take.
     RewardUnlocked {

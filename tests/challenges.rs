@@ -161,3 +161,32 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn a_late_purchase_of_an_earlier_week_does_not_break_a_streak() {
+    let p = program();
+    let mut m = member(&p);
+    // Weeks of 2, 9 and 16 Mar, with a late purchase (Sun 8 Mar, inside the 72 h window) after 9 Mar's.
+    buy(&p, &mut m, "w1", "2026-03-04T10:00:00Z", "10");
+    buy(&p, &mut m, "w2", "2026-03-09T10:00:00Z", "10");
+    buy(&p, &mut m, "late", "2026-03-08T10:00:00Z", "10");
+    buy(&p, &mut m, "w3", "2026-03-16T10:00:00Z", "10");
+    let r = buy(&p, &mut m, "w4", "2026-03-23T10:00:00Z", "10");
+    assert!(completed(&r).contains(&"four-weeks +100".to_owned()), "{:?}", completed(&r));
+}
+
+#[test]
+fn small_purchases_can_be_left_out_of_a_challenge() {
+    let text = PROGRAM
+        .replace("within = { days = 30 }\npoints = 300", "within = { days = 30 }\nmin_order = \"50\"\npoints = 300");
+    let p = Program::from_toml_str(&text).unwrap();
+    let mut m = member(&p);
+    for (i, price) in ["0", "10", "49.99"].iter().enumerate() {
+        let r = buy(&p, &mut m, &format!("z{i}"), "2026-03-02T10:00:00Z", price);
+        assert!(!completed(&r).iter().any(|c| c.starts_with("three-in-30")));
+    }
+    buy(&p, &mut m, "a", "2026-03-03T10:00:00Z", "50");
+    buy(&p, &mut m, "b", "2026-03-03T11:00:00Z", "60");
+    let r = buy(&p, &mut m, "c", "2026-03-03T12:00:00Z", "70");
+    assert!(completed(&r).contains(&"three-in-30 +300".to_owned()));
+}

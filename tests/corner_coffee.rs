@@ -1311,3 +1311,26 @@ fn a_gold_member_chooses_one_double_points_day_a_month() {
     // January: a new choice.
     ok(&p, &mut m, &choose("ch4", "2026-12-22T07:00:00Z", "2027-01-05"));
 }
+
+#[test]
+fn a_chosen_double_day_needs_gold_on_the_day_too() {
+    let p = program();
+    let mut m = gold_member(&p, "dd-lost");
+    // Chosen while Gold, for 2028-02-10 — too far (more than a year ahead) — and for 2027-12-16.
+    let err = fail(
+        &p,
+        &mut m,
+        &ev(json!({"id": "c0", "at": "2026-12-16T07:00:00Z", "type": "choose_promotion",
+        "promotion": "double-day", "date": "2028-02-10"})),
+    );
+    assert!(err.to_string().contains("more than a year ahead"), "{err}");
+    ok(
+        &p,
+        &mut m,
+        &ev(json!({"id": "c1", "at": "2026-12-16T07:00:00Z", "type": "choose_promotion",
+        "promotion": "double-day", "date": "2027-12-16"})),
+    );
+    // Gold ends 2027-12-15T21:00Z, 16 Dec 00:00 MSK: on 16 Dec the member is Green, no double points.
+    let r = ok(&p, &mut m, &purchase("p", "2027-12-16T09:00:00Z", &[("cake", "food", "10", "100")]));
+    assert_eq!(r.explanations, vec![explanation("base", 100, "1 point per 10 RUB: +100")]);
+}

@@ -158,3 +158,62 @@ fn transfers_move_points_within_monthly_limits() {
     assert_eq!(mum.totals().debited, 900);
     assert_eq!(kid.totals().credited, 300);
 }
+
+#[test]
+fn a_transfer_is_received_once_and_keeps_its_expiry() {
+    let p =
+        Program::from_toml_str(&format!("{PROGRAM}\n[expiry]\nkind = \"after\"\nperiod = {{ days = 30 }}\n")).unwrap();
+    let mut mum = member(&p, "mum", 100);
+    let mut kid = member(&p, "kid", 0);
+    let r = ok(
+        &p,
+        &mut mum,
+        json!({"id": "t1", "at": "2026-05-10T09:00:00Z", "type": "transfer_out", "to": "kid", "points": 60}),
+    );
+    // Mum's points were credited 1 May 11:00 CEST: they expire 31 May 11:00 CEST (09:00Z).
+    let sent = serde_json::to_value(&r.signals).unwrap();
+    assert_eq!(
+        sent,
+        json!([{"type": "transfer_sent", "to": "kid", "points": 60, "expires_at": "2026-05-31T09:00:00Z"}])
+    );
+    let incoming = json!({"id": "t1-in", "at": "2026-05-10T09:00:01Z", "type": "transfer_in", "from": "mum", "points": 60,
+        "transfer": "t1", "expires_at": "2026-05-31T09:00:00Z"});
+    ok(&p, &mut kid, incoming.clone());
+    // The transfer does not renew the points.
+    assert_eq!(kid.lots()[0].expires_at, Some("2026-05-31T09:00:00Z".parse().unwrap()));
+    // The same transfer delivered again under another event id is refused; below the minimum too.
+    let mut again = incoming.clone();
+    again["id"] = json!("t1-in-again");
+    let err = refused(&p, &mut kid, again);
+    assert!(err.to_string().contains("already received"), "{err}");
+    let err = refused(
+        &p,
+        &mut kid,
+        json!({"id": "t2-in", "at": "2026-05-10T10:00:00Z", "type": "transfer_in", "from": "mum", "points": 1, "transfer": "t2"}),
+    );
+    assert!(err.to_string().contains("at least 10 points"), "{err}");
+}
+
+#[test]
+fn a_suspended_member_gets_no_bonuses_either() {
+    let p = Program::from_toml_str(&format!(
+        "{PROGRAM}\n[[activities]]\nid = \"review\"\npoints = 5\n[[challenges]]\nid = \"two\"\nkind = \"count\"\ntarget = \"2\"\nwithin = {{ days = 30 }}\npoints = 100\n[referral]\nreferee_points = 30\nreferrer_points = 40\n"
+    ))
+    .unwrap();
+    let enroll = Event::from_json_str(
+        r#"{"id":"en","at":"2026-05-01T08:00:00Z","type":"enroll","member":"sus","referred_by":"rita"}"#,
+    )
+    .unwrap();
+    let (mut m, _) = p.start(&enroll).unwrap();
+    ok(&p, &mut m, json!({"id": "su", "at": "2026-05-02T09:00:00Z", "type": "suspend", "reason": "check"}));
+    ok(&p, &mut m, buy("b1", "2026-05-02T10:00:00Z"));
+    let r = ok(&p, &mut m, buy("b2", "2026-05-02T11:00:00Z"));
+    assert!(r.entries.is_empty() && r.signals.is_empty(), "{r:?}");
+    let r = ok(&p, &mut m, json!({"id": "rv", "at": "2026-05-02T12:00:00Z", "type": "activity", "name": "review"}));
+    assert!(r.entries.is_empty());
+    // Reactivated: the referral still waits for its purchase, and the challenge counts from scratch.
+    ok(&p, &mut m, json!({"id": "re", "at": "2026-05-03T09:00:00Z", "type": "reactivate", "reason": "ok"}));
+    let r = ok(&p, &mut m, buy("b3", "2026-05-03T10:00:00Z"));
+    assert_eq!(r.total(EntryKind::Earn), 40 + 30);
+    assert_eq!(m.balances().available, 70);
+}

@@ -90,6 +90,10 @@ impl Work<'_, '_> {
     /// An `activity` event: its points, within the rule's limits.
     pub(super) fn activity_points(&mut self, event: &Event, name: &str) -> Result<()> {
         let program = self.program;
+        if !self.m.status.is_active() {
+            self.notes.push("no points: the member is suspended".into());
+            return Ok(());
+        }
         let Some(rule) = program.spec.activities.iter().find(|a| a.id == name) else {
             if program.tiers.as_ref().is_none_or(|t| t.spec.counter.as_deref() != Some(name)) {
                 self.notes.push(format!("no points: the program has no rule for activity '{name}'"));
@@ -161,6 +165,8 @@ impl Work<'_, '_> {
     pub(super) fn birthdays(&mut self, upto: DateTime<Utc>) -> Result<()> {
         let program = self.program;
         let (Some(b), Some(birth)) = (&program.spec.birthday, self.m.profile.birth_date) else { return Ok(()) };
+        // A suspended member's birthday passes without a bonus.
+        let active = self.m.status.is_active();
         if upto <= self.bonus_clock {
             return Ok(());
         }
@@ -185,7 +191,7 @@ impl Work<'_, '_> {
         let (first, last) = (local_date(program.zone, from).year(), local_date(program.zone, upto).year());
         for year in first..=last {
             let Some(at) = birthday_in(birth, year).and_then(|d| start_of_day(program.zone, d)) else { continue };
-            if at > from && at <= upto && at >= self.m.enrolled_at {
+            if at > from && at <= upto && at >= self.m.enrolled_at && active {
                 let name = if b.name.is_empty() { "Birthday bonus" } else { &b.name };
                 self.bonus(b.points, at, &Id::from("birthday"), name)?;
             }
@@ -233,6 +239,10 @@ impl Work<'_, '_> {
         let (Some(spec), Some(referrer)) = (&program.spec.referral, self.m.referred_by.clone()) else {
             return Ok(());
         };
+        // A suspended member's purchases do not qualify a referral (it waits).
+        if !self.m.status.is_active() {
+            return Ok(());
+        }
         let min = crate::number::to_money(spec.min_order.decimal()).unwrap_or(crate::number::Money::MAX);
         if amount < min {
             return Ok(());
@@ -281,6 +291,10 @@ impl Work<'_, '_> {
     pub(super) fn challenge_purchase(&mut self, event: &Event, amount: crate::number::Money) -> Result<()> {
         use crate::engagement::{ChallengeKind, ChallengeProgress};
         let program = self.program;
+        // A suspended member's purchases count for nothing.
+        if !self.m.status.is_active() {
+            return Ok(());
+        }
         if self.undo.challenges.is_none() {
             self.undo.challenges = Some((self.m.challenges.clone(), self.m.badges.len()));
         }
@@ -314,6 +328,9 @@ impl Work<'_, '_> {
             let p = &mut self.m.challenges[i];
             let reached = match c.kind {
                 ChallengeKind::Count | ChallengeKind::Sum => {
+                    if c.min_order.is_some_and(|min| money < min.decimal()) {
+                        continue;
+                    }
                     let value = if c.kind == ChallengeKind::Count { rust_decimal::Decimal::ONE } else { money };
                     let oldest = c.within.and_then(|w| w.before_in(self.event_at, program.zone)).map(|m| m.utc);
                     p.hits.retain(|(at, _)| oldest.is_none_or(|o| *at > o));
@@ -324,6 +341,8 @@ impl Work<'_, '_> {
                 ChallengeKind::WeeklyStreak => {
                     let monday = date - chrono::Duration::days(i64::from(date.weekday().num_days_from_monday()));
                     let length = match p.streak {
+                        // A late purchase of an earlier week neither extends nor breaks the streak.
+                        Some((last, _)) if monday < last => continue,
                         Some((last, n)) if last == monday => n,
                         Some((last, n)) if last + chrono::Duration::days(7) == monday => n + 1,
                         _ => 1,
@@ -367,6 +386,9 @@ impl Work<'_, '_> {
         let today = self.event_at.local(program.zone).date();
         if c.date < today {
             return Err(Error::event(&event.id, "date", format!("{} is before the event's date {today}", c.date)));
+        }
+        if (c.date - today).num_days() > 366 {
+            return Err(Error::event(&event.id, "date", format!("{} is more than a year ahead", c.date)));
         }
         if !promo.tiers.is_empty() {
             let tiers = program.tiers.as_ref().map(|t| (t, t.level_after(&self.m.tier, self.m.clock)));

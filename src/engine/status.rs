@@ -117,11 +117,13 @@ impl Work<'_, '_> {
         }
         self.transfer_limit(event, "out", spec.max_out_per_month, t.points)?;
         let reason = Text::from(format!("sent to {}", t.to));
-        for take in self.take_free(t.points) {
+        let takes = self.take_free(t.points);
+        let expires_at = takes.iter().filter_map(|take| take.expires_at).min();
+        for take in takes {
             self.post(EntryKind::TransferOut, -take.points, event.at, Some(take.lot), None, reason.clone());
         }
         self.m.totals.debited = add(self.m.totals.debited, t.points, "debited points")?;
-        self.signals.push(Signal::TransferSent { to: Id::from(t.to.as_str()), points: t.points });
+        self.signals.push(Signal::TransferSent { to: Id::from(t.to.as_str()), points: t.points, expires_at });
         Ok(())
     }
 
@@ -136,11 +138,22 @@ impl Work<'_, '_> {
         if t.from == self.m.id.as_str() {
             return Err(Error::event(&event.id, "from", "a member cannot transfer to themselves"));
         }
-        if t.points <= 0 {
-            return Err(Error::event(&event.id, "points", "must be greater than zero"));
+        if t.points < spec.min_points.max(1) {
+            return Err(Error::event(&event.id, "points", format!("at least {} points", spec.min_points.max(1))));
+        }
+        if self.m.transfers_in.iter().any(|(from, id, _)| from.as_str() == t.from && *id == t.transfer) {
+            return Err(Error::event(
+                &event.id,
+                "transfer",
+                format!("transfer '{}' from '{}' was already received", t.transfer, t.from),
+            ));
         }
         self.transfer_limit(event, "in", spec.max_in_per_month, t.points)?;
-        let expires_at = program.expiry(self.event_at, self.event_at)?;
+        let expires_at = match t.expires_at {
+            Some(e) => Some(e),
+            None => program.expiry(self.event_at, self.event_at)?,
+        };
+        self.m.transfers_in.push((Id::from(t.from.as_str()), t.transfer.clone(), event.at));
         let seq = self.new_lot(t.points, event.at, event.at, expires_at, LotOrigin::Transfer);
         let reason = Text::from(format!("received from {} ({})", t.from, t.transfer));
         self.post(EntryKind::TransferIn, t.points, event.at, Some(seq), None, reason);
