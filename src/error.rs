@@ -32,11 +32,13 @@ pub enum Error {
     /// The program parsed but breaks a rule of the schema: a negative rate, a
     /// duplicate id, a reference to an undefined rule or category, an unknown
     /// time zone, an empty window.
-    #[error("program: {path}{}: {reason}", rule.as_ref().map(|r| format!(" (rule '{r}')")).unwrap_or_default())]
+    #[error("program: {path}{}: {reason}", rule.as_ref().map(|r| format!(" ({} '{r}')", what_is(path))).unwrap_or_default())]
     ProgramInvalid {
         /// Field path inside the program, like `earn[2].when.categories[0]`.
         path: String,
-        /// The rule the field belongs to, if any.
+        /// The id of the rule (or tier level, reward, challenge, activity,
+        /// promotion) the field belongs to, if any; the message names what
+        /// it is from the path.
         rule: Option<String>,
         /// What is wrong.
         reason: String,
@@ -247,6 +249,18 @@ pub enum Error {
 
 /// The crate's result type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// What the id in a program error names, from the field path.
+fn what_is(path: &str) -> &'static str {
+    const KINDS: [(&str, &str); 5] = [
+        ("tiers.levels", "level"),
+        ("rewards", "reward"),
+        ("challenges", "challenge"),
+        ("activities", "activity"),
+        ("promotions", "promotion"),
+    ];
+    KINDS.iter().find(|(prefix, _)| path.starts_with(prefix)).map_or("rule", |(_, what)| what)
+}
 
 impl Error {
     pub(crate) fn invalid(path: impl Into<String>, rule: Option<&str>, reason: impl Into<String>) -> Self {

@@ -1770,16 +1770,16 @@ mod tests {
     fn tier_errors_name_path_and_level() {
         let ladder = "[tiers]\nmeasure = \"spend\"\nwindow = \"calendar_year\"\n[[tiers.levels]]\nid = \"base\"\n";
         let cases = [
-            (format!("{ladder}[[tiers.levels]]\nid = \"gold\"\nmin = \"0\"\n"), "program: tiers.levels[1].min (rule 'gold'): must be greater than 0, not 0"),
-            (format!("{ladder}[[tiers.levels]]\nid = \"b\"\nmin = \"500\"\n[[tiers.levels]]\nid = \"c\"\nmin = \"400\"\n"), "program: tiers.levels[2].min (rule 'c'): must be greater than the level below's 500"),
-            (format!("{ladder}[[tiers.levels]]\nid = \"base\"\n"), "program: tiers.levels[1].id (rule 'base'): level id is used twice"),
-            (format!("{ladder}[[tiers.levels]]\nid = \"g\"\nmin = \"5\"\nmultiplier = \"1\"\n"), "program: tiers.levels[1].multiplier (rule 'g'): must be greater than 1 and at most 100, not 1"),
+            (format!("{ladder}[[tiers.levels]]\nid = \"gold\"\nmin = \"0\"\n"), "program: tiers.levels[1].min (level 'gold'): must be greater than 0, not 0"),
+            (format!("{ladder}[[tiers.levels]]\nid = \"b\"\nmin = \"500\"\n[[tiers.levels]]\nid = \"c\"\nmin = \"400\"\n"), "program: tiers.levels[2].min (level 'c'): must be greater than the level below's 500"),
+            (format!("{ladder}[[tiers.levels]]\nid = \"base\"\n"), "program: tiers.levels[1].id (level 'base'): level id is used twice"),
+            (format!("{ladder}[[tiers.levels]]\nid = \"g\"\nmin = \"5\"\nmultiplier = \"1\"\n"), "program: tiers.levels[1].multiplier (level 'g'): must be greater than 1 and at most 100, not 1"),
             ("[tiers]\nmeasure = \"counter\"\nwindow = \"lifetime\"\nlevels = [{ id = \"a\" }]\n".to_owned(), "program: tiers.counter: is required for measure \"counter\""),
             ("[tiers]\nmeasure = \"spend\"\nwindow = { rolling_months = 0 }\nlevels = [{ id = \"a\" }]\n".to_owned(), "program: tiers.window.rolling_months: must be from 1 to 120, not 0"),
-            ("[tiers]\nmeasure = \"spend\"\nwindow = \"lifetime\"\nlevels = [{ id = \"a\", min = \"5\" }]\n".to_owned(), "program: tiers.levels[0].min (rule 'a'): does not apply to the base level (the first)"),
+            ("[tiers]\nmeasure = \"spend\"\nwindow = \"lifetime\"\nlevels = [{ id = \"a\", min = \"5\" }]\n".to_owned(), "program: tiers.levels[0].min (level 'a'): does not apply to the base level (the first)"),
             ("[[earn]]\nid = \"a\"\nkind = \"fixed\"\npoints = 5\nwhen.tiers = [\"gold\"]\n".to_owned(), "program: earn[0].when.tiers[0] (rule 'a'): no tier level 'gold'"),
-            ("[[earn]]\nid = \"base\"\nkind = \"fixed\"\npoints = 5\n[[challenges]]\nid = \"base\"\nkind = \"count\"\ntarget = \"3\"\nwithin = { days = 30 }\npoints = 10\n".to_owned(), "program: challenges[0].id (rule 'base'): the id is taken by another rule, activity, challenge or reward"),
-            ("[[rewards]]\nid = \"birthday\"\nkind = \"experience\"\ncost = 5\n".to_owned(), "program: rewards[0].id (rule 'birthday'): the id is reserved for the engine's own bonuses"),
+            ("[[earn]]\nid = \"base\"\nkind = \"fixed\"\npoints = 5\n[[challenges]]\nid = \"base\"\nkind = \"count\"\ntarget = \"3\"\nwithin = { days = 30 }\npoints = 10\n".to_owned(), "program: challenges[0].id (challenge 'base'): the id is taken by another rule, activity, challenge or reward"),
+            ("[[rewards]]\nid = \"birthday\"\nkind = \"experience\"\ncost = 5\n".to_owned(), "program: rewards[0].id (reward 'birthday'): the id is reserved for the engine's own bonuses"),
         ];
         for (extra, want) in cases {
             assert_eq!(err(&extra), want);
