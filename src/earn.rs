@@ -209,7 +209,7 @@ fn fine_of(d: rust_decimal::Decimal, scale: u32, rounding: Rounding) -> Option<i
 pub(crate) struct Earned {
     pub(crate) total: Points,
     /// Per line, summed over rules (empty unless asked for).
-    pub(crate) lines: Vec<Points>,
+    pub(crate) lines: SmallVec<[Points; 8]>,
     /// In rule order; rules that did not fire are absent.
     pub(crate) rules: SmallVec<[RuleOutcome; 8]>,
 }
@@ -523,13 +523,23 @@ fn run_script(
 ///
 /// With `split` false the per-line split of points is skipped (a quote does
 /// not need it) and `Earned::lines` stays empty.
-pub(crate) fn evaluate(program: &Program, lines: &[Priced<'_>], ctx: &Context<'_>, split: bool) -> Result<Earned> {
+///
+/// The result is written into `out` (empty, as `Earned::default()` makes
+/// it) rather than returned: an `Earned` holds its outcomes inline, and
+/// moving it out of a `Result` copies them.
+pub(crate) fn evaluate(
+    program: &Program,
+    lines: &[Priced<'_>],
+    ctx: &Context<'_>,
+    split: bool,
+    out: &mut Earned,
+) -> Result<()> {
     // Programs without scripts get a copy of the loop with every script
     // branch compiled out.
     if program.scripts.is_some() {
-        evaluate_with::<true>(program, lines, ctx, split)
+        evaluate_with::<true>(program, lines, ctx, split, out)
     } else {
-        evaluate_with::<false>(program, lines, ctx, split)
+        evaluate_with::<false>(program, lines, ctx, split, out)
     }
 }
 
@@ -538,14 +548,14 @@ fn evaluate_with<const SCRIPTS: bool>(
     lines: &[Priced<'_>],
     ctx: &Context<'_>,
     split: bool,
-) -> Result<Earned> {
-    let mut outcomes: SmallVec<[RuleOutcome; 8]> = SmallVec::new();
+    out: &mut Earned,
+) -> Result<()> {
+    let Earned { total, lines: lines_out, rules: outcomes } = out;
     let mut stage_one_end = 0;
     let mut scripts: Option<ScriptState> = None;
     // With `split`: every outcome's weights for the split over lines, one
     // row of `lines.len()` per outcome, computed here once.
     let mut weights: SmallVec<[i128; 40]> = SmallVec::new();
-    let mut row: SmallVec<[i128; 8]> = SmallVec::new();
     for stage in [false, true] {
         let first_of_stage = outcomes.len();
         for rule in program.earn.iter().filter(|r| r.shape.multiplies() == stage) {
@@ -590,10 +600,14 @@ fn evaluate_with<const SCRIPTS: bool>(
             }
             let (shape, div) = (rule.shape, rule.div);
             let (mut numerator, mut per_line) = (0_i128, 0_i128);
+            // This rule's row of weights, written in place (dropped again
+            // if the rule gives nothing).
+            let row_start = weights.len();
             if split {
-                row.clear();
-                row.resize(lines.len(), 0);
+                weights.resize(row_start + lines.len(), 0);
             }
+            let row = &mut weights[row_start..];
+            let stage_one = &outcomes[..stage_one_end];
             for (i, p) in lines.iter().enumerate().filter(|(_, p)| line_matches(rule, p)) {
                 if !scripted {
                     any = true;
@@ -606,7 +620,7 @@ fn evaluate_with<const SCRIPTS: bool>(
                     continue;
                 }
                 let value = if scripted { outcome.script_value(i) } else { 0 };
-                let x = line_numerator(program, &outcomes[..stage_one_end], rule, p, i, value).ok_or_else(overflow)?;
+                let x = line_numerator(program, stage_one, rule, p, i, value).ok_or_else(overflow)?;
                 let w = match rule.round {
                     RoundAt::PerTransaction => {
                         numerator = numerator.checked_add(x).ok_or_else(overflow)?;
@@ -623,6 +637,7 @@ fn evaluate_with<const SCRIPTS: bool>(
                 }
             }
             if !scripted && (!any || rule.min_basket.is_some_and(|m| basket < m)) {
+                weights.truncate(row_start);
                 continue;
             }
             let points = match (shape, rule.round) {
@@ -635,6 +650,7 @@ fn evaluate_with<const SCRIPTS: bool>(
             };
             let points = Points::try_from(points).map_err(|_| overflow())?;
             if points <= 0 {
+                weights.truncate(row_start);
                 continue;
             }
             let (capped, capped_by) = apply_caps(rule, points, ctx);
@@ -642,9 +658,6 @@ fn evaluate_with<const SCRIPTS: bool>(
             outcome.uncapped = points;
             outcome.capped_by = capped_by;
             outcomes.push(outcome);
-            if split {
-                weights.extend_from_slice(&row);
-            }
         }
         // Exclusive rules of this stage compete: the most points win, then
         // the earlier rule (lower priority, then id). Skipped rules take no part.
@@ -665,16 +678,18 @@ fn evaluate_with<const SCRIPTS: bool>(
             stage_one_end = outcomes.len();
         }
     }
-    let mut total: Points = 0;
+    *total = 0;
     for o in outcomes.iter_mut() {
         if o.beaten_by.is_some() {
             o.points = 0;
             continue;
         }
-        total = total.checked_add(o.points).ok_or_else(|| Error::overflow("points of a basket"))?;
+        *total = total.checked_add(o.points).ok_or_else(|| Error::overflow("points of a basket"))?;
     }
-    let lines_out = if split { split_over_lines(program, lines, &outcomes, &weights)? } else { Vec::new() };
-    Ok(Earned { total, lines: lines_out, rules: outcomes })
+    if split {
+        split_over_lines(program, lines, outcomes, &weights, lines_out)?;
+    }
+    Ok(())
 }
 
 /// Every surviving rule's points split over the basket's lines, summed per
@@ -689,8 +704,10 @@ fn split_over_lines(
     lines: &[Priced<'_>],
     outcomes: &[RuleOutcome],
     all_weights: &[i128],
-) -> Result<Vec<Points>> {
-    let mut sums = vec![0; lines.len()];
+    sums: &mut SmallVec<[Points; 8]>,
+) -> Result<()> {
+    sums.clear();
+    sums.resize(lines.len(), 0);
     let n = lines.len();
     for (k, o) in outcomes.iter().enumerate().filter(|(_, o)| o.beaten_by.is_none() && o.points > 0) {
         let rule = &program.earn[o.rule];
@@ -704,9 +721,9 @@ fn split_over_lines(
             "rule '{}': per-line points do not add up",
             rule.id
         );
-        allocate_add(o.points, weights, &mut sums).ok_or_else(|| Error::overflow("points of a basket"))?;
+        allocate_add(o.points, weights, sums).ok_or_else(|| Error::overflow("points of a basket"))?;
     }
-    Ok(sums)
+    Ok(())
 }
 
 #[inline]

@@ -425,11 +425,10 @@ impl Program {
         check_instant("quote", at)?;
         let priced = self.price("quote", &basket.lines)?;
         let ctx = Context::new(self, "quote", at, basket.channel.as_deref(), basket.store.as_deref(), member);
-        let earned = if self.daily_purchases_left(member, ctx.date) {
-            earn::evaluate(self, &priced, &ctx, false)?
-        } else {
-            earn::Earned::default()
-        };
+        let mut earned = earn::Earned::default();
+        if self.daily_purchases_left(member, ctx.date) {
+            earn::evaluate(self, &priced, &ctx, false, &mut earned)?;
+        }
         let explanations = earned.rules.iter().map(|o| earn::quoted(self, o)).collect();
         let available = self.available_at(member, at.max(member.clock));
         let (max_burn, max_burn_value) = match self.burn.first() {
@@ -1006,15 +1005,15 @@ impl<'p, 'm> Work<'p, 'm> {
         }
         let ctx = Context::new(program, &event.id, event.at, p.channel.as_deref(), p.store.as_deref(), self.m);
         let date = ctx.date;
-        let earned = if program.daily_purchases_left(self.m, date) {
-            earn::evaluate(program, &priced, &ctx, true)?
+        let mut earned = earn::Earned::default();
+        if program.daily_purchases_left(self.m, date) {
+            earn::evaluate(program, &priced, &ctx, true, &mut earned)?;
         } else {
             self.notes.push(format!(
                 "no points: the limit of {} earning purchases a day is reached",
                 program.spec.limits.earning_purchases_per_day.unwrap_or(0)
             ));
-            earn::Earned::default()
-        };
+        }
         self.explanations.reserve_exact(earned.rules.len());
         for o in &earned.rules {
             self.explanations.push(explanation(program, o));
