@@ -16,7 +16,7 @@
 //! a point unit), exact whenever the multiplied rule's points per line have
 //! at most 12 fraction digits.
 
-use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, Utc};
+use chrono::{Datelike, NaiveDate, NaiveDateTime};
 use smallvec::SmallVec;
 
 use crate::error::{Error, Result};
@@ -25,7 +25,7 @@ use crate::member::DayCount;
 use crate::number::{div_fast, mul_div_rem, pow10, round_div, Money, Points, RoundAt, Rounding, MONEY_ONE};
 use crate::program::{CompiledEarn, EarnKind, Program};
 use crate::script::{ScriptEach, ScriptGives, Value, ViewInput, Views};
-use crate::time::{TimeOfDay, Weekday};
+use crate::time::{Moment, TimeOfDay, Weekday};
 
 /// A basket line with its money worked out.
 #[derive(Debug, Clone)]
@@ -59,13 +59,14 @@ impl<'a> Context<'a> {
     pub(crate) fn new(
         program: &Program,
         event: &'a str,
-        at: DateTime<Utc>,
+        at: Moment,
         channel: Option<&'a str>,
         store: Option<&'a str>,
         member: &'a crate::Member,
     ) -> Context<'a> {
-        // One conversion; the date and time are read off the local value.
-        let local = at.with_timezone(&program.zone).naive_local();
+        // At most one conversion (none when the caller knows the local
+        // time); the date and time are read off the local value.
+        let local = at.local(program.zone);
         Context {
             event,
             local,

@@ -424,7 +424,8 @@ impl Program {
     pub fn quote(&self, member: &Member, basket: &Basket, at: DateTime<Utc>) -> Result<Quote<'_>> {
         check_instant("quote", at)?;
         let priced = self.price("quote", &basket.lines)?;
-        let ctx = Context::new(self, "quote", at, basket.channel.as_deref(), basket.store.as_deref(), member);
+        let ctx =
+            Context::new(self, "quote", Moment::new(at), basket.channel.as_deref(), basket.store.as_deref(), member);
         let mut earned = earn::Earned::default();
         if self.daily_purchases_left(member, ctx.date) {
             earn::evaluate(self, &priced, &ctx, false, &mut earned)?;
@@ -1003,7 +1004,7 @@ impl<'p, 'm> Work<'p, 'm> {
                 format!("order '{order}' was already settled by purchase '{}'", other.event),
             ));
         }
-        let ctx = Context::new(program, &event.id, event.at, p.channel.as_deref(), p.store.as_deref(), self.m);
+        let ctx = Context::new(program, &event.id, self.event_at, p.channel.as_deref(), p.store.as_deref(), self.m);
         let date = ctx.date;
         let mut earned = earn::Earned::default();
         if program.daily_purchases_left(self.m, date) {
