@@ -190,6 +190,7 @@ impl Moment {
 
 /// The UTC instant of a local date-time in `zone`: the earlier one in an
 /// overlap, the first instant after the gap in a gap.
+#[cfg(test)]
 pub(crate) fn resolve(zone: Tz, local: NaiveDateTime) -> Option<DateTime<Utc>> {
     resolve_in(zone, local).map(|m| m.utc)
 }
@@ -228,12 +229,28 @@ pub(crate) fn resolve_in(zone: Tz, local: NaiveDateTime) -> Option<Moment> {
 
 /// The instant a local date starts in `zone`.
 pub(crate) fn start_of_day(zone: Tz, date: NaiveDate) -> Option<DateTime<Utc>> {
-    resolve(zone, date.and_time(NaiveTime::MIN))
+    start_of_day_in(zone, date).map(|m| m.utc)
 }
 
-/// [`start_of_day`] as a [`Moment`].
+/// [`start_of_day`] as a [`Moment`], remembered per thread like
+/// [`expiry_date`]: expiries rounded to the end of a day, month or year
+/// start the same few days for every lot earned in that period. A hit
+/// compares four entries instead of searching the zone's transitions.
 fn start_of_day_in(zone: Tz, date: NaiveDate) -> Option<Moment> {
-    resolve_in(zone, date.and_time(NaiveTime::MIN))
+    type Memo = [Option<(Tz, NaiveDate, Option<Moment>)>; 4];
+    thread_local! {
+        static MEMO: std::cell::Cell<(Memo, usize)> = const { std::cell::Cell::new(([None; 4], 0)) };
+    }
+    MEMO.with(|memo| {
+        let (mut entries, next) = memo.get();
+        if let Some((_, _, start)) = entries.iter().flatten().find(|(z, d, _)| *z == zone && *d == date) {
+            return *start;
+        }
+        let start = resolve_in(zone, date.and_time(NaiveTime::MIN));
+        entries[next] = Some((zone, date, start));
+        memo.set((entries, (next + 1) % entries.len()));
+        start
+    })
 }
 
 /// The local date of an instant in `zone`.
