@@ -601,40 +601,37 @@ fn evaluate_with<const SCRIPTS: bool>(
             }
             let (shape, div) = (rule.shape, rule.div);
             let (mut numerator, mut per_line) = (0_i128, 0_i128);
-            // This rule's row of weights, written in place (dropped again
-            // if the rule gives nothing).
+            // This rule's row of weights, pushed line by line (dropped
+            // again if the rule gives nothing).
             let row_start = weights.len();
-            if split {
-                weights.resize(row_start + lines.len(), 0);
-            }
-            let row = &mut weights[row_start..];
             let stage_one = &outcomes[..stage_one_end];
-            for (i, p) in lines.iter().enumerate().filter(|(_, p)| line_matches(rule, p)) {
-                if !scripted {
-                    any = true;
-                    basket += p.amount; // bounded by the basket's total
+            for (i, p) in lines.iter().enumerate() {
+                let mut w = 0;
+                if line_matches(rule, p) {
+                    if !scripted {
+                        any = true;
+                        basket += p.amount; // bounded by the basket's total
+                    }
+                    w = if shape == Shape::Bonus {
+                        p.amount
+                    } else {
+                        let value = if scripted { outcome.script_value(i) } else { 0 };
+                        let x = line_numerator(program, stage_one, rule, p, i, value).ok_or_else(overflow)?;
+                        match rule.round {
+                            RoundAt::PerTransaction => {
+                                numerator = numerator.checked_add(x).ok_or_else(overflow)?;
+                                x
+                            }
+                            RoundAt::PerLine => {
+                                let rounded = round_div(x, div, rule.rounding);
+                                per_line = per_line.checked_add(rounded).ok_or_else(overflow)?;
+                                rounded
+                            }
+                        }
+                    };
                 }
-                if shape == Shape::Bonus {
-                    if split {
-                        row[i] = p.amount;
-                    }
-                    continue;
-                }
-                let value = if scripted { outcome.script_value(i) } else { 0 };
-                let x = line_numerator(program, stage_one, rule, p, i, value).ok_or_else(overflow)?;
-                let w = match rule.round {
-                    RoundAt::PerTransaction => {
-                        numerator = numerator.checked_add(x).ok_or_else(overflow)?;
-                        x
-                    }
-                    RoundAt::PerLine => {
-                        let rounded = round_div(x, div, rule.rounding);
-                        per_line = per_line.checked_add(rounded).ok_or_else(overflow)?;
-                        rounded
-                    }
-                };
                 if split {
-                    row[i] = w;
+                    weights.push(w);
                 }
             }
             if !scripted && (!any || rule.min_basket.is_some_and(|m| basket < m)) {
@@ -707,8 +704,7 @@ fn split_over_lines(
     all_weights: &[i128],
     sums: &mut SmallVec<[Points; 8]>,
 ) -> Result<()> {
-    sums.clear();
-    sums.resize(lines.len(), 0);
+    *sums = SmallVec::from_elem(0, lines.len());
     let n = lines.len();
     for (k, o) in outcomes.iter().enumerate().filter(|(_, o)| o.beaten_by.is_none() && o.points > 0) {
         let rule = &program.earn[o.rule];
