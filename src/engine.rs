@@ -1555,30 +1555,78 @@ impl<'p, 'm> Work<'p, 'm> {
     /// Drops what the bounds say is no longer needed.
     fn compact(&mut self) {
         let program = self.program;
-        let clock = self.moment(self.m.clock);
         let zone = program.zone;
         let limits = &program.spec.limits;
+        let at = self.m.clock;
         self.m.lots.retain(|l| l.remaining > 0);
-        let late_moment = limits.late_window.before_in(clock, zone).unwrap_or(clock);
-        let late = late_moment.utc;
-        self.m.holds.retain(|h| h.status == HoldStatus::Open || h.closed_at.is_none_or(|c| c >= late));
+        // The late-window bound and the return-window cutoff each cost a
+        // search of the zone's transitions. Bounds that hold in every zone
+        // (`Period::before_bounds`) keep or drop almost every record
+        // without it; the exact instant is found only for a record that
+        // falls between them.
+        const DAY: i64 = 86_400;
+        let instant = |secs: i64| DateTime::from_timestamp(secs, 0);
+        let secs = at.timestamp();
+        let clock = |work: &Self| work.moment(at);
+        let late_exact = |work: &Self| limits.late_window.before_in(clock(work), zone).unwrap_or(clock(work));
+        let mut late_moment = None;
+        let (late_earliest, late_latest) = limits.late_window.before_bounds(secs);
+        let closed_before =
+            |h: &HoldRecord, t: DateTime<Utc>| h.status != HoldStatus::Open && h.closed_at.is_some_and(|c| c < t);
+        match instant(late_latest) {
+            Some(latest) if !self.m.holds.iter().any(|h| closed_before(h, latest)) => {}
+            _ => {
+                let late = *late_moment.get_or_insert_with(|| late_exact(self));
+                self.m.holds.retain(|h| !closed_before(h, late.utc));
+            }
+        }
         // Records older than the return window (with a day to spare for
         // calendar clamping) can no longer be returned against.
-        let cutoff = limits
-            .return_window
-            .before_in(clock, zone)
-            .and_then(|c| c.utc.checked_sub_signed(chrono::Duration::days(1)));
-        if let Some(cutoff) = cutoff {
-            self.m.purchases.retain(|p| p.at >= cutoff);
-            self.m.burns.retain(|b| b.at >= cutoff);
+        let (earliest, latest) = limits.return_window.before_bounds(secs);
+        match instant(earliest - DAY).zip(instant(latest - DAY)) {
+            Some((drop_below, keep))
+                if {
+                    let sure = |t: DateTime<Utc>| t < drop_below || t >= keep;
+                    self.m.purchases.iter().all(|p| sure(p.at)) && self.m.burns.iter().all(|b| sure(b.at))
+                } =>
+            {
+                if self.m.purchases.iter().any(|p| p.at < keep) {
+                    self.m.purchases.retain(|p| p.at >= keep);
+                }
+                if self.m.burns.iter().any(|b| b.at < keep) {
+                    self.m.burns.retain(|b| b.at >= keep);
+                }
+            }
+            _ => {
+                let cutoff = limits
+                    .return_window
+                    .before_in(clock(self), zone)
+                    .and_then(|c| c.utc.checked_sub_signed(chrono::Duration::days(1)));
+                if let Some(cutoff) = cutoff {
+                    self.m.purchases.retain(|p| p.at >= cutoff);
+                    self.m.burns.retain(|b| b.at >= cutoff);
+                }
+            }
         }
         // Daily counters: keep the months and weeks a late event may still
         // fall in (scripts read this week's and this month's purchases).
-        let oldest = late_moment.local(zone).date();
-        let month_start = NaiveDate::from_ymd_opt(oldest.year(), oldest.month(), 1).unwrap_or(oldest);
-        let week_start = oldest - chrono::Duration::days(i64::from(oldest.weekday().num_days_from_monday()));
-        let keep_from = month_start.min(week_start);
-        self.m.days.retain(|d| d.date >= keep_from);
+        let keep_from = |oldest: NaiveDate| {
+            let month_start = NaiveDate::from_ymd_opt(oldest.year(), oldest.month(), 1).unwrap_or(oldest);
+            let week_start = oldest - chrono::Duration::days(i64::from(oldest.weekday().num_days_from_monday()));
+            month_start.min(week_start)
+        };
+        // The local date of an instant is within a day of its UTC date.
+        let day_bounds = instant(late_earliest - DAY).zip(instant(late_latest + DAY));
+        match day_bounds.map(|(first, last)| (keep_from(first.date_naive()), keep_from(last.date_naive()))) {
+            Some((drop_below, keep)) if self.m.days.iter().all(|d| d.date < drop_below || d.date >= keep) => {
+                self.m.days.retain(|d| d.date >= keep);
+            }
+            _ => {
+                let late = *late_moment.get_or_insert_with(|| late_exact(self));
+                let from = keep_from(late.local(zone).date());
+                self.m.days.retain(|d| d.date >= from);
+            }
+        }
     }
 }
 

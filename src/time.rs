@@ -126,6 +126,33 @@ impl Period {
         self.before_in(Moment::new(at), zone).map(|m| m.utc)
     }
 
+    /// The earliest and the latest instant [`Period::before`] can give for
+    /// an instant of Unix time `at` (seconds) in any zone, as Unix times,
+    /// found without the zone: exact for minutes and hours; for days and
+    /// months, bounds from the period's shortest and longest length (28 and
+    /// 31 days a month), a zone offset (under a day, as `chrono` bounds
+    /// every offset) on either side and a DST gap (under 25 hours, the
+    /// longest `resolve_in` looks across) after.
+    pub(crate) fn before_bounds(self, at: i64) -> (i64, i64) {
+        const DAY: i64 = 86_400;
+        let (shortest, longest) = match self {
+            Period::Minutes(n) => {
+                let t = at - 60 * i64::from(n);
+                return (t, t);
+            }
+            Period::Hours(n) => {
+                let t = at - 3_600 * i64::from(n);
+                return (t, t);
+            }
+            Period::Days(n) => (i64::from(n) * DAY, i64::from(n) * DAY),
+            Period::Months(n) => (28 * i64::from(n) * DAY, 31 * i64::from(n) * DAY),
+        };
+        // local(at) − length is the local time resolved; the instant is
+        // within a day (the offset) of it, or up to 25 h later in a gap,
+        // and local(at) is within a day of `at`.
+        (at - longest - 2 * DAY, at - shortest + 2 * DAY + 25 * 3_600)
+    }
+
     /// [`Period::after`] on a [`Moment`]: its local time is converted only if
     /// not known yet, and the result's is kept when it comes for free.
     pub(crate) fn after_in(self, at: Moment, zone: Tz) -> Option<Moment> {
@@ -486,6 +513,46 @@ mod tests {
                     }
                 }
                 at += Duration::minutes(3 * 60 + 7);
+            }
+        }
+    }
+
+    /// `before_bounds` holds whatever the zone: across DST gaps, overlaps,
+    /// Samoa's skipped day and zones far from UTC.
+    #[test]
+    fn before_bounds_hold_in_every_zone() {
+        let zones = [
+            chrono_tz::Europe::Berlin,
+            chrono_tz::America::New_York,
+            chrono_tz::Pacific::Apia,
+            chrono_tz::Pacific::Kiritimati,
+            chrono_tz::Pacific::Pago_Pago,
+            chrono_tz::Australia::Lord_Howe,
+            chrono_tz::America::Santiago,
+            chrono_tz::UTC,
+        ];
+        let periods = [
+            Period::Minutes(90),
+            Period::Hours(72),
+            Period::Days(1),
+            Period::Days(3),
+            Period::Days(365),
+            Period::Months(1),
+            Period::Months(13),
+        ];
+        for zone in zones {
+            let mut at = utc(2010, 11, 1, 0, 0);
+            while at < utc(2013, 1, 1, 0, 0) {
+                for p in periods {
+                    let exact = p.before(at, zone).unwrap();
+                    let (earliest, latest) = p.before_bounds(at.timestamp());
+                    let exact = exact.timestamp();
+                    assert!(
+                        earliest <= exact && exact <= latest,
+                        "{zone} {at} {p}: {exact} not in {earliest}..{latest}"
+                    );
+                }
+                at += Duration::minutes(5 * 60 + 11);
             }
         }
     }
