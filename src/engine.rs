@@ -488,8 +488,13 @@ impl Program {
         let mut soonest: SmallVec<[(DateTime<Utc>, Points); 4]> = SmallVec::new();
         for lot in member.lots.iter().filter(|l| l.remaining > 0) {
             let Some(at) = lot.expires_at.filter(|at| *at > from) else { continue };
-            match soonest.iter().position(|(t, _)| *t >= at) {
-                Some(i) if soonest[i].0 == at => soonest[i].1 = soonest[i].1.saturating_add(lot.remaining),
+            // Most lots expire after the `n` soonest instants found so far.
+            if soonest.len() == n && soonest.last().is_some_and(|(t, _)| at > *t) {
+                continue;
+            }
+            let known = soonest.as_mut_slice();
+            match known.iter().position(|(t, _)| *t >= at) {
+                Some(i) if known[i].0 == at => known[i].1 = known[i].1.saturating_add(lot.remaining),
                 Some(i) if i < n => soonest.insert(i, (at, lot.remaining)),
                 None if soonest.len() < n => soonest.push((at, lot.remaining)),
                 _ => {}
