@@ -678,8 +678,7 @@ impl Program {
             ExpiryKind::After | ExpiryKind::Inactivity => {
                 let from = if e.from == ExpiryFrom::Available { available } else { earned };
                 let period = e.period.ok_or_else(overflow)?;
-                let t = period.after_in(from, self.zone).ok_or_else(overflow)?;
-                e.round_to.apply_in(t, self.zone).ok_or_else(overflow)?.utc
+                e.round_to.apply_after(period, from, self.zone).ok_or_else(overflow)?.utc
             }
             ExpiryKind::FixedDate => {
                 let (month, day) = (e.month.unwrap_or(12), e.day.unwrap_or(31));

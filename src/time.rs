@@ -347,6 +347,40 @@ impl RoundTo {
         };
         start_of_day_in(zone, next)
     }
+
+    /// `self.apply_in(period.after_in(at, zone)?, zone)`, without resolving
+    /// the unrounded local time to an instant when the rounding cannot
+    /// depend on it: rounding to the end of a month or year reads only the
+    /// local date, and resolving changes that date only for a time in a
+    /// DST gap, moving it to the gap's end (`resolve_in` looks at most 25
+    /// hours on: two dates at most). Away from the last two days of a
+    /// month (year) the rounded instant is the start of the next month
+    /// (year) whatever the gap.
+    pub(crate) fn apply_after(self, period: Period, at: Moment, zone: Tz) -> Option<Moment> {
+        let local = match period {
+            Period::Days(n) => at.local(zone).checked_add_days(chrono::Days::new(u64::from(n))),
+            Period::Months(n) => at.local(zone).checked_add_months(chrono::Months::new(n)),
+            Period::Minutes(_) | Period::Hours(_) => None,
+        };
+        if let Some(date) = local.map(|l| l.date()) {
+            let later = date.checked_add_days(chrono::Days::new(2));
+            let next = match self {
+                RoundTo::EndOfMonth if later.is_some_and(|l| l.month() == date.month()) => {
+                    let (y, m) =
+                        if date.month() == 12 { (date.year() + 1, 1) } else { (date.year(), date.month() + 1) };
+                    NaiveDate::from_ymd_opt(y, m, 1)
+                }
+                RoundTo::EndOfYear if later.is_some_and(|l| l.year() == date.year()) => {
+                    NaiveDate::from_ymd_opt(date.year() + 1, 1, 1)
+                }
+                _ => None,
+            };
+            if let Some(next) = next {
+                return start_of_day_in(zone, next);
+            }
+        }
+        self.apply_in(period.after_in(at, zone)?, zone)
+    }
 }
 
 /// A day of the week, written `"mon"` … `"sun"` (or in full, `"monday"`).
@@ -553,6 +587,30 @@ mod tests {
                     );
                 }
                 at += Duration::minutes(5 * 60 + 11);
+            }
+        }
+    }
+
+    /// Rounding a period's end without resolving it first gives what
+    /// resolving and rounding give: at month and year ends, in DST gaps
+    /// (Santiago's at midnight) and on Samoa's skipped day.
+    #[test]
+    fn rounded_period_ends_are_exact() {
+        let zones = [chrono_tz::America::Santiago, chrono_tz::Pacific::Apia, chrono_tz::Europe::Moscow, chrono_tz::UTC];
+        let periods = [Period::Hours(24), Period::Days(1), Period::Days(30), Period::Months(1), Period::Months(6)];
+        let rounds = [RoundTo::None, RoundTo::EndOfDay, RoundTo::EndOfMonth, RoundTo::EndOfYear];
+        for zone in zones {
+            let mut at = utc(2010, 11, 1, 0, 0);
+            while at < utc(2013, 1, 1, 0, 0) {
+                for from in [Moment::new(at), Moment::with_local(at, at.with_timezone(&zone).naive_local())] {
+                    for p in periods {
+                        for r in rounds {
+                            let want = p.after_in(from, zone).and_then(|t| r.apply_in(t, zone)).map(|m| m.utc);
+                            assert_eq!(r.apply_after(p, from, zone).map(|m| m.utc), want, "{zone} {at} {p} {r:?}");
+                        }
+                    }
+                }
+                at += Duration::minutes(151);
             }
         }
     }
