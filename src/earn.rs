@@ -399,21 +399,25 @@ fn fine(t: &CompiledEarn, p: &Priced<'_>) -> Option<i128> {
     Some(div_fast(crate::number::mul(p.amount, t.rate_num)?, t.rate_den))
 }
 
-/// The fine points a multiplier multiplies on line `p`: the sum over its
-/// targets that fired, were not beaten, and cover the line.
+/// The stage-one outcomes multiplier `m` multiplies: its targets that
+/// fired and were not beaten (found once per rule, not once per line).
+type Multiplied<'r> = SmallVec<[(&'r CompiledEarn, &'r RuleOutcome); 4]>;
+
+fn multiplied<'r>(program: &'r Program, stage_one: &'r [RuleOutcome], m: &CompiledEarn) -> Multiplied<'r> {
+    stage_one
+        .iter()
+        .filter(|o| o.beaten_by.is_none() && o.skipped().is_none() && m.targets.contains(&o.rule))
+        .map(|o| (&program.earn[o.rule], o))
+        .collect()
+}
+
+/// The fine points a multiplier multiplies on line `p`: the sum over
+/// `targets` (see [`multiplied`]) that cover the line.
 /// `i` is the line's index (script targets keep their fine points per line).
 #[inline(always)]
-fn multiplied_base(
-    program: &Program,
-    stage_one: &[RuleOutcome],
-    m: &CompiledEarn,
-    p: &Priced<'_>,
-    i: usize,
-) -> Option<i128> {
+fn multiplied_base(targets: &Multiplied<'_>, p: &Priced<'_>, i: usize) -> Option<i128> {
     let mut base: i128 = 0;
-    for o in stage_one.iter().filter(|o| o.beaten_by.is_none() && o.skipped().is_none() && m.targets.contains(&o.rule))
-    {
-        let t = &program.earn[o.rule];
+    for &(t, o) in targets {
         if line_matches(t, p) {
             let f = if t.shape == Shape::LinePoints { o.script_value(i) } else { fine(t, p)? };
             base = base.checked_add(f)?;
@@ -427,8 +431,7 @@ fn multiplied_base(
 /// `value` is the rule's script value for the line (0 for built-in rules).
 #[inline(always)]
 fn line_numerator(
-    program: &Program,
-    stage_one: &[RuleOutcome],
+    targets: &Multiplied<'_>,
     rule: &CompiledEarn,
     p: &Priced<'_>,
     i: usize,
@@ -436,8 +439,8 @@ fn line_numerator(
 ) -> Option<i128> {
     match rule.shape {
         Shape::Rate => crate::number::mul(p.amount, rule.rate_num),
-        Shape::ScriptMultiplier => crate::number::mul(multiplied_base(program, stage_one, rule, p, i)?, value),
-        Shape::Multiplier => crate::number::mul(multiplied_base(program, stage_one, rule, p, i)?, rule.extra_num),
+        Shape::ScriptMultiplier => crate::number::mul(multiplied_base(targets, p, i)?, value),
+        Shape::Multiplier => crate::number::mul(multiplied_base(targets, p, i)?, rule.extra_num),
         Shape::Bonus => Some(p.amount),
         Shape::LinePoints => Some(value),
     }
@@ -604,7 +607,11 @@ fn evaluate_with<const SCRIPTS: bool>(
             // This rule's row of weights, pushed line by line (dropped
             // again if the rule gives nothing).
             let row_start = weights.len();
-            let stage_one = &outcomes[..stage_one_end];
+            let targets = if shape.multiplies() {
+                multiplied(program, &outcomes[..stage_one_end], rule)
+            } else {
+                Multiplied::new()
+            };
             for (i, p) in lines.iter().enumerate() {
                 let mut w = 0;
                 if line_matches(rule, p) {
@@ -616,7 +623,7 @@ fn evaluate_with<const SCRIPTS: bool>(
                         p.amount
                     } else {
                         let value = if scripted { outcome.script_value(i) } else { 0 };
-                        let x = line_numerator(program, stage_one, rule, p, i, value).ok_or_else(overflow)?;
+                        let x = line_numerator(&targets, rule, p, i, value).ok_or_else(overflow)?;
                         match rule.round {
                             RoundAt::PerTransaction => {
                                 numerator = numerator.checked_add(x).ok_or_else(overflow)?;
@@ -634,6 +641,7 @@ fn evaluate_with<const SCRIPTS: bool>(
                     weights.push(w);
                 }
             }
+            drop(targets);
             if !scripted && (!any || rule.min_basket.is_some_and(|m| basket < m)) {
                 weights.truncate(row_start);
                 continue;
