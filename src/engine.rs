@@ -720,7 +720,7 @@ impl<'p, 'm> Work<'p, 'm> {
     /// puts the member back as it was.
     fn run(mut self, event: &Event, fingerprint: u64) -> Result<Arc<Receipt>> {
         match self.apply_event(event) {
-            Ok(()) => Ok(self.commit(event, fingerprint)),
+            Ok(balances) => Ok(self.commit(event, fingerprint, balances)),
             Err(e) => {
                 self.undo.restore(self.m);
                 Err(e)
@@ -753,8 +753,8 @@ impl<'p, 'm> Work<'p, 'm> {
         PointsText(p, self.program.scale())
     }
 
-    /// Every step of the event that can fail.
-    fn apply_event(&mut self, event: &Event) -> Result<()> {
+    /// Every step of the event that can fail; the member's balances after it.
+    fn apply_event(&mut self, event: &Event) -> Result<crate::Balances> {
         self.id = Id::from(event.id.as_str());
         self.event_at = Moment::with_local(event.at, event.at.with_timezone(&self.program.zone).naive_local());
         let clock = self.m.clock.max(event.at);
@@ -772,14 +772,16 @@ impl<'p, 'm> Work<'p, 'm> {
         }
         // A late event may have made a lot that is already due to activate or expire.
         self.catch_up(clock)?;
-        self.m.checked_balances().ok_or_else(|| Error::overflow("the member's balances"))?;
-        Ok(())
+        self.m.checked_balances().ok_or_else(|| Error::overflow("the member's balances"))
     }
 
     /// After success (nothing here fails): numbers the entries, writes the
-    /// receipt, compacts the member and remembers the event.
-    fn commit(mut self, event: &Event, fingerprint: u64) -> Arc<Receipt> {
+    /// receipt, compacts the member and remembers the event. `balances` are
+    /// the member's after the event (compaction drops only empty lots, so
+    /// they hold after it too).
+    fn commit(mut self, event: &Event, fingerprint: u64, balances: crate::Balances) -> Arc<Receipt> {
         self.compact();
+        debug_assert_eq!(balances, self.m.balances());
         let mut seq = self.m.next_entry;
         for e in &mut self.entries {
             e.seq = seq;
@@ -796,7 +798,7 @@ impl<'p, 'm> Work<'p, 'm> {
             at: event.at,
             entries: self.entries,
             explanations: self.explanations,
-            balances: self.m.balances(),
+            balances,
             next_expiries,
             shortfall: self.shortfall,
             paid: self.paid,
