@@ -1616,10 +1616,11 @@ impl<'p, 'm> Work<'p, 'm> {
         }
         // Daily counters: keep the months and weeks a late event may still
         // fall in (scripts read this week's and this month's purchases).
+        // The earlier of the month's and the week's first day: back by the
+        // larger of the day of the month and the day of the week.
         let keep_from = |oldest: NaiveDate| {
-            let month_start = NaiveDate::from_ymd_opt(oldest.year(), oldest.month(), 1).unwrap_or(oldest);
-            let week_start = oldest - chrono::Duration::days(i64::from(oldest.weekday().num_days_from_monday()));
-            month_start.min(week_start)
+            let back = oldest.day0().max(oldest.weekday().num_days_from_monday());
+            oldest.checked_sub_days(chrono::Days::new(u64::from(back))).unwrap_or(oldest)
         };
         // The local date of an instant is within a day of its UTC date.
         let day_bounds = instant(late_earliest - DAY).zip(instant(late_latest + DAY));
