@@ -706,7 +706,11 @@ impl<'p, 'm> Work<'p, 'm> {
             program,
             undo: Undo::of(m),
             m,
-            id: Id::from(""),
+            // Set by `apply_event`; a shared empty id allocates nothing.
+            id: {
+                static EMPTY: std::sync::OnceLock<Id> = std::sync::OnceLock::new();
+                EMPTY.get_or_init(|| Id::from("")).clone()
+            },
             event_at: Moment::new(clock),
             entries: Vec::new(),
             explanations: Vec::new(),
