@@ -16,7 +16,7 @@
 //! a point unit), exact whenever the multiplied rule's points per line have
 //! at most 12 fraction digits.
 
-use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, Utc};
+use chrono::{Datelike, NaiveDate, NaiveDateTime};
 use smallvec::SmallVec;
 
 use crate::error::{Error, Result};
@@ -25,7 +25,7 @@ use crate::member::DayCount;
 use crate::number::{div_fast, mul_div_rem, pow10, round_div, Money, Points, RoundAt, Rounding, MONEY_ONE};
 use crate::program::{CompiledEarn, EarnKind, Program};
 use crate::script::{ScriptEach, ScriptGives, Value, ViewInput, Views};
-use crate::time::{TimeOfDay, Weekday};
+use crate::time::{Moment, TimeOfDay, Weekday};
 
 /// A basket line with its money worked out.
 #[derive(Debug, Clone)]
@@ -75,14 +75,15 @@ impl<'a> Context<'a> {
     pub(crate) fn new(
         program: &'a Program,
         event: &'a str,
-        at: DateTime<Utc>,
+        at: Moment,
         channel: Option<&'a str>,
         store: Option<&'a str>,
         member: &'a crate::Member,
     ) -> Context<'a> {
-        // One conversion; the date and time are read off the local value.
-        let local = at.with_timezone(&program.zone).naive_local();
-        let tier = program.tiers.as_ref().map_or(0, |t| t.level_at(&member.tier, at, local.date()));
+        // At most one conversion (none when the caller knows the local
+        // time); the date and time are read off the local value.
+        let local = at.local(program.zone);
+        let tier = program.tiers.as_ref().map_or(0, |t| t.level_at(&member.tier, at.utc, local.date()));
         Context {
             event,
             local,
@@ -231,7 +232,7 @@ fn fine_of(d: rust_decimal::Decimal, scale: u32, rounding: Rounding) -> Option<i
 pub(crate) struct Earned {
     pub(crate) total: Points,
     /// Per line, summed over rules (empty unless asked for).
-    pub(crate) lines: Vec<Points>,
+    pub(crate) lines: SmallVec<[Points; 8]>,
     /// In rule order; rules that did not fire are absent.
     pub(crate) rules: SmallVec<[RuleOutcome; 8]>,
 }
@@ -366,6 +367,62 @@ fn split_into(total: Points, weights: &[i128], parts: &mut [Points]) {
         return;
     }
     let whole = u128::from(total.unsigned_abs());
+    if sum == whole {
+        // Every share is its weight exactly (a per-line rule that was not
+        // capped): no division, nothing left over.
+        for (p, w) in parts.iter_mut().zip(weights) {
+            *p = w.unsigned_abs() as Points; // ≤ whole ≤ i64::MAX + 1
+        }
+    } else if !split_small(whole, sum, weights, parts) {
+        split_wide(whole, sum, weights, parts);
+    }
+    if total < 0 {
+        parts.iter_mut().for_each(|p| *p = -*p);
+    }
+}
+
+/// [`split_into`] in 64 bits, for up to 16 lines when `whole × sum` fits a
+/// `u64` (then every `whole × weight` does): a basket's split, almost
+/// always. False, with nothing written, when it does not apply.
+#[inline]
+fn split_small(whole: u128, sum: u128, weights: &[i128], parts: &mut [Points]) -> bool {
+    let (Ok(whole), Ok(sum)) = (u64::try_from(whole), u64::try_from(sum)) else { return false };
+    if weights.len() > 16 || whole.checked_mul(sum).is_none() {
+        return false;
+    }
+    // Remainders plus one (a remainder is below `sum`, so it fits); 0 marks
+    // a line that has had its leftover unit.
+    let mut rest = [0_u64; 16];
+    let mut given: u64 = 0;
+    for (i, w) in weights.iter().enumerate() {
+        let w = w.unsigned_abs() as u64; // ≤ sum
+        if w == 0 {
+            rest[i] = 1;
+            continue;
+        }
+        let p = whole * w;
+        let q = p / sum;
+        parts[i] = q as Points; // q ≤ whole ≤ i64::MAX + 1
+        given += q;
+        rest[i] = p % sum + 1;
+    }
+    // The units left over (fewer than the lines) go to the largest
+    // remainders, ties to the earlier line: one pass per unit.
+    for _ in 0..whole - given {
+        let mut best = 0;
+        for i in 1..weights.len() {
+            if rest[i] > rest[best] {
+                best = i;
+            }
+        }
+        parts[best] += 1;
+        rest[best] = 0;
+    }
+    true
+}
+
+/// [`split_into`] in 128 bits (and past them, by [`mul_div_rem`]).
+fn split_wide(whole: u128, sum: u128, weights: &[i128], parts: &mut [Points]) {
     let mut given: u128 = 0;
     let mut rest: SmallVec<[(u128, usize); 16]> = SmallVec::with_capacity(weights.len());
     for (i, w) in weights.iter().enumerate() {
@@ -393,9 +450,6 @@ fn split_into(total: Points, weights: &[i128], parts: &mut [Points]) {
             parts[i] += 1;
         }
     }
-    if total < 0 {
-        parts.iter_mut().for_each(|p| *p = -*p);
-    }
 }
 
 /// Fine points (10⁻¹² of a unit) that stage-one rule `t` gives line `p`.
@@ -404,21 +458,25 @@ fn fine(t: &CompiledEarn, p: &Priced<'_>) -> Option<i128> {
     Some(div_fast(crate::number::mul(p.amount, t.rate_num)?, t.rate_den))
 }
 
-/// The fine points a multiplier multiplies on line `p`: the sum over its
-/// targets that fired, were not beaten, and cover the line.
+/// The stage-one outcomes multiplier `m` multiplies: its targets that
+/// fired and were not beaten (found once per rule, not once per line).
+type Multiplied<'r> = SmallVec<[(&'r CompiledEarn, &'r RuleOutcome); 4]>;
+
+fn multiplied<'r>(program: &'r Program, stage_one: &'r [RuleOutcome], m: &CompiledEarn) -> Multiplied<'r> {
+    stage_one
+        .iter()
+        .filter(|o| o.beaten_by.is_none() && o.skipped().is_none() && m.targets.contains(&o.rule))
+        .map(|o| (&program.earn[o.rule], o))
+        .collect()
+}
+
+/// The fine points a multiplier multiplies on line `p`: the sum over
+/// `targets` (see [`multiplied`]) that cover the line.
 /// `i` is the line's index (script targets keep their fine points per line).
 #[inline(always)]
-fn multiplied_base(
-    program: &Program,
-    stage_one: &[RuleOutcome],
-    m: &CompiledEarn,
-    p: &Priced<'_>,
-    i: usize,
-) -> Option<i128> {
+fn multiplied_base(targets: &Multiplied<'_>, p: &Priced<'_>, i: usize) -> Option<i128> {
     let mut base: i128 = 0;
-    for o in stage_one.iter().filter(|o| o.beaten_by.is_none() && o.skipped().is_none() && m.targets.contains(&o.rule))
-    {
-        let t = &program.earn[o.rule];
+    for &(t, o) in targets {
         if line_matches(t, p) {
             let f = if t.shape == Shape::LinePoints { o.script_value(i) } else { fine(t, p)? };
             base = base.checked_add(f)?;
@@ -432,8 +490,7 @@ fn multiplied_base(
 /// `value` is the rule's script value for the line (0 for built-in rules).
 #[inline(always)]
 fn line_numerator(
-    program: &Program,
-    stage_one: &[RuleOutcome],
+    targets: &Multiplied<'_>,
     rule: &CompiledEarn,
     p: &Priced<'_>,
     i: usize,
@@ -441,8 +498,8 @@ fn line_numerator(
 ) -> Option<i128> {
     match rule.shape {
         Shape::Rate => crate::number::mul(p.amount, rule.rate_num),
-        Shape::ScriptMultiplier => crate::number::mul(multiplied_base(program, stage_one, rule, p, i)?, value),
-        Shape::Multiplier => crate::number::mul(multiplied_base(program, stage_one, rule, p, i)?, rule.extra_num),
+        Shape::ScriptMultiplier => crate::number::mul(multiplied_base(targets, p, i)?, value),
+        Shape::Multiplier => crate::number::mul(multiplied_base(targets, p, i)?, rule.extra_num),
         Shape::Bonus => Some(p.amount),
         Shape::LinePoints => Some(value),
     }
@@ -529,13 +586,23 @@ fn run_script(
 ///
 /// With `split` false the per-line split of points is skipped (a quote does
 /// not need it) and `Earned::lines` stays empty.
-pub(crate) fn evaluate(program: &Program, lines: &[Priced<'_>], ctx: &Context<'_>, split: bool) -> Result<Earned> {
+///
+/// The result is written into `out` (empty, as `Earned::default()` makes
+/// it) rather than returned: an `Earned` holds its outcomes inline, and
+/// moving it out of a `Result` copies them.
+pub(crate) fn evaluate(
+    program: &Program,
+    lines: &[Priced<'_>],
+    ctx: &Context<'_>,
+    split: bool,
+    out: &mut Earned,
+) -> Result<()> {
     // Programs without scripts get a copy of the loop with every script
     // branch compiled out.
     if program.scripts.is_some() {
-        evaluate_with::<true>(program, lines, ctx, split)
+        evaluate_with::<true>(program, lines, ctx, split, out)
     } else {
-        evaluate_with::<false>(program, lines, ctx, split)
+        evaluate_with::<false>(program, lines, ctx, split, out)
     }
 }
 
@@ -544,14 +611,14 @@ fn evaluate_with<const SCRIPTS: bool>(
     lines: &[Priced<'_>],
     ctx: &Context<'_>,
     split: bool,
-) -> Result<Earned> {
-    let mut outcomes: SmallVec<[RuleOutcome; 8]> = SmallVec::new();
+    out: &mut Earned,
+) -> Result<()> {
+    let Earned { total, lines: lines_out, rules: outcomes } = out;
     let mut stage_one_end = 0;
     let mut scripts: Option<ScriptState> = None;
     // With `split`: every outcome's weights for the split over lines, one
     // row of `lines.len()` per outcome, computed here once.
     let mut weights: SmallVec<[i128; 40]> = SmallVec::new();
-    let mut row: SmallVec<[i128; 8]> = SmallVec::new();
     for stage in [false, true] {
         let first_of_stage = outcomes.len();
         for rule in program.earn.iter().filter(|r| r.shape.multiplies() == stage) {
@@ -596,39 +663,46 @@ fn evaluate_with<const SCRIPTS: bool>(
             }
             let (shape, div) = (rule.shape, rule.div);
             let (mut numerator, mut per_line) = (0_i128, 0_i128);
-            if split {
-                row.clear();
-                row.resize(lines.len(), 0);
-            }
-            for (i, p) in lines.iter().enumerate().filter(|(_, p)| line_matches(rule, p)) {
-                if !scripted {
-                    any = true;
-                    basket += p.amount; // bounded by the basket's total
+            // This rule's row of weights, pushed line by line (dropped
+            // again if the rule gives nothing).
+            let row_start = weights.len();
+            let targets = if shape.multiplies() {
+                multiplied(program, &outcomes[..stage_one_end], rule)
+            } else {
+                Multiplied::new()
+            };
+            for (i, p) in lines.iter().enumerate() {
+                let mut w = 0;
+                if line_matches(rule, p) {
+                    if !scripted {
+                        any = true;
+                        basket += p.amount; // bounded by the basket's total
+                    }
+                    w = if shape == Shape::Bonus {
+                        p.amount
+                    } else {
+                        let value = if scripted { outcome.script_value(i) } else { 0 };
+                        let x = line_numerator(&targets, rule, p, i, value).ok_or_else(overflow)?;
+                        match rule.round {
+                            RoundAt::PerTransaction => {
+                                numerator = numerator.checked_add(x).ok_or_else(overflow)?;
+                                x
+                            }
+                            RoundAt::PerLine => {
+                                let rounded = round_div(x, div, rule.rounding);
+                                per_line = per_line.checked_add(rounded).ok_or_else(overflow)?;
+                                rounded
+                            }
+                        }
+                    };
                 }
-                if shape == Shape::Bonus {
-                    if split {
-                        row[i] = p.amount;
-                    }
-                    continue;
-                }
-                let value = if scripted { outcome.script_value(i) } else { 0 };
-                let x = line_numerator(program, &outcomes[..stage_one_end], rule, p, i, value).ok_or_else(overflow)?;
-                let w = match rule.round {
-                    RoundAt::PerTransaction => {
-                        numerator = numerator.checked_add(x).ok_or_else(overflow)?;
-                        x
-                    }
-                    RoundAt::PerLine => {
-                        let rounded = round_div(x, div, rule.rounding);
-                        per_line = per_line.checked_add(rounded).ok_or_else(overflow)?;
-                        rounded
-                    }
-                };
                 if split {
-                    row[i] = w;
+                    weights.push(w);
                 }
             }
+            drop(targets);
             if !scripted && (!any || rule.min_basket.is_some_and(|m| basket < m)) {
+                weights.truncate(row_start);
                 continue;
             }
             let points = match (shape, rule.round) {
@@ -641,6 +715,7 @@ fn evaluate_with<const SCRIPTS: bool>(
             };
             let points = Points::try_from(points).map_err(|_| overflow())?;
             if points <= 0 {
+                weights.truncate(row_start);
                 continue;
             }
             let (capped, capped_by) = apply_caps(rule, points, ctx);
@@ -648,9 +723,6 @@ fn evaluate_with<const SCRIPTS: bool>(
             outcome.uncapped = points;
             outcome.capped_by = capped_by;
             outcomes.push(outcome);
-            if split {
-                weights.extend_from_slice(&row);
-            }
         }
         // Exclusive rules of this stage compete: the most points win, then
         // the earlier rule (lower priority, then id). Skipped rules take no part.
@@ -671,16 +743,18 @@ fn evaluate_with<const SCRIPTS: bool>(
             stage_one_end = outcomes.len();
         }
     }
-    let mut total: Points = 0;
+    *total = 0;
     for o in outcomes.iter_mut() {
         if o.beaten_by.is_some() {
             o.points = 0;
             continue;
         }
-        total = total.checked_add(o.points).ok_or_else(|| Error::overflow("points of a basket"))?;
+        *total = total.checked_add(o.points).ok_or_else(|| Error::overflow("points of a basket"))?;
     }
-    let lines_out = if split { split_over_lines(program, lines, &outcomes, &weights)? } else { Vec::new() };
-    Ok(Earned { total, lines: lines_out, rules: outcomes })
+    if split {
+        split_over_lines(program, lines, outcomes, &weights, lines_out)?;
+    }
+    Ok(())
 }
 
 /// Every surviving rule's points split over the basket's lines, summed per
@@ -695,8 +769,9 @@ fn split_over_lines(
     lines: &[Priced<'_>],
     outcomes: &[RuleOutcome],
     all_weights: &[i128],
-) -> Result<Vec<Points>> {
-    let mut sums = vec![0; lines.len()];
+    sums: &mut SmallVec<[Points; 8]>,
+) -> Result<()> {
+    *sums = SmallVec::from_elem(0, lines.len());
     let n = lines.len();
     for (k, o) in outcomes.iter().enumerate().filter(|(_, o)| o.beaten_by.is_none() && o.points > 0) {
         let rule = &program.earn[o.rule];
@@ -710,9 +785,9 @@ fn split_over_lines(
             "rule '{}': per-line points do not add up",
             rule.id
         );
-        allocate_add(o.points, weights, &mut sums).ok_or_else(|| Error::overflow("points of a basket"))?;
+        allocate_add(o.points, weights, sums).ok_or_else(|| Error::overflow("points of a basket"))?;
     }
-    Ok(sums)
+    Ok(())
 }
 
 #[inline]
@@ -773,6 +848,36 @@ mod tests {
         // Weights whose products with the total pass 128 bits.
         let big = 10_i128.pow(30);
         assert_eq!(allocate(i64::MAX, &[big, big]), vec![i64::MAX / 2 + 1, i64::MAX / 2]);
+    }
+
+    /// The 64-bit split gives what the 128-bit one gives, leftover units
+    /// and ties included.
+    #[test]
+    fn small_split_agrees_with_wide_split() {
+        let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for case in 0..20_000 {
+            let n = 1 + (next() % 16) as usize;
+            let scale = [10, 1_000, 1_000_000, 1 << 40][case % 4];
+            // Small weights repeat, so ties are common.
+            let weights: Vec<i128> =
+                (0..n).map(|_| if next() % 4 == 0 { 0 } else { i128::from(next() % scale) }).collect();
+            let sum: u128 = weights.iter().map(|w| w.unsigned_abs()).sum();
+            let whole = u128::from(next() % 5_000);
+            if sum == 0 || whole == 0 {
+                continue;
+            }
+            let (mut small, mut wide) = (vec![0; n], vec![0; n]);
+            if split_small(whole, sum, &weights, &mut small) {
+                split_wide(whole, sum, &weights, &mut wide);
+                assert_eq!(small, wide, "whole {whole}, weights {weights:?}");
+            }
+        }
     }
 
     #[test]

@@ -547,13 +547,13 @@ impl Program {
     pub fn quote(&self, member: &Member, basket: &Basket, at: DateTime<Utc>) -> Result<Quote<'_>> {
         check_instant("quote", at)?;
         let priced = self.price("quote", &basket.lines)?;
-        let mut ctx = Context::new(self, "quote", at, basket.channel.as_deref(), basket.store.as_deref(), member);
+        let mut ctx =
+            Context::new(self, "quote", Moment::new(at), basket.channel.as_deref(), basket.store.as_deref(), member);
         ctx.partner = self.partner("quote", basket.partner.as_deref())?;
-        let earned = if self.daily_purchases_left(member, ctx.date) {
-            earn::evaluate(self, &priced, &ctx, false)?
-        } else {
-            earn::Earned::default()
-        };
+        let mut earned = earn::Earned::default();
+        if self.daily_purchases_left(member, ctx.date) {
+            earn::evaluate(self, &priced, &ctx, false, &mut earned)?;
+        }
         let explanations = earned.rules.iter().map(|o| earn::quoted(self, o)).collect();
         let available = self.available_at(member, at.max(member.clock));
         let (max_burn, max_burn_value) = match self.burn.first() {
@@ -612,8 +612,13 @@ impl Program {
         let mut soonest: SmallVec<[(DateTime<Utc>, Points); 4]> = SmallVec::new();
         for lot in member.lots.iter().filter(|l| l.remaining > 0) {
             let Some(at) = lot.expires_at.filter(|at| *at > from) else { continue };
-            match soonest.iter().position(|(t, _)| *t >= at) {
-                Some(i) if soonest[i].0 == at => soonest[i].1 = soonest[i].1.saturating_add(lot.remaining),
+            // Most lots expire after the `n` soonest instants found so far.
+            if soonest.len() == n && soonest.last().is_some_and(|(t, _)| at > *t) {
+                continue;
+            }
+            let known = soonest.as_mut_slice();
+            match known.iter().position(|(t, _)| *t >= at) {
+                Some(i) if known[i].0 == at => known[i].1 = known[i].1.saturating_add(lot.remaining),
                 Some(i) if i < n => soonest.insert(i, (at, lot.remaining)),
                 None if soonest.len() < n => soonest.push((at, lot.remaining)),
                 _ => {}
@@ -897,8 +902,7 @@ impl Program {
             ExpiryKind::After | ExpiryKind::Inactivity => {
                 let from = if e.from == ExpiryFrom::Available { available } else { earned };
                 let period = e.period.ok_or_else(overflow)?;
-                let t = period.after_in(from, self.zone).ok_or_else(overflow)?;
-                e.round_to.apply_in(t, self.zone).ok_or_else(overflow)?.utc
+                e.round_to.apply_after(period, from, self.zone).ok_or_else(overflow)?.utc
             }
             ExpiryKind::FixedDate => {
                 let (month, day) = (e.month.unwrap_or(12), e.day.unwrap_or(31));
@@ -927,7 +931,11 @@ impl<'p, 'm> Work<'p, 'm> {
             program,
             undo: Undo::of(m, program.tiers.is_some()),
             m,
-            id: Id::from(""),
+            // Set by `apply_event`; a shared empty id allocates nothing.
+            id: {
+                static EMPTY: std::sync::OnceLock<Id> = std::sync::OnceLock::new();
+                EMPTY.get_or_init(|| Id::from("")).clone()
+            },
             event_at: Moment::new(clock),
             entries: Vec::new(),
             explanations: Vec::new(),
@@ -954,10 +962,13 @@ impl<'p, 'm> Work<'p, 'm> {
         fingerprint: u64,
         counters: Option<&mut dyn crate::reward::Counters>,
     ) -> Result<Arc<Receipt>> {
-        if let Err(e) = self.apply_event(event) {
-            self.undo.restore(self.m);
-            return Err(e);
-        }
+        let balances = match self.apply_event(event) {
+            Ok(balances) => balances,
+            Err(e) => {
+                self.undo.restore(self.m);
+                return Err(e);
+            }
+        };
         if !self.counter_takes.is_empty() || !self.counter_gives.is_empty() {
             let Some(counters) = counters else {
                 self.undo.restore(self.m);
@@ -983,7 +994,7 @@ impl<'p, 'm> Work<'p, 'm> {
                 counters.give_back(key, *amount);
             }
         }
-        Ok(self.commit(event, fingerprint))
+        Ok(self.commit(event, fingerprint, balances))
     }
 
     fn post(
@@ -1011,8 +1022,8 @@ impl<'p, 'm> Work<'p, 'm> {
         PointsText(p, self.program.scale())
     }
 
-    /// Every step of the event that can fail.
-    fn apply_event(&mut self, event: &Event) -> Result<()> {
+    /// Every step of the event that can fail; the member's balances after it.
+    fn apply_event(&mut self, event: &Event) -> Result<crate::Balances> {
         self.status_gate(event)?;
         self.id = Id::from(event.id.as_str());
         self.event_at = Moment::with_local(event.at, event.at.with_timezone(&self.program.zone).naive_local());
@@ -1049,14 +1060,16 @@ impl<'p, 'm> Work<'p, 'm> {
         self.tier_settle(event);
         // A late event may have made a lot that is already due to activate or expire.
         self.catch_up(clock)?;
-        self.m.checked_balances().ok_or_else(|| Error::overflow("the member's balances"))?;
-        Ok(())
+        self.m.checked_balances().ok_or_else(|| Error::overflow("the member's balances"))
     }
 
     /// After success (nothing here fails): numbers the entries, writes the
-    /// receipt, compacts the member and remembers the event.
-    fn commit(mut self, event: &Event, fingerprint: u64) -> Arc<Receipt> {
+    /// receipt, compacts the member and remembers the event. `balances` are
+    /// the member's after the event (compaction drops only empty lots, so
+    /// they hold after it too).
+    fn commit(mut self, event: &Event, fingerprint: u64, balances: crate::Balances) -> Arc<Receipt> {
         self.compact();
+        debug_assert_eq!(balances, self.m.balances());
         let mut seq = self.m.next_entry;
         for e in &mut self.entries {
             e.seq = seq;
@@ -1086,7 +1099,7 @@ impl<'p, 'm> Work<'p, 'm> {
             at: event.at,
             entries: self.entries,
             explanations: self.explanations,
-            balances: self.m.balances(),
+            balances,
             next_expiries,
             shortfall: self.shortfall,
             paid: self.paid,
@@ -1332,21 +1345,20 @@ impl<'p, 'm> Work<'p, 'm> {
         }
         let partner = program.partner(&event.id, p.partner.as_deref())?;
         let ctx_partner_none = partner.is_none();
-        let mut ctx = Context::new(program, &event.id, event.at, p.channel.as_deref(), p.store.as_deref(), self.m);
+        let mut ctx = Context::new(program, &event.id, self.event_at, p.channel.as_deref(), p.store.as_deref(), self.m);
         ctx.partner = partner;
         let date = ctx.date;
-        let earned = if !self.m.status.is_active() {
+        let mut earned = earn::Earned::default();
+        if !self.m.status.is_active() {
             self.notes.push("no points: the member is suspended".into());
-            earn::Earned::default()
         } else if program.daily_purchases_left(self.m, date) {
-            earn::evaluate(program, &priced, &ctx, true)?
+            earn::evaluate(program, &priced, &ctx, true, &mut earned)?;
         } else {
             self.notes.push(format!(
                 "no points: the limit of {} earning purchases a day is reached",
                 program.spec.limits.earning_purchases_per_day.unwrap_or(0)
             ));
-            earn::Earned::default()
-        };
+        }
         self.explanations.reserve_exact(earned.rules.len());
         for o in &earned.rules {
             self.explanations.push(explanation(program, o));
@@ -1911,43 +1923,101 @@ impl<'p, 'm> Work<'p, 'm> {
     /// Drops what the bounds say is no longer needed.
     fn compact(&mut self) {
         let program = self.program;
-        let clock = self.moment(self.m.clock);
         let zone = program.zone;
         let limits = &program.spec.limits;
+        let at = self.m.clock;
         self.m.lots.retain(|l| l.remaining > 0);
-        let late_moment = limits.late_window.before_in(clock, zone).unwrap_or(clock);
-        let late = late_moment.utc;
-        self.m.holds.retain(|h| h.status == HoldStatus::Open || h.closed_at.is_none_or(|c| c >= late));
+        // The late-window bound and the return-window cutoff each cost a
+        // search of the zone's transitions. Bounds that hold in every zone
+        // (`Period::before_bounds`) keep or drop almost every record
+        // without it; the exact instant is found only for a record that
+        // falls between them.
+        const DAY: i64 = 86_400;
+        let instant = |secs: i64| DateTime::from_timestamp(secs, 0);
+        let secs = at.timestamp();
+        let clock = |work: &Self| work.moment(at);
+        let late_exact = |work: &Self| limits.late_window.before_in(clock(work), zone).unwrap_or(clock(work));
+        let mut late_moment = None;
+        let (late_earliest, late_latest) = limits.late_window.before_bounds(secs);
+        let closed_before =
+            |h: &HoldRecord, t: DateTime<Utc>| h.status != HoldStatus::Open && h.closed_at.is_some_and(|c| c < t);
+        match instant(late_latest) {
+            Some(latest) if !self.m.holds.iter().any(|h| closed_before(h, latest)) => {}
+            _ => {
+                let late = *late_moment.get_or_insert_with(|| late_exact(self));
+                self.m.holds.retain(|h| !closed_before(h, late.utc));
+            }
+        }
         // Records older than the return window (with a day to spare for
         // calendar clamping) can no longer be returned against.
-        let cutoff = limits
-            .return_window
-            .before_in(clock, zone)
-            .and_then(|c| c.utc.checked_sub_signed(chrono::Duration::days(1)));
-        if let Some(cutoff) = cutoff {
-            self.m.purchases.retain(|p| p.at >= cutoff);
-            self.m.burns.retain(|b| b.at >= cutoff);
+        let (earliest, latest) = limits.return_window.before_bounds(secs);
+        match instant(earliest - DAY).zip(instant(latest - DAY)) {
+            Some((drop_below, keep))
+                if {
+                    let sure = |t: DateTime<Utc>| t < drop_below || t >= keep;
+                    self.m.purchases.iter().all(|p| sure(p.at)) && self.m.burns.iter().all(|b| sure(b.at))
+                } =>
+            {
+                if self.m.purchases.iter().any(|p| p.at < keep) {
+                    self.m.purchases.retain(|p| p.at >= keep);
+                }
+                if self.m.burns.iter().any(|b| b.at < keep) {
+                    self.m.burns.retain(|b| b.at >= keep);
+                }
+            }
+            _ => {
+                let cutoff = limits
+                    .return_window
+                    .before_in(clock(self), zone)
+                    .and_then(|c| c.utc.checked_sub_signed(chrono::Duration::days(1)));
+                if let Some(cutoff) = cutoff {
+                    self.m.purchases.retain(|p| p.at >= cutoff);
+                    self.m.burns.retain(|b| b.at >= cutoff);
+                }
+            }
         }
         // Daily counters: keep the months and weeks a late event may still
         // fall in (scripts read this week's and this month's purchases).
-        let oldest = late_moment.local(zone).date();
-        let month_start = NaiveDate::from_ymd_opt(oldest.year(), oldest.month(), 1).unwrap_or(oldest);
-        let week_start = oldest - chrono::Duration::days(i64::from(oldest.weekday().num_days_from_monday()));
-        let keep_from = month_start.min(week_start);
-        self.m.days.retain(|d| d.date >= keep_from);
+        // The earlier of the month's and the week's first day: back by the
+        // larger of the day of the month and the day of the week.
+        let keep_from = |oldest: NaiveDate| {
+            let back = oldest.day0().max(oldest.weekday().num_days_from_monday());
+            oldest.checked_sub_days(chrono::Days::new(u64::from(back))).unwrap_or(oldest)
+        };
+        // The local date of an instant is within a day of its UTC date.
+        let day_bounds = instant(late_earliest - DAY).zip(instant(late_latest + DAY));
+        match day_bounds.map(|(first, last)| (keep_from(first.date_naive()), keep_from(last.date_naive()))) {
+            Some((drop_below, keep)) if self.m.days.iter().all(|d| d.date < drop_below || d.date >= keep) => {
+                self.m.days.retain(|d| d.date >= keep);
+            }
+            _ => {
+                let late = *late_moment.get_or_insert_with(|| late_exact(self));
+                let from = keep_from(late.local(zone).date());
+                self.m.days.retain(|d| d.date >= from);
+            }
+        }
         // Tier records: a return reaches back to the oldest purchase kept, a
-        // late event to the late window.
-        let oldest_purchase = self.m.purchases.first().map(|p| local_date(zone, p.at));
-        self.tier_compact(oldest_purchase.map_or(oldest, |p| p.min(oldest)), late);
-        // Closed rewards are kept a year and a day (per-member limits per
-        // year count them; `ever` limits keep their own counter).
-        let year_ago = clock.utc.checked_sub_signed(chrono::Duration::days(367)).unwrap_or(clock.utc);
-        self.m.rewards.retain(|r| r.closed_at.is_none_or(|c| c >= year_ago));
-        // Chosen days count against limits per day, month or year.
-        let chosen_from = oldest - chrono::Duration::days(400);
-        self.m.chosen.retain(|(_, d)| *d >= chosen_from);
-        // Transfers received are remembered a year (a host retries within hours).
-        self.m.transfers_in.retain(|(_, _, at)| *at >= year_ago);
+        // late event to the late window (exact bound: programs with tiers only).
+        if program.tiers.is_some() {
+            let late = *late_moment.get_or_insert_with(|| late_exact(self));
+            let oldest = late.local(zone).date();
+            let oldest_purchase = self.m.purchases.first().map(|p| local_date(zone, p.at));
+            self.tier_compact(oldest_purchase.map_or(oldest, |p| p.min(oldest)), late.utc);
+        }
+        // Closed rewards and received transfers are kept a year and a day
+        // (per-member limits per year count them; `ever` limits keep their
+        // own counter); chosen days 400 days (limits per day, month, year).
+        let year_ago = at.checked_sub_signed(chrono::Duration::days(367)).unwrap_or(at);
+        if self.m.rewards.iter().any(|r| r.closed_at.is_some_and(|c| c < year_ago)) {
+            self.m.rewards.retain(|r| r.closed_at.is_none_or(|c| c >= year_ago));
+        }
+        if !self.m.chosen.is_empty() {
+            let chosen_from = at.date_naive() - chrono::Duration::days(401);
+            self.m.chosen.retain(|(_, d)| *d >= chosen_from);
+        }
+        if !self.m.transfers_in.is_empty() {
+            self.m.transfers_in.retain(|(_, _, t)| *t >= year_ago);
+        }
     }
 }
 

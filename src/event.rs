@@ -546,7 +546,11 @@ pub(crate) fn id_problem(id: &str) -> Option<String> {
         return Some(format!("longer than {ID_LEN_MAX} bytes"));
     }
     // Control characters are C0 (below 0x20), DEL and C1 (U+0080–U+009F);
-    // an ASCII id needs only the byte test.
+    // an ASCII id needs only the byte test. Printable ASCII (almost every
+    // id) passes in one pass.
+    if id.bytes().all(|b| (0x20..0x7f).contains(&b)) {
+        return None;
+    }
     let ascii_control = |b: &u8| *b < 0x20 || *b == 0x7f;
     if id.as_bytes().iter().any(ascii_control) || (!id.is_ascii() && id.chars().any(char::is_control)) {
         return Some("contains a control character".into());

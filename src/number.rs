@@ -310,14 +310,13 @@ pub(crate) fn money_to_decimal(m: Money) -> Option<Decimal> {
         if small == 0 {
             return Some(Decimal::ZERO);
         }
-        // Four zeros at a time first: most amounts have 8 to 12 of them.
-        while scale >= 4 && small % 10_000 == 0 {
-            small /= 10_000;
-            scale -= 4;
-        }
-        while scale > 0 && small % 10 == 0 {
-            small /= 10;
-            scale -= 1;
+        // Trailing zeros (at most 12 are stripped) by halves: 8, 4, 2, 1.
+        // Most amounts have 8 to 12 of them.
+        for (zeros, unit) in [(8, 100_000_000), (4, 10_000), (2, 100), (1, 10)] {
+            if scale >= zeros && small % unit == 0 {
+                small /= unit;
+                scale -= zeros;
+            }
         }
         return Some(Decimal::new(small, scale));
     }
@@ -646,6 +645,34 @@ mod tests {
         assert_eq!(mul_div_rem(u128::MAX, u128::MAX, 3), (u128::MAX, 0));
     }
 
+    /// An amount hashes as its normalized mantissa and scale, whatever the
+    /// trailing zeros: the fingerprints members store depend on it.
+    #[test]
+    fn amounts_hash_as_normalized() {
+        use std::hash::{Hash, Hasher};
+        let hash = |f: &dyn Fn(&mut StableHasher)| {
+            let mut h = StableHasher::new();
+            f(&mut h);
+            h.finish()
+        };
+        for digits in [0_i128, 1, 7, 25, 120, 123_456_789, 999_999, 9_223_372_036_854_775_807] {
+            for zeros in 0..29 {
+                let Some(m) = digits.checked_mul(10_i128.pow(zeros)) else { continue };
+                for scale in 0..=28 {
+                    for m in [m, -m] {
+                        let Ok(d) = Decimal::try_from_i128_with_scale(m, scale) else { continue };
+                        let n = d.normalize();
+                        let want = hash(&|h| {
+                            h.write_i128(n.mantissa());
+                            h.write_u32(n.scale());
+                        });
+                        assert_eq!(hash(&|h| Amount(d).hash(h)), want, "{m} scale {scale}");
+                    }
+                }
+            }
+        }
+    }
+
     #[test]
     fn money_conversions() {
         assert_eq!(to_money(Decimal::new(1999, 2)), Some(19_990_000_000_000));
@@ -656,6 +683,17 @@ mod tests {
         let big = 10_i128.pow(26) + 1; // past i64
         assert_eq!(money_to_decimal(big), Some(Decimal::from_i128_with_scale(big, 12)));
         assert_eq!(money_to_decimal(-1_500_000_000_000), Some(Decimal::new(-15, 1)));
+        // Normalized, to the digit: every count of trailing zeros, both signs.
+        for digits in [1_i128, 7, 25, 123_456_789, 999_999] {
+            for zeros in 0..19 {
+                let Some(m) = digits.checked_mul(10_i128.pow(zeros)) else { continue };
+                for m in [m, -m] {
+                    let want = Decimal::from_i128_with_scale(m, 12).normalize();
+                    let got = money_to_decimal(m).unwrap();
+                    assert_eq!((got.mantissa(), got.scale()), (want.mantissa(), want.scale()), "{m}");
+                }
+            }
+        }
         for (units, scale, text) in [
             (1250, 2, "12.50"),
             (-7, 0, "-7"),

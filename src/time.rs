@@ -126,6 +126,33 @@ impl Period {
         self.before_in(Moment::new(at), zone).map(|m| m.utc)
     }
 
+    /// The earliest and the latest instant [`Period::before`] can give for
+    /// an instant of Unix time `at` (seconds) in any zone, as Unix times,
+    /// found without the zone: exact for minutes and hours; for days and
+    /// months, bounds from the period's shortest and longest length (28 and
+    /// 31 days a month), a zone offset (under a day, as `chrono` bounds
+    /// every offset) on either side and a DST gap (under 25 hours, the
+    /// longest `resolve_in` looks across) after.
+    pub(crate) fn before_bounds(self, at: i64) -> (i64, i64) {
+        const DAY: i64 = 86_400;
+        let (shortest, longest) = match self {
+            Period::Minutes(n) => {
+                let t = at - 60 * i64::from(n);
+                return (t, t);
+            }
+            Period::Hours(n) => {
+                let t = at - 3_600 * i64::from(n);
+                return (t, t);
+            }
+            Period::Days(n) => (i64::from(n) * DAY, i64::from(n) * DAY),
+            Period::Months(n) => (28 * i64::from(n) * DAY, 31 * i64::from(n) * DAY),
+        };
+        // local(at) − length is the local time resolved; the instant is
+        // within a day (the offset) of it, or up to 25 h later in a gap,
+        // and local(at) is within a day of `at`.
+        (at - longest - 2 * DAY, at - shortest + 2 * DAY + 25 * 3_600)
+    }
+
     /// [`Period::after`] on a [`Moment`]: its local time is converted only if
     /// not known yet, and the result's is kept when it comes for free.
     pub(crate) fn after_in(self, at: Moment, zone: Tz) -> Option<Moment> {
@@ -190,6 +217,7 @@ impl Moment {
 
 /// The UTC instant of a local date-time in `zone`: the earlier one in an
 /// overlap, the first instant after the gap in a gap.
+#[cfg(test)]
 pub(crate) fn resolve(zone: Tz, local: NaiveDateTime) -> Option<DateTime<Utc>> {
     resolve_in(zone, local).map(|m| m.utc)
 }
@@ -228,12 +256,28 @@ pub(crate) fn resolve_in(zone: Tz, local: NaiveDateTime) -> Option<Moment> {
 
 /// The instant a local date starts in `zone`.
 pub(crate) fn start_of_day(zone: Tz, date: NaiveDate) -> Option<DateTime<Utc>> {
-    resolve(zone, date.and_time(NaiveTime::MIN))
+    start_of_day_in(zone, date).map(|m| m.utc)
 }
 
-/// [`start_of_day`] as a [`Moment`].
+/// [`start_of_day`] as a [`Moment`], remembered per thread like
+/// [`expiry_date`]: expiries rounded to the end of a day, month or year
+/// start the same few days for every lot earned in that period. A hit
+/// compares four entries instead of searching the zone's transitions.
 fn start_of_day_in(zone: Tz, date: NaiveDate) -> Option<Moment> {
-    resolve_in(zone, date.and_time(NaiveTime::MIN))
+    type Memo = [Option<(Tz, NaiveDate, Option<Moment>)>; 4];
+    thread_local! {
+        static MEMO: std::cell::Cell<(Memo, usize)> = const { std::cell::Cell::new(([None; 4], 0)) };
+    }
+    MEMO.with(|memo| {
+        let (mut entries, next) = memo.get();
+        if let Some((_, _, start)) = entries.iter().flatten().find(|(z, d, _)| *z == zone && *d == date) {
+            return *start;
+        }
+        let start = resolve_in(zone, date.and_time(NaiveTime::MIN));
+        entries[next] = Some((zone, date, start));
+        memo.set((entries, (next + 1) % entries.len()));
+        start
+    })
 }
 
 /// The local date of an instant in `zone`.
@@ -302,6 +346,40 @@ impl RoundTo {
             RoundTo::EndOfYear => NaiveDate::from_ymd_opt(date.year() + 1, 1, 1)?,
         };
         start_of_day_in(zone, next)
+    }
+
+    /// `self.apply_in(period.after_in(at, zone)?, zone)`, without resolving
+    /// the unrounded local time to an instant when the rounding cannot
+    /// depend on it: rounding to the end of a month or year reads only the
+    /// local date, and resolving changes that date only for a time in a
+    /// DST gap, moving it to the gap's end (`resolve_in` looks at most 25
+    /// hours on: two dates at most). Away from the last two days of a
+    /// month (year) the rounded instant is the start of the next month
+    /// (year) whatever the gap.
+    pub(crate) fn apply_after(self, period: Period, at: Moment, zone: Tz) -> Option<Moment> {
+        let local = match period {
+            Period::Days(n) => at.local(zone).checked_add_days(chrono::Days::new(u64::from(n))),
+            Period::Months(n) => at.local(zone).checked_add_months(chrono::Months::new(n)),
+            Period::Minutes(_) | Period::Hours(_) => None,
+        };
+        if let Some(date) = local.map(|l| l.date()) {
+            let later = date.checked_add_days(chrono::Days::new(2));
+            let next = match self {
+                RoundTo::EndOfMonth if later.is_some_and(|l| l.month() == date.month()) => {
+                    let (y, m) =
+                        if date.month() == 12 { (date.year() + 1, 1) } else { (date.year(), date.month() + 1) };
+                    NaiveDate::from_ymd_opt(y, m, 1)
+                }
+                RoundTo::EndOfYear if later.is_some_and(|l| l.year() == date.year()) => {
+                    NaiveDate::from_ymd_opt(date.year() + 1, 1, 1)
+                }
+                _ => None,
+            };
+            if let Some(next) = next {
+                return start_of_day_in(zone, next);
+            }
+        }
+        self.apply_in(period.after_in(at, zone)?, zone)
     }
 }
 
@@ -469,6 +547,70 @@ mod tests {
                     }
                 }
                 at += Duration::minutes(3 * 60 + 7);
+            }
+        }
+    }
+
+    /// `before_bounds` holds whatever the zone: across DST gaps, overlaps,
+    /// Samoa's skipped day and zones far from UTC.
+    #[test]
+    fn before_bounds_hold_in_every_zone() {
+        let zones = [
+            chrono_tz::Europe::Berlin,
+            chrono_tz::America::New_York,
+            chrono_tz::Pacific::Apia,
+            chrono_tz::Pacific::Kiritimati,
+            chrono_tz::Pacific::Pago_Pago,
+            chrono_tz::Australia::Lord_Howe,
+            chrono_tz::America::Santiago,
+            chrono_tz::UTC,
+        ];
+        let periods = [
+            Period::Minutes(90),
+            Period::Hours(72),
+            Period::Days(1),
+            Period::Days(3),
+            Period::Days(365),
+            Period::Months(1),
+            Period::Months(13),
+        ];
+        for zone in zones {
+            let mut at = utc(2010, 11, 1, 0, 0);
+            while at < utc(2013, 1, 1, 0, 0) {
+                for p in periods {
+                    let exact = p.before(at, zone).unwrap();
+                    let (earliest, latest) = p.before_bounds(at.timestamp());
+                    let exact = exact.timestamp();
+                    assert!(
+                        earliest <= exact && exact <= latest,
+                        "{zone} {at} {p}: {exact} not in {earliest}..{latest}"
+                    );
+                }
+                at += Duration::minutes(5 * 60 + 11);
+            }
+        }
+    }
+
+    /// Rounding a period's end without resolving it first gives what
+    /// resolving and rounding give: at month and year ends, in DST gaps
+    /// (Santiago's at midnight) and on Samoa's skipped day.
+    #[test]
+    fn rounded_period_ends_are_exact() {
+        let zones = [chrono_tz::America::Santiago, chrono_tz::Pacific::Apia, chrono_tz::Europe::Moscow, chrono_tz::UTC];
+        let periods = [Period::Hours(24), Period::Days(1), Period::Days(30), Period::Months(1), Period::Months(6)];
+        let rounds = [RoundTo::None, RoundTo::EndOfDay, RoundTo::EndOfMonth, RoundTo::EndOfYear];
+        for zone in zones {
+            let mut at = utc(2010, 11, 1, 0, 0);
+            while at < utc(2013, 1, 1, 0, 0) {
+                for from in [Moment::new(at), Moment::with_local(at, at.with_timezone(&zone).naive_local())] {
+                    for p in periods {
+                        for r in rounds {
+                            let want = p.after_in(from, zone).and_then(|t| r.apply_in(t, zone)).map(|m| m.utc);
+                            assert_eq!(r.apply_after(p, from, zone).map(|m| m.utc), want, "{zone} {at} {p} {r:?}");
+                        }
+                    }
+                }
+                at += Duration::minutes(151);
             }
         }
     }
