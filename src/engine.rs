@@ -150,7 +150,7 @@ struct Undo<'p> {
     /// The length of the tier history (events only append to it).
     tier_history: usize,
     /// (status, closed_at) of the issued rewards there were.
-    rewards: Vec<(crate::reward::RewardStatus, Option<DateTime<Utc>>)>,
+    rewards: SmallVec<[(crate::reward::RewardStatus, Option<DateTime<Utc>>); 4]>,
 }
 
 impl<'p> Undo<'p> {
@@ -1009,6 +1009,12 @@ impl<'p, 'm> Work<'p, 'm> {
         self.entries.push(Entry { seq: 0, kind, points, at, lot, rule: rule.map(str::to_owned), reason });
     }
 
+    /// The instant `period` after `from`, in the program's zone; past the
+    /// calendar's end it is an overflow of `what`.
+    fn later(&self, period: crate::Period, from: DateTime<Utc>, what: &str) -> Result<DateTime<Utc>> {
+        period.after(from, self.program.zone).ok_or_else(|| Error::overflow(what))
+    }
+
     /// `at` as a [`Moment`], its local time known when it is the event's.
     fn moment(&self, at: DateTime<Utc>) -> Moment {
         if at == self.event_at.utc {
@@ -1366,9 +1372,7 @@ impl<'p, 'm> Work<'p, 'm> {
         let mut lot = None;
         if earned.total > 0 {
             let available_at = match program.spec.pending {
-                Some(period) => {
-                    period.after(event.at, program.zone).ok_or_else(|| Error::overflow("a pending period"))?
-                }
+                Some(period) => self.later(period, event.at, "a pending period")?,
                 None => event.at,
             };
             let expires_at = program.expiry(self.event_at, self.moment(available_at))?;
@@ -1751,8 +1755,7 @@ impl<'p, 'm> Work<'p, 'm> {
                 Text::from(format!("held for '{}'", h.order.as_deref().unwrap_or(&event.id))),
             );
         }
-        let timeout_at =
-            rule.spec.hold_timeout.after(event.at, program.zone).ok_or_else(|| Error::overflow("a hold timeout"))?;
+        let timeout_at = self.later(rule.spec.hold_timeout, event.at, "a hold timeout")?;
         self.m.holds.push(HoldRecord {
             id: event.id.clone(),
             rule: rule.spec.id.clone(),
@@ -2061,6 +2064,21 @@ id = "pay"
     /// Every kind of event, applied successfully and then undone, leaves the
     /// member exactly as it was: the undo log covers every change an event
     /// makes before its last check.
+    /// Applies each event to a copy of `m`, checks it changed something,
+    /// undoes it, and checks the copy is `m` again, byte for byte.
+    fn assert_each_is_undone_exactly(p: &Program, m: &Member, cases: &[Event]) {
+        let before = m.to_json();
+        for e in cases {
+            let mut copy = m.clone();
+            let mut work = Work::new(p, &mut copy);
+            work.apply_event(e).unwrap_or_else(|err| panic!("{}: {err}", e.id));
+            assert_ne!(work.m.to_json(), before, "{} changed nothing: the test proves nothing", e.id);
+            let Work { undo, m: changed, .. } = work;
+            undo.restore(changed);
+            assert_eq!(copy.to_json(), before, "{} was not undone exactly", e.id);
+        }
+    }
+
     #[test]
     fn every_event_kind_is_undone_exactly() {
         let p = Program::from_toml_str(PROGRAM).unwrap();
@@ -2086,16 +2104,7 @@ id = "pay"
             // Far ahead: holds time out, points activate and expire.
             ev(r#"{"id":"x1","at":"2026-03-01T00:00:00Z","type":"advance"}"#),
         ];
-        let before = m.to_json();
-        for e in &cases {
-            let mut copy = m.clone();
-            let mut work = Work::new(&p, &mut copy);
-            work.apply_event(e).unwrap_or_else(|err| panic!("{}: {err}", e.id));
-            assert_ne!(work.m.to_json(), before, "{} changed nothing: the test proves nothing", e.id);
-            let Work { undo, m: changed, .. } = work;
-            undo.restore(changed);
-            assert_eq!(copy.to_json(), before, "{} was not undone exactly", e.id);
-        }
+        assert_each_is_undone_exactly(&p, &m, &cases);
     }
 
     /// The receipt's next expiries (kept without sorting the lots) are the
@@ -2164,16 +2173,7 @@ cost = 4
             // way, and the birthday on 15 Jan brings 7 points.
             ev(r#"{"id":"x1","at":"2026-03-01T00:00:00Z","type":"advance"}"#),
         ];
-        let before = m.to_json();
-        for e in &cases {
-            let mut copy = m.clone();
-            let mut work = Work::new(&p, &mut copy);
-            work.apply_event(e).unwrap_or_else(|err| panic!("{}: {err}", e.id));
-            assert_ne!(work.m.to_json(), before, "{} changed nothing: the test proves nothing", e.id);
-            let Work { undo, m: changed, .. } = work;
-            undo.restore(changed);
-            assert_eq!(copy.to_json(), before, "{} was not undone exactly", e.id);
-        }
+        assert_each_is_undone_exactly(&p, &m, &cases);
         // And applied for real: the third review reaches Critic; the lapse falls back to it.
         let r = p.apply(&mut m, &cases[0]).unwrap().receipt;
         assert_eq!(r.tier.as_deref(), Some("plus"));

@@ -1672,7 +1672,8 @@ fn compile(spec: ProgramSpec) -> Result<Program> {
                     script,
                 });
             }
-            Some(Tiers { spec: t.clone(), levels })
+            let keeps_points = levels.iter().any(|l| l.never_expire);
+            Some(Tiers { spec: t.clone(), levels, keeps_points })
         }
         None => None,
     };

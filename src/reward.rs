@@ -94,6 +94,16 @@ impl Per {
         }
     }
 
+    /// The period of a date already named: "that day", "that month", …
+    pub(crate) fn that(self) -> &'static str {
+        match self {
+            Per::Day => "that day",
+            Per::Month => "that month",
+            Per::Year => "that year",
+            Per::Ever => "ever",
+        }
+    }
+
     /// Whether two local dates fall in the same period.
     pub(crate) fn same(self, a: NaiveDate, b: NaiveDate) -> bool {
         use chrono::Datelike;

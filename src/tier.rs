@@ -388,6 +388,8 @@ pub(crate) struct Level {
 pub(crate) struct Tiers {
     pub(crate) spec: TierSpec,
     pub(crate) levels: Vec<Level>,
+    /// Some level keeps points from expiring.
+    pub(crate) keeps_points: bool,
 }
 
 /// The first instant of a local date (the start of the next one when the

@@ -56,7 +56,7 @@ impl Work<'_, '_> {
         let program = self.program;
         let Some(s) = &program.spec.signup else { return Ok(()) };
         let expires_at = match s.expires_after {
-            Some(p) => Some(p.after(event.at, program.zone).ok_or_else(|| Error::overflow("an expiry instant"))?),
+            Some(p) => Some(self.later(p, event.at, "an expiry instant")?),
             None => {
                 let m = self.moment(event.at);
                 program.expiry(m, m)?
@@ -155,7 +155,7 @@ impl Work<'_, '_> {
             }
         }
         let expiry = match r.expires_after {
-            Some(p) => Some(Some(p.after(event.at, program.zone).ok_or_else(|| Error::overflow("an expiry instant"))?)),
+            Some(p) => Some(Some(self.later(p, event.at, "an expiry instant")?)),
             None => None,
         };
         Ok((allowed, expiry))
@@ -407,22 +407,12 @@ impl Work<'_, '_> {
             return Err(Error::event(
                 &event.id,
                 "date",
-                format!("'{}' was already chosen {} time(s) {}", promo.id, taken, per_of(promo.max.per)),
+                format!("'{}' was already chosen {} time(s) {}", promo.id, taken, promo.max.per.that()),
             ));
         }
         self.m.chosen.push((Id::from(promo.id.as_str()), c.date));
         let name = if promo.name.is_empty() { &promo.id } else { &promo.name };
         self.notes.push(format!("{name} chosen for {}", c.date));
         Ok(())
-    }
-}
-
-/// "this month" and the like, for a period.
-fn per_of(per: crate::reward::Per) -> &'static str {
-    match per {
-        crate::reward::Per::Day => "that day",
-        crate::reward::Per::Month => "that month",
-        crate::reward::Per::Year => "that year",
-        crate::reward::Per::Ever => "ever",
     }
 }

@@ -100,7 +100,7 @@ impl Work<'_, '_> {
         }
         self.m.totals.burned = add(self.m.totals.burned, reward.cost, "burned points")?;
         let expires_at = match reward.expires_after {
-            Some(p) => Some(p.after(event.at, program.zone).ok_or_else(|| Error::overflow("a reward's expiry"))?),
+            Some(p) => Some(self.later(p, event.at, "a reward's expiry")?),
             None => None,
         };
         let mut counted = Vec::new();

@@ -70,7 +70,7 @@ impl Tiers {
     /// `Some(None)` never, `Some(Some(t))` at `t`; `None` when the level at
     /// `at` does not keep points.
     pub(crate) fn exempt_end(&self, state: &TierState, at: DateTime<Utc>) -> Option<Option<DateTime<Utc>>> {
-        if !self.levels.iter().any(|l| l.never_expire) {
+        if !self.keeps_points {
             return None;
         }
         let spans = self.spans(state);
@@ -137,7 +137,7 @@ impl Work<'_, '_> {
         }
         // A late event's lot may reach its expiry before the clock: only
         // records of that day or earlier count then.
-        if at < self.m.clock && tiers.levels.iter().any(|l| l.never_expire) {
+        if at < self.m.clock && tiers.keeps_points {
             let level = tiers.level_at(&self.m.tier, at, local_date(self.program.zone, at));
             if !tiers.never_expire(level) {
                 return None;
@@ -204,6 +204,12 @@ impl Work<'_, '_> {
         if value.is_zero() && scripted.is_none() {
             return Ok(());
         }
+        self.tier_count_today(tiers, value, scripted)
+    }
+
+    /// Counts `value` (and a script's verdict) on the record of the event's
+    /// day, and signals when that brings the member close to the next level.
+    fn tier_count_today(&mut self, tiers: &Tiers, value: Decimal, scripted: Option<usize>) -> Result<()> {
         let date = self.event_at.local(self.program.zone).date();
         let enrolled = self.enrolled_date();
         // Adding to the day's record adds as much to the day's progress.
@@ -261,13 +267,7 @@ impl Work<'_, '_> {
         if tiers.spec.measure != TierMeasure::Counter || tiers.spec.counter.as_deref() != Some(name) {
             return Ok(());
         }
-        let date = self.event_at.local(self.program.zone).date();
-        let enrolled = self.enrolled_date();
-        let before = tiers.progress(&self.m.tier, enrolled, date);
-        let after = before + Decimal::from(value);
-        self.tier_add(tiers, date, Decimal::from(value), None, Some(after))?;
-        self.close_signal(tiers, before, after);
-        Ok(())
+        self.tier_count_today(tiers, Decimal::from(value), None)
     }
 
     fn tiers_or_refuse<'p>(program: &'p crate::Program, event: &Event) -> Result<&'p Tiers> {
@@ -327,8 +327,7 @@ impl Work<'_, '_> {
             .filter(|u| *u >= event.at)
             .max();
         let from = paid_until.unwrap_or(event.at);
-        let until =
-            sub.period.after(from, self.program.zone).ok_or_else(|| Error::overflow("a subscription period"))?;
+        let until = self.later(sub.period, from, "a subscription period")?;
         super::check_instant(&event.id, until)?;
         self.m.tier.holds.push(TierHold { level: id.clone(), kind: HoldKind::Paid, since: from, until: Some(until) });
         self.notes.push(format!("subscription '{id}' paid until {}", until.with_timezone(&self.program.zone)));
