@@ -1554,11 +1554,11 @@ impl<'p, 'm> Work<'p, 'm> {
             Amount::from_decimal(returned_amount.round_dp(Amount::FRACTION_DIGITS_MAX as u32).normalize());
         let (source, order, total) = (purchase.lot, purchase.order.clone(), purchase.amount.decimal());
         let spend_back = purchase.returned.decimal() - returned_before;
-        if due > 0 {
-            self.reverse(event, due, source)?;
-        }
-        self.tier_return(bought, spend_back, due, fully)?;
-        // Points that paid for this order come back in the same proportion.
+        // Points that paid for this order come back in the same proportion,
+        // before the earned points are taken back: points the refund makes
+        // free again can pay the reversal, so a full return never leaves the
+        // member with points earned on goods that came back while it reports
+        // a shortfall.
         for b in 0..self.m.burns.len() {
             if order != self.m.burns[b].order {
                 continue;
@@ -1578,6 +1578,10 @@ impl<'p, 'm> Work<'p, 'm> {
                 self.refund(b, delta, event)?;
             }
         }
+        if due > 0 {
+            self.reverse(event, due, source)?;
+        }
+        self.tier_return(bought, spend_back, due, fully)?;
         Ok(())
     }
 

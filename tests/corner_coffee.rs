@@ -826,11 +826,12 @@ fn returning_an_order_paid_with_points_refunds_the_points() {
     assert_eq!(
         moves(&r),
         vec![
-            (EntryKind::Reverse, -15, t("2026-12-16T12:00:00Z"), Some(2)),
+            // The refund comes first, so its points could pay the reversal if the own lot fell short.
             (EntryKind::Refund, 15, t("2026-12-16T12:00:00Z"), Some(3)),
+            (EntryKind::Reverse, -15, t("2026-12-16T12:00:00Z"), Some(2)),
         ]
     );
-    assert_eq!(r.entries[1].reason, "return: points that paid in 'rd' given back");
+    assert_eq!(r.entries[0].reason, "return: points that paid in 'rd' given back");
     assert_eq!(r.balances, bal(49, 15, 0, 34)); // pending 30 − 15; available 19 + 15
     let lot3 = m.lots().iter().find(|l| l.seq == 3).expect("refund lot");
     assert_eq!((lot3.remaining, lot3.pending, lot3.expires_at), (15, false, Some(end_june)));
@@ -841,8 +842,8 @@ fn returning_an_order_paid_with_points_refunds_the_points() {
     assert_eq!(
         moves(&r),
         vec![
-            (EntryKind::Reverse, -15, t("2026-12-16T12:05:00Z"), Some(2)),
             (EntryKind::Refund, 15, t("2026-12-16T12:05:00Z"), Some(4)),
+            (EntryKind::Reverse, -15, t("2026-12-16T12:05:00Z"), Some(2)),
         ]
     );
     assert_eq!(r.balances, bal(49, 0, 0, 49)); // back to the 49 of p1
@@ -871,11 +872,11 @@ fn returning_an_order_paid_with_points_refunds_the_points() {
     assert_eq!(
         moves(&r),
         vec![
+            (EntryKind::Refund, 30, t("2026-12-20T10:00:00Z"), Some(3)), // all 30 captured points back
             (EntryKind::Reverse, -24, t("2026-12-20T10:00:00Z"), Some(2)), // all 24 pending points cancelled
-            (EntryKind::Refund, 30, t("2026-12-20T10:00:00Z"), Some(3)),   // all 30 captured points back
         ]
     );
-    assert_eq!(r.entries[1].reason, "return: points that paid in 'c3' given back");
+    assert_eq!(r.entries[0].reason, "return: points that paid in 'c3' given back");
     assert_eq!(r.balances, bal(49, 0, 0, 49)); // 19 + 30
 }
 

@@ -666,9 +666,10 @@ fn return_of_an_order_paid_partly_with_points_refunds_them_in_proportion_to_mone
     // Its 299 pending points are cancelled; of the 1 400 that paid:
     // floor(1 400 × 9 990 / 43 990) = floor(13 986 000 / 43 990) = floor(317.94…) = 317
     // (43 990 × 317 = 13 944 830; 13 986 000 − 13 944 830 = 41 170 < 43 990).
-    assert_eq!(moves(&r.entries), vec![(EntryKind::Reverse, -299, Some(2)), (EntryKind::Refund, 317, Some(3))]);
-    assert_eq!(r.entries[0].reason, "return: pending points cancelled");
-    assert_eq!(r.entries[1].reason, "return: points that paid in 'web/8001-pay' given back");
+    assert_eq!(moves(&r.entries), vec![(EntryKind::Refund, 317, Some(3)), (EntryKind::Reverse, -299, Some(2))]);
+    // The refund is posted first: its points could pay the reversal if the own lot fell short.
+    assert_eq!(r.entries[0].reason, "return: points that paid in 'web/8001-pay' given back");
+    assert_eq!(r.entries[1].reason, "return: pending points cancelled");
     // Refunded points are available at once and keep the expiry of the lot they came from.
     let lot3 = m.lots().iter().find(|l| l.seq == 3).unwrap();
     assert_eq!((lot3.pending, lot3.expires_at), (false, Some(lot1_expiry)));
@@ -684,7 +685,7 @@ fn return_of_an_order_paid_partly_with_points_refunds_them_in_proportion_to_mone
                "purchase": "web/8001", "lines": [{"line": 0}]}),
     )
     .receipt;
-    assert_eq!(moves(&r.entries), vec![(EntryKind::Reverse, -1020, Some(2)), (EntryKind::Refund, 1083, Some(4))]);
+    assert_eq!(moves(&r.entries), vec![(EntryKind::Refund, 1083, Some(4)), (EntryKind::Reverse, -1020, Some(2))]);
     assert_eq!(r.balances.available, 1499); // 99 + 317 + 1 083: all spent points are back
     assert_eq!(r.balances.pending, 0);
     assert_eq!(m.burns()[0].refunded, 1400);
@@ -800,7 +801,7 @@ fn three_units_returned_one_by_one_across_pending_with_refund_of_points_that_pai
     // Earned: floor(299 × 1 / 3) = floor(99.67) = 99 cancelled.
     // Money returned 9 999.99 × 1 / 3 = 3 333.33; refund floor(1 000 × 3 333.33 / 10 989.99)
     //   = floor(3 333 330 / 10 989.99) = 303 (10 989.99 × 303 = 3 329 966.97, remainder 3 363.03).
-    assert_eq!(moves(&r.entries), vec![(EntryKind::Reverse, -99, Some(2)), (EntryKind::Refund, 303, Some(3))]);
+    assert_eq!(moves(&r.entries), vec![(EntryKind::Refund, 303, Some(3)), (EntryKind::Reverse, -99, Some(2))]);
     assert_eq!((r.balances.available, r.balances.pending), (802, 200)); // 499 + 303; 299 − 99
     assert_eq!(m.purchases()[1].returned, amount("3333.33"));
 
@@ -821,8 +822,8 @@ fn three_units_returned_one_by_one_across_pending_with_refund_of_points_that_pai
     // Money returned 6 666.66; refund cumulative floor(1 000 × 6 666.66 / 10 989.99)
     //   = floor(6 666 660 / 10 989.99) = 606 (10 989.99 × 606 = 6 659 933.94, remainder 6 726.06),
     //   minus 303 already = 303.
-    assert_eq!(moves(&r.entries), vec![(EntryKind::Reverse, -100, Some(2)), (EntryKind::Refund, 303, Some(4))]);
-    assert_eq!(r.entries[0].reason, "return: points taken back");
+    assert_eq!(moves(&r.entries), vec![(EntryKind::Refund, 303, Some(4)), (EntryKind::Reverse, -100, Some(2))]);
+    assert_eq!(r.entries[1].reason, "return: points taken back");
     assert_eq!(r.balances.available, 1205); // 1 002 − 100 + 303
 
     // Everything not yet returned: speaker 3 and the delivery; the order is now fully returned.
@@ -833,7 +834,7 @@ fn three_units_returned_one_by_one_across_pending_with_refund_of_points_that_pai
     )
     .receipt;
     // Earned: all 299 of the line, minus 199 = 100. Refund: all 1 000, minus 606 = 394.
-    assert_eq!(moves(&r.entries), vec![(EntryKind::Reverse, -100, Some(2)), (EntryKind::Refund, 394, Some(5))]);
+    assert_eq!(moves(&r.entries), vec![(EntryKind::Refund, 394, Some(5)), (EntryKind::Reverse, -100, Some(2))]);
     assert_eq!(r.balances.available, 1499); // 1 205 − 100 + 394: back to the TV's 1 499
     assert_eq!(m.purchases()[1].lines[0].reversed, 299);
     assert_eq!(m.burns()[0].refunded, 1000);
