@@ -287,6 +287,23 @@ pub(crate) fn line_column(text: &str, offset: usize) -> (usize, usize) {
     (line, column)
 }
 
+/// A serde_json error in `text` as a 1-based (line, column, message): the
+/// column counted in characters like [`line_column`] (serde_json counts
+/// bytes), the message without serde_json's own "at line L column C".
+pub(crate) fn json_error(text: &str, e: &serde_json::Error) -> (usize, usize, String) {
+    let (line, bytes) = (e.line(), e.column());
+    let start: usize = text.split_inclusive('\n').take(line.saturating_sub(1)).map(str::len).sum();
+    let mut end = (start + bytes).min(text.len());
+    while !text.is_char_boundary(end) {
+        end += 1;
+    }
+    let column = text.get(start..end).map_or(bytes, |s| s.chars().count());
+    let full = e.to_string();
+    let message =
+        full.strip_suffix(&format!(" at line {line} column {bytes}")).map_or_else(|| full.clone(), str::to_owned);
+    (line, column, message)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -297,5 +314,13 @@ mod tests {
         assert_eq!(line_column("ab\ncd", 4), (2, 2));
         assert_eq!(line_column("é\nx", 3), (2, 1));
         assert_eq!(line_column("x", 99), (1, 2));
+    }
+
+    #[test]
+    fn json_columns_count_characters() {
+        let text = "{\"a\": 1,\n \"é\": x}";
+        let e = serde_json::from_str::<serde_json::Value>(text).unwrap_err();
+        assert_eq!((e.line(), e.column()), (2, 8));
+        assert_eq!(json_error(text, &e), (2, 7, "expected value".to_owned()));
     }
 }

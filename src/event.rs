@@ -17,7 +17,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::error::{line_column, Error, Result};
+use crate::error::{json_error, line_column, Error, Result};
 use crate::number::{Amount, Points};
 
 /// The longest id (event, member, order, sku, category, reason code) accepted, in bytes.
@@ -483,18 +483,10 @@ impl Event {
     /// assert!(err.is_err());
     /// ```
     pub fn from_json_str(text: &str) -> Result<Event> {
-        let event: Event = serde_json::from_str(text).map_err(|e| Error::EventSyntax {
-            line: e.line(),
-            column: e.column(),
-            message: e.to_string(),
-        })?;
+        let event: Event = serde_json::from_str(text).map_err(|e| syntax(text, &e))?;
         // `flatten` lets unknown top-level fields of unit variants through; refuse them here.
         if let EventKind::Advance = event.kind {
-            let value: serde_json::Value = serde_json::from_str(text).map_err(|e| Error::EventSyntax {
-                line: e.line(),
-                column: e.column(),
-                message: e.to_string(),
-            })?;
+            let value: serde_json::Value = serde_json::from_str(text).map_err(|e| syntax(text, &e))?;
             if let Some(obj) = value.as_object() {
                 if let Some(key) = obj.keys().find(|k| !matches!(k.as_str(), "id" | "at" | "type")) {
                     let offset = text.find(&format!("\"{key}\"")).unwrap_or(0);
@@ -527,6 +519,11 @@ impl Event {
         self.hash(&mut h);
         h.finish()
     }
+}
+
+fn syntax(text: &str, e: &serde_json::Error) -> Error {
+    let (line, column, message) = json_error(text, e);
+    Error::EventSyntax { line, column, message }
 }
 
 pub(crate) fn check_id(event: &str, field: &str, id: &str) -> Result<()> {

@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Error, Result};
+use crate::error::{json_error, Error, Result};
 use crate::event::Profile;
 use crate::number::{Amount, Points};
 use crate::receipt::Receipt;
@@ -439,8 +439,7 @@ impl Member {
         struct Head {
             format: u32,
         }
-        let head: Head = serde_json::from_str(text)
-            .map_err(|e| Error::MemberState { reason: format!("line {}, column {}: {e}", e.line(), e.column()) })?;
+        let head: Head = serde_json::from_str(text).map_err(|e| state_error(text, &e))?;
         if head.format != MEMBER_FORMAT {
             return Err(Error::MemberState {
                 reason: format!(
@@ -449,8 +448,7 @@ impl Member {
                 ),
             });
         }
-        serde_json::from_str(text)
-            .map_err(|e| Error::MemberState { reason: format!("line {}, column {}: {e}", e.line(), e.column()) })
+        serde_json::from_str(text).map_err(|e| state_error(text, &e))
     }
 
     /// Encodes the state as one line of JSON; the same state always gives the same bytes.
@@ -701,4 +699,10 @@ impl Member {
         }
         Ok(())
     }
+}
+
+/// A decoding error of a member state, with its line and column.
+fn state_error(text: &str, e: &serde_json::Error) -> Error {
+    let (line, column, message) = json_error(text, e);
+    Error::MemberState { reason: format!("line {line}, column {column}: {message}") }
 }

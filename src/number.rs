@@ -180,7 +180,7 @@ impl<'de> Deserialize<'de> for Amount {
             }
             fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Amount, E> {
                 Err(E::custom(format!(
-                    "{v} is a floating-point number; write amounts as strings (\"12.50\") so they stay exact"
+                    "a floating-point number (read as {v}); write amounts as strings (\"12.50\") so they stay exact"
                 )))
             }
         }

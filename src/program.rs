@@ -15,7 +15,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use crate::engagement::{ActivityRule, AdjustReason, BirthdayBonus, BirthdayWhen, Campaign, SignalSpec};
-use crate::error::{line_column, Error, Result};
+use crate::error::{json_error, line_column, Error, Result};
 use crate::number::{
     gcd, pow10, to_money, Amount, Money, Points, RoundAt, Rounding, StableHasher, MONEY_ONE, MONEY_SCALE,
 };
@@ -626,10 +626,9 @@ impl Program {
     /// assert_eq!(p.spec().currency, "EUR");
     /// ```
     pub fn from_json_str(text: &str) -> Result<Program> {
-        let spec: ProgramSpec = serde_json::from_str(text).map_err(|e| Error::ProgramSyntax {
-            line: e.line(),
-            column: e.column(),
-            message: e.to_string(),
+        let spec: ProgramSpec = serde_json::from_str(text).map_err(|e| {
+            let (line, column, message) = json_error(text, &e);
+            Error::ProgramSyntax { line, column, message }
         })?;
         Program::from_spec(spec)
     }
