@@ -145,6 +145,8 @@ mod program;
 mod receipt;
 pub mod reward;
 pub mod script;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod tier;
 mod time;
 
