@@ -81,14 +81,15 @@
 //! A purchase's points are split over its lines (each rule's points in
 //! proportion to its exact per-line points, largest remainder first). A
 //! return of `q` of `Q` units of a line takes back `floor(points × returned /
-//! Q)` cumulatively, and everything once the line is fully returned. Points
-//! come first from the purchase's own lot (cancelling them while pending),
-//! then from other available points, then from other pending points; what is
-//! still missing becomes a negative balance where `limits.allow_negative_balance`
-//! is set, else a `shortfall` in the receipt. Points that paid for the
-//! returned order (redeem or capture naming the order) come back in the
-//! proportion of the money returned, with the expiry of the lots they came
-//! from.
+//! Q)` cumulatively, and everything once the line is fully returned. First,
+//! points that paid for the returned order (redeem or capture naming the
+//! order) come back in the proportion of the money returned, with the expiry
+//! of the lots they came from. Then the points earned on the returned lines
+//! are taken back: first from the purchase's own lot (cancelling them while
+//! pending), then from other available points (those just given back
+//! included), then from other pending points; what is still missing becomes
+//! a negative balance where `limits.allow_negative_balance` is set, else a
+//! `shortfall` in the receipt for the host to settle.
 //!
 //! # Time
 //!

@@ -61,8 +61,17 @@ fn config() -> ProptestConfig {
         failure_persistence: None,
         max_shrink_iters: 2048,
         max_global_rejects: cases.saturating_mul(4).max(1024),
+        rng_seed: seed(),
         ..ProptestConfig::default()
     }
+}
+
+/// The generator's seed: fixed, so CI runs the same cases every time;
+/// `PROPTEST_RNG_SEED` picks another for a longer search.
+fn seed() -> proptest::test_runner::RngSeed {
+    proptest::test_runner::RngSeed::Fixed(
+        std::env::var("PROPTEST_RNG_SEED").ok().and_then(|v| v.parse().ok()).unwrap_or(0),
+    )
 }
 
 // ---------------------------------------------------------------------------
@@ -1113,7 +1122,8 @@ fn check_expiry(tr: &Trace) -> Result<(), TestCaseError> {
 /// The crate docs' order of a return: the purchase's own lot first (pending
 /// or not), then other available lots, then other pending lots, each group
 /// by (expires_at, seq); what is missing is a debt or a shortfall. Refunded
-/// points keep the expiry of the lots they were burned from.
+/// points come back first (so the reversal may take them) and keep the
+/// expiry of the lots they were burned from.
 fn check_return_order(tr: &Trace) -> Result<(), TestCaseError> {
     for (i, r, receipt) in tr.applied() {
         let EventKind::Return(ret) = &r.event.kind else { continue };
@@ -1125,14 +1135,46 @@ fn check_return_order(tr: &Trace) -> Result<(), TestCaseError> {
         let record = record.expect("checked");
         let got = takes(receipt, EntryKind::Reverse);
         let due: Points = got.iter().map(|t| t.1).sum::<Points>() + receipt.shortfall;
-        let mut lots: Vec<&Lot> = pre.lots().iter().collect();
-        lots.sort_by_key(|l| (Some(l.seq) != record.lot, l.pending, burn_key(l)));
+        // The points that paid for the order come back first, as new lots
+        // keeping the expiry of the lots the burns took from (newest takes
+        // first); the reversal may then take from them like any other
+        // available points. (seq, pending, burn key, free points) per lot.
+        type Candidate = (u64, bool, (bool, Option<DateTime<Utc>>, u64), Points);
+        let mut lots: Vec<Candidate> =
+            pre.lots().iter().map(|l| (l.seq, l.pending, burn_key(l), l.remaining - l.held)).collect();
+        let mut parts: Vec<(Option<DateTime<Utc>>, Points)> = Vec::new();
+        for b in r.before.burns().iter().filter(|b| b.order == record.order) {
+            let now = r.after.burns().iter().find(|a| a.event == b.event).map_or(b.refunded, |a| a.refunded);
+            let (mut skip, mut left) = (b.refunded, now - b.refunded);
+            let mut mine: Vec<(Option<DateTime<Utc>>, Points)> = Vec::new();
+            for t in b.takes.iter().rev() {
+                let skipped = skip.min(t.points);
+                skip -= skipped;
+                let give = (t.points - skipped).min(left);
+                if give > 0 {
+                    left -= give;
+                    match mine.last_mut() {
+                        Some(last) if last.0 == t.expires_at => last.1 += give,
+                        _ => mine.push((t.expires_at, give)),
+                    }
+                }
+            }
+            parts.extend(mine);
+        }
+        let refunds: Vec<&loyalty::Entry> = receipt.entries.iter().filter(|e| e.kind == EntryKind::Refund).collect();
+        prop_assert_eq!(refunds.len(), parts.len(), "{}", tr.fail(i, "refund entries ≠ the parts of the burns"));
+        for (e, (expires_at, points)) in refunds.iter().zip(&parts) {
+            prop_assert_eq!(e.points, *points, "{}", tr.fail(i, "refund entry ≠ its part of the burn"));
+            let seq = e.lot.unwrap_or(0);
+            lots.push((seq, false, (expires_at.is_none(), *expires_at, seq), *points));
+        }
+        lots.sort_by_key(|l| (Some(l.0) != record.lot, l.1, l.2));
         let mut want = Vec::new();
         let mut left = due;
-        for l in lots {
-            let t = (l.remaining - l.held).min(left);
+        for (seq, _, _, free) in lots {
+            let t = free.min(left);
             if t > 0 {
-                want.push((l.seq, t));
+                want.push((seq, t));
                 left -= t;
             }
         }

@@ -461,7 +461,15 @@ fn events(steps: &[Step]) -> Vec<Event> {
 
 fn config() -> ProptestConfig {
     let cases = std::env::var("PROPTEST_CASES").ok().and_then(|c| c.parse().ok()).unwrap_or(64);
-    ProptestConfig { cases, ..ProptestConfig::default() }
+    ProptestConfig { cases, rng_seed: seed(), ..ProptestConfig::default() }
+}
+
+/// The generator's seed: fixed, so CI runs the same cases every time;
+/// `PROPTEST_RNG_SEED` picks another for a longer search.
+fn seed() -> proptest::test_runner::RngSeed {
+    proptest::test_runner::RngSeed::Fixed(
+        std::env::var("PROPTEST_RNG_SEED").ok().and_then(|v| v.parse().ok()).unwrap_or(0),
+    )
 }
 
 proptest! {
