@@ -140,6 +140,7 @@ pub mod engagement;
 mod engine;
 mod error;
 mod event;
+mod lint;
 mod member;
 mod number;
 mod program;
@@ -162,6 +163,7 @@ pub use event::{
     Purchase, Redeem, RedeemReward, Return, ReturnLine, StatusChange, Subscribe, TransferIn, TransferOut, UseReward,
     Void, ID_LEN_MAX, LINES_MAX,
 };
+pub use lint::Warning;
 pub use member::{
     BurnRecord, DayCount, HoldRecord, HoldStatus, LineRecord, Lot, LotOrigin, Member, Processed, PurchaseRecord, Take,
     Totals, MEMBER_FORMAT,
