@@ -300,11 +300,11 @@ fn context_matches(rule: &CompiledEarn, ctx: &Context<'_>) -> bool {
             }
         }
     }
-    for v in &w.variants {
-        let in_variant = v.split_once('/').is_some_and(|(c, v)| ctx.program_variant(c) == Some(v));
-        if !in_variant {
-            return false;
-        }
+    // "Only for members in one of these variants": any listed variant will do.
+    if !w.variants.is_empty()
+        && !w.variants.iter().any(|v| v.split_once('/').is_some_and(|(c, v)| ctx.program_variant(c) == Some(v)))
+    {
+        return false;
     }
     match ctx.partner {
         None if !w.partners.is_empty() => return false,

@@ -690,13 +690,13 @@ impl Program {
         Some(crate::engagement::variant_of(member, c))
     }
 
-    /// The point scale (fraction digits of a point).
     /// The index of a declared category.
     #[inline]
     pub(crate) fn category_index(&self, name: &str) -> Option<u32> {
         self.category_lookup.get(name).copied()
     }
 
+    /// The point scale (fraction digits of a point).
     pub(crate) fn scale(&self) -> u32 {
         self.spec.points.scale
     }

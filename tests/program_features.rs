@@ -106,6 +106,12 @@ fn a_campaign_variant_is_fixed_by_the_ids_and_named_in_the_receipt() {
     // The same ids give the same variant on every call, in every program with the campaign.
     let again = Program::from_toml_str(PROGRAM).unwrap();
     assert_eq!(again.variant(&b, "spring"), Some("bonus"));
+    // `when.variants` lists the variants a rule is for: a member in one of them is enough.
+    let both = Program::from_toml_str(&PROGRAM.replace(r#"["spring/bonus"]"#, r#"["spring/control", "spring/bonus"]"#))
+        .unwrap();
+    let (mut ma, mut mb) = (member(&both, &a), member(&both, &b));
+    let (ra, rb) = (buy(&both, &mut ma, "s1", None).unwrap(), buy(&both, &mut mb, "s1", None).unwrap());
+    assert_eq!((ra.total(EntryKind::Earn), rb.total(EntryKind::Earn)), (200, 200));
     // A rule naming an unknown variant is refused at load.
     let bad = PROGRAM.replace("spring/bonus", "spring/treat");
     let err = Program::from_toml_str(&bad).unwrap_err().to_string();
