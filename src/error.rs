@@ -297,7 +297,9 @@ pub(crate) fn json_error(text: &str, e: &serde_json::Error) -> (usize, usize, St
     while !text.is_char_boundary(end) {
         end += 1;
     }
-    let column = text.get(start..end).map_or(bytes, |s| s.chars().count());
+    // serde_json says column 0 when it fails on a line break (the end of the
+    // input, a control character in a string): the column people count is 1.
+    let column = text.get(start..end).map_or(bytes, |s| s.chars().count()).max(1);
     let full = e.to_string();
     let message =
         full.strip_suffix(&format!(" at line {line} column {bytes}")).map_or_else(|| full.clone(), str::to_owned);

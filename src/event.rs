@@ -476,25 +476,40 @@ pub struct CancelReward {
 }
 
 impl Event {
-    /// Decodes one event from JSON; a syntax or schema error names line and column.
+    /// Decodes one event from JSON; a syntax or schema error names line and
+    /// column, and the field path of what is wrong.
+    ///
+    /// The position is where the bad value starts, where an unknown field's
+    /// name starts, or where the object lacking a required field starts; the
+    /// message starts with the field path (`lines[3].quantity: ...`) unless
+    /// the problem is the event object itself (a missing `type`).
     ///
     /// ```
+    /// let text = r#"{"id": "e", "at": "2026-01-01T00:00:00Z", "type": "purchase", "lines": [
+    ///   {"sku": "a", "category": "c", "quantity": "1", "unit_price": "2"},
+    ///   {"sku": "b", "category": "c", "quantity": "1e3", "unit_price": "2"}]}"#;
+    /// let err = loyalty::Event::from_json_str(text).unwrap_err();
+    /// assert_eq!(
+    ///     err.to_string(),
+    ///     "event: line 3, column 45: lines[1].quantity: '1e3' is not an exact decimal amount: \
+    ///      expected digits with an optional '-' and '.' (no exponent, sign '+', spaces or '_')"
+    /// );
     /// let err = loyalty::Event::from_json_str(r#"{"id":"e","at":"2026-01-01T00:00:00Z","type":"advance","x":1}"#);
-    /// assert!(err.is_err());
+    /// assert!(err.unwrap_err().to_string().starts_with("event: line 1, column 56: x: unknown field `x`"));
     /// ```
     pub fn from_json_str(text: &str) -> Result<Event> {
-        let event: Event = serde_json::from_str(text).map_err(|e| syntax(text, &e))?;
+        let event: Event = serde_json::from_str(text).map_err(|e| decode_error(text, &e))?;
         // `flatten` lets unknown top-level fields of unit variants through; refuse them here.
         if let EventKind::Advance = event.kind {
             let value: serde_json::Value = serde_json::from_str(text).map_err(|e| syntax(text, &e))?;
             if let Some(obj) = value.as_object() {
                 if let Some(key) = obj.keys().find(|k| !matches!(k.as_str(), "id" | "at" | "type")) {
-                    let offset = text.find(&format!("\"{key}\"")).unwrap_or(0);
+                    let offset = locate(text, &[Step::Key(key.clone())]).and_then(|(_, key)| key).unwrap_or(0);
                     let (line, column) = line_column(text, offset);
                     return Err(Error::EventSyntax {
                         line,
                         column,
-                        message: format!("unknown field `{key}` for an advance event"),
+                        message: format!("{key}: unknown field `{key}` for an advance event"),
                     });
                 }
             }
@@ -524,6 +539,311 @@ impl Event {
 fn syntax(text: &str, e: &serde_json::Error) -> Error {
     let (line, column, message) = json_error(text, e);
     Error::EventSyntax { line, column, message }
+}
+
+/// The `type` names of [`EventKind`], in its order (a test checks them
+/// against the derived decoder's own list).
+const KINDS: &[&str] = &[
+    "enroll",
+    "purchase",
+    "return",
+    "hold",
+    "capture",
+    "void",
+    "redeem",
+    "adjust",
+    "advance",
+    "activity",
+    "assign_tier",
+    "subscribe",
+    "redeem_reward",
+    "use_reward",
+    "cancel_reward",
+    "suspend",
+    "reactivate",
+    "close",
+    "transfer_out",
+    "transfer_in",
+    "choose_promotion",
+    "referral_reward",
+];
+
+/// The error of an event text that did not decode.
+///
+/// `#[serde(flatten)]` makes serde buffer the event, so serde_json's own
+/// error for a bad field names no field and points at the end of the event.
+/// Only on that failure, the text is decoded again: as a
+/// [`serde_json::Value`], then `id`, `at` and `type` one by one and the body
+/// as the struct of its kind with path tracking; the path found is then
+/// looked up in the text for its position. Should that second decoding find
+/// nothing (a duplicate field, which a `Value` cannot keep), serde_json's
+/// error stands.
+#[cold]
+#[inline(never)]
+fn decode_error(text: &str, e: &serde_json::Error) -> Error {
+    if !e.is_data() {
+        // A syntax error or a truncated text: serde_json points at it already.
+        return syntax(text, e);
+    }
+    let Some(found) = diagnose(text) else {
+        return syntax(text, e);
+    };
+    let offset = locate(text, &found.steps).and_then(|(value, key)| if found.at_key { key } else { Some(value) });
+    let (line, column) = match offset {
+        Some(offset) => line_column(text, offset),
+        None => {
+            let (line, column, _) = json_error(text, e);
+            (line, column)
+        }
+    };
+    let path = path_text(&found.steps);
+    let message = if path.is_empty() { found.message } else { format!("{path}: {}", found.message) };
+    Error::EventSyntax { line, column, message }
+}
+
+/// One step of a field path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Step {
+    Key(String),
+    Index(usize),
+}
+
+/// What is wrong in an event text, and where.
+#[derive(Debug)]
+struct Found {
+    /// The path of the bad value, of the unknown field, or of the object lacking a field.
+    steps: Vec<Step>,
+    /// Point at the key of the last step (an unknown field), not its value.
+    at_key: bool,
+    /// What the decoder said, without a position.
+    message: String,
+}
+
+/// `lines[3].quantity`; empty for the event itself.
+fn path_text(steps: &[Step]) -> String {
+    let mut text = String::new();
+    for step in steps {
+        match step {
+            Step::Key(key) if text.is_empty() => text.push_str(key),
+            Step::Key(key) => {
+                text.push('.');
+                text.push_str(key);
+            }
+            Step::Index(i) => text.push_str(&format!("[{i}]")),
+        }
+    }
+    text
+}
+
+/// Decodes `text` again, part by part, to find what is wrong (see [`decode_error`]).
+fn diagnose(text: &str) -> Option<Found> {
+    use serde::de::Error as _;
+    use serde_json::Value;
+
+    let top =
+        |field: &str, message: String| Some(Found { steps: vec![Step::Key(field.into())], at_key: false, message });
+    let missing = |field: &'static str| {
+        Some(Found { steps: Vec::new(), at_key: false, message: serde_json::Error::missing_field(field).to_string() })
+    };
+    let Value::Object(mut body) = serde_json::from_str::<Value>(text).ok()? else {
+        return None;
+    };
+    let (id, at, kind) = (body.remove("id"), body.remove("at"), body.remove("type"));
+    // In the order serde's derived decoder checks them.
+    if let Some(Err(e)) = id.as_ref().map(String::deserialize) {
+        return top("id", e.to_string());
+    }
+    if let Some(Err(e)) = at.as_ref().map(DateTime::<Utc>::deserialize) {
+        return top("at", e.to_string());
+    }
+    if id.is_none() {
+        return missing("id");
+    }
+    if at.is_none() {
+        return missing("at");
+    }
+    let kind = match kind.as_ref().map(String::deserialize) {
+        None => return missing("type"),
+        Some(Err(e)) => return top("type", e.to_string()),
+        Some(Ok(kind)) => kind,
+    };
+    let Some(outcome) = decode_body(&kind, Value::Object(body)) else {
+        return top("type", serde_json::Error::unknown_variant(&kind, KINDS).to_string());
+    };
+    let (path, e) = outcome.err()?;
+    let mut steps = Vec::new();
+    for segment in &path {
+        match segment {
+            serde_path_to_error::Segment::Seq { index } => steps.push(Step::Index(*index)),
+            serde_path_to_error::Segment::Map { key } | serde_path_to_error::Segment::Enum { variant: key } => {
+                steps.push(Step::Key(key.clone()))
+            }
+            serde_path_to_error::Segment::Unknown => break,
+        }
+    }
+    let message = e.to_string();
+    // serde_path_to_error ends the path of an unknown field with its name.
+    let at_key = matches!(steps.last(), Some(Step::Key(key)) if message.starts_with(&format!("unknown field `{key}`")));
+    Some(Found { steps, at_key, message })
+}
+
+/// A failed decoding with the path where it failed.
+type Failure = (serde_path_to_error::Path, serde_json::Error);
+
+/// Decodes the body of an event of `kind` (its fields but `id`, `at` and
+/// `type`), tracking the path; `None` for an unknown kind.
+fn decode_body(kind: &str, body: serde_json::Value) -> Option<Result<(), Failure>> {
+    fn as_<T: serde::de::DeserializeOwned>(body: serde_json::Value) -> Option<Result<(), Failure>> {
+        Some(serde_path_to_error::deserialize::<_, T>(body).map(drop).map_err(|e| (e.path().clone(), e.into_inner())))
+    }
+    match kind {
+        "enroll" => as_::<Enroll>(body),
+        "purchase" => as_::<Purchase>(body),
+        "return" => as_::<Return>(body),
+        "hold" => as_::<Hold>(body),
+        "capture" => as_::<Capture>(body),
+        "void" => as_::<Void>(body),
+        "redeem" => as_::<Redeem>(body),
+        "adjust" => as_::<Adjust>(body),
+        // Unknown fields of an advance are refused after decoding (`Event::from_json_str`).
+        "advance" => Some(Ok(())),
+        "activity" => as_::<Activity>(body),
+        "assign_tier" => as_::<AssignTier>(body),
+        "subscribe" => as_::<Subscribe>(body),
+        "redeem_reward" => as_::<RedeemReward>(body),
+        "use_reward" => as_::<UseReward>(body),
+        "cancel_reward" => as_::<CancelReward>(body),
+        "suspend" | "reactivate" | "close" => as_::<StatusChange>(body),
+        "transfer_out" => as_::<TransferOut>(body),
+        "transfer_in" => as_::<TransferIn>(body),
+        "choose_promotion" => as_::<ChoosePromotion>(body),
+        "referral_reward" => as_::<ReferralReward>(body),
+        _ => None,
+    }
+}
+
+/// Where the value at `steps` starts in `text`, a valid JSON text, and where
+/// its key starts when the last step is a key. A key that occurs twice in an
+/// object is taken at its last occurrence, as [`serde_json::Value`] keeps it.
+fn locate(text: &str, steps: &[Step]) -> Option<(usize, Option<usize>)> {
+    let b = text.as_bytes();
+    let mut at = skip_ws(b, 0);
+    let mut key_at = None;
+    for step in steps {
+        match (step, b.get(at)?) {
+            (Step::Key(want), b'{') => {
+                let mut i = at + 1;
+                let mut found = None;
+                loop {
+                    i = skip_ws(b, i);
+                    if *b.get(i)? == b'}' {
+                        break;
+                    }
+                    let key = i;
+                    i = skip_string(b, i)?;
+                    let is_wanted = key_is(text, key, i, want);
+                    i = skip_ws(b, i);
+                    if *b.get(i)? != b':' {
+                        return None;
+                    }
+                    i = skip_ws(b, i + 1);
+                    if is_wanted {
+                        found = Some((key, i));
+                    }
+                    i = skip_ws(b, skip_value(b, i)?);
+                    match b.get(i)? {
+                        b',' => i += 1,
+                        b'}' => break,
+                        _ => return None,
+                    }
+                }
+                let (key, value) = found?;
+                (at, key_at) = (value, Some(key));
+            }
+            (Step::Index(n), b'[') => {
+                let mut i = skip_ws(b, at + 1);
+                for _ in 0..*n {
+                    i = skip_ws(b, skip_value(b, i)?);
+                    if *b.get(i)? != b',' {
+                        return None;
+                    }
+                    i = skip_ws(b, i + 1);
+                }
+                if *b.get(i)? == b']' {
+                    return None;
+                }
+                (at, key_at) = (i, None);
+            }
+            _ => return None,
+        }
+    }
+    Some((at, key_at))
+}
+
+fn skip_ws(b: &[u8], mut i: usize) -> usize {
+    while matches!(b.get(i), Some(b' ' | b'\t' | b'\n' | b'\r')) {
+        i += 1;
+    }
+    i
+}
+
+/// The end of the string starting at `i` (just past its closing quote).
+fn skip_string(b: &[u8], i: usize) -> Option<usize> {
+    if *b.get(i)? != b'"' {
+        return None;
+    }
+    let mut j = i + 1;
+    loop {
+        match b.get(j)? {
+            b'\\' => j += 2,
+            b'"' => return Some(j + 1),
+            _ => j += 1,
+        }
+    }
+}
+
+/// The end of the value starting at `i`.
+fn skip_value(b: &[u8], i: usize) -> Option<usize> {
+    match b.get(i)? {
+        b'"' => skip_string(b, i),
+        b'{' | b'[' => {
+            let (mut j, mut depth) = (i, 0usize);
+            loop {
+                match b.get(j)? {
+                    b'"' => {
+                        j = skip_string(b, j)?;
+                        continue;
+                    }
+                    b'{' | b'[' => depth += 1,
+                    b'}' | b']' => {
+                        depth -= 1;
+                        if depth == 0 {
+                            return Some(j + 1);
+                        }
+                    }
+                    _ => {}
+                }
+                j += 1;
+            }
+        }
+        _ => {
+            let mut j = i;
+            while !matches!(b.get(j), None | Some(b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r')) {
+                j += 1;
+            }
+            Some(j)
+        }
+    }
+}
+
+/// Whether the JSON string `text[start..end]` (quotes included) is `want`.
+fn key_is(text: &str, start: usize, end: usize, want: &str) -> bool {
+    let raw = &text[start + 1..end - 1];
+    if raw.contains('\\') {
+        serde_json::from_str::<String>(&text[start..end]).is_ok_and(|key| key == want)
+    } else {
+        raw == want
+    }
 }
 
 pub(crate) fn check_id(event: &str, field: &str, id: &str) -> Result<()> {
@@ -572,6 +892,224 @@ mod tests {
         for text in bad {
             assert!(Event::from_json_str(text).is_err(), "{text}");
         }
+    }
+
+    /// A purchase whose lines (JSON objects) each stand on their own line,
+    /// from line 2 on, indented by two spaces.
+    fn basket(lines: &[String]) -> String {
+        let lines: Vec<String> = lines.iter().map(|l| format!("  {l}")).collect();
+        format!(
+            "{{\"id\": \"s-1\", \"at\": \"2026-05-01T10:00:00Z\", \"type\": \"purchase\", \"lines\": [\n{}\n]}}",
+            lines.join(",\n")
+        )
+    }
+
+    /// A line with this sku and quantity (JSON), and `extra` fields after its price.
+    fn line(sku: &str, quantity: &str, extra: &str) -> String {
+        format!(r#"{{"sku": "{sku}", "category": "coffee", "quantity": {quantity}, "unit_price": "2.50"{extra}}}"#)
+    }
+
+    /// The (line, column, message) of a decoding error.
+    fn syntax_error(text: &str) -> (usize, usize, String) {
+        match Event::from_json_str(text) {
+            Err(Error::EventSyntax { line, column, message }) => (line, column, message),
+            other => panic!("not a syntax error: {other:?}"),
+        }
+    }
+
+    fn lines_with_bad_fourth(bad: String) -> String {
+        let good = |sku| line(sku, "\"1\"", "");
+        basket(&[good("a"), good("b"), good("c"), bad])
+    }
+
+    #[test]
+    fn bad_amount_deep_in_a_basket_is_named_and_pointed_at() {
+        let text = lines_with_bad_fourth(line("d", "\"1e3\"", ""));
+        assert_eq!(
+            syntax_error(&text),
+            (
+                5,
+                50,
+                "lines[3].quantity: '1e3' is not an exact decimal amount: expected digits with an optional '-' and \
+                 '.' (no exponent, sign '+', spaces or '_')"
+                    .to_owned()
+            )
+        );
+    }
+
+    #[test]
+    fn unknown_field_inside_a_line_points_at_its_name() {
+        let good = |sku| line(sku, "\"1\"", "");
+        let text = basket(&[good("a"), good("b"), line("c", "\"1\"", r#", "vat": "20""#)]);
+        assert_eq!(
+            syntax_error(&text),
+            (
+                4,
+                77,
+                "lines[2].vat: unknown field `vat`, expected one of `sku`, `category`, `quantity`, `unit_price`, \
+                 `discount`"
+                    .to_owned()
+            )
+        );
+    }
+
+    #[test]
+    fn missing_required_field_points_at_the_object_lacking_it() {
+        let text = "{\"id\": \"s-1\", \"at\": \"2026-05-01T10:00:00Z\", \"type\": \"purchase\",\n \"store\": \"x\"}";
+        assert_eq!(syntax_error(text), (1, 1, "missing field `lines`".to_owned()));
+        let text = basket(&[
+            line("a", "\"1\"", ""),
+            r#"{"category": "coffee", "quantity": "1", "unit_price": "2.50"}"#.into(),
+        ]);
+        assert_eq!(syntax_error(&text), (3, 3, "lines[1]: missing field `sku`".to_owned()));
+        for (text, field) in [
+            (r#"{"at": "2026-05-01T10:00:00Z", "type": "advance"}"#, "id"),
+            (r#"{"id": "e", "type": "advance"}"#, "at"),
+            (r#"{"id": "e", "at": "2026-05-01T10:00:00Z"}"#, "type"),
+        ] {
+            assert_eq!(syntax_error(text), (1, 1, format!("missing field `{field}`")), "{text}");
+        }
+    }
+
+    #[test]
+    fn wrong_type_is_named_and_pointed_at() {
+        let text = basket(&[line("a", "true", "")]);
+        assert_eq!(
+            syntax_error(&text),
+            (
+                2,
+                50,
+                "lines[0].quantity: invalid type: boolean `true`, expected a decimal amount as a string like \
+                 \"12.50\", or an integer"
+                    .to_owned()
+            )
+        );
+        let text =
+            r#"{"id": "r", "at": "2026-05-01T10:00:00Z", "type": "return", "purchase": "p", "lines": [{"line": -1}]}"#;
+        assert_eq!(
+            syntax_error(text),
+            (1, 97, "lines[0].line: invalid value: integer `-1`, expected usize".to_owned())
+        );
+        let text = r#"{"id": 7, "at": "2026-05-01T10:00:00Z", "type": "advance"}"#;
+        assert_eq!(syntax_error(text), (1, 8, "id: invalid type: integer `7`, expected a string".to_owned()));
+        let text = r#"{"id": "e", "at": "2026-05-01T10:00:00Z", "type": 3}"#;
+        assert_eq!(syntax_error(text), (1, 51, "type: invalid type: integer `3`, expected a string".to_owned()));
+    }
+
+    #[test]
+    fn unknown_type_points_at_the_type_value() {
+        let text = "{\"id\": \"s-1\", \"at\": \"2026-05-01T10:00:00Z\",\n \"type\": \"teleport\"}";
+        let (line, column, message) = syntax_error(text);
+        assert_eq!((line, column), (2, 10));
+        assert!(
+            message.starts_with("type: unknown variant `teleport`, expected one of `enroll`, `purchase`,"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn kinds_match_the_derived_decoder() {
+        // The derived decoder's own message lists every variant, in order.
+        let derived = serde_json::from_value::<EventKind>(serde_json::json!({"type": "teleport"})).unwrap_err();
+        let ours = <serde_json::Error as serde::de::Error>::unknown_variant("teleport", KINDS);
+        assert_eq!(derived.to_string(), ours.to_string());
+        for kind in KINDS {
+            assert!(decode_body(kind, serde_json::json!({})).is_some(), "{kind}");
+        }
+    }
+
+    #[test]
+    fn instant_not_rfc3339_is_pointed_at() {
+        let text = "{\"id\": \"s-1\",\n \"at\": \"2026-05-01 10:00\",\n \"type\": \"advance\"}";
+        assert_eq!(syntax_error(text), (2, 8, "at: premature end of input".to_owned()));
+    }
+
+    #[test]
+    fn columns_count_characters() {
+        // "é" is two bytes: the value starts on column 53 (54 in bytes).
+        let text = basket(&[line("caf\u{e9}", "\"1e3\"", "")]);
+        let (line, column, message) = syntax_error(&text);
+        assert_eq!((line, column), (2, 53));
+        assert!(message.starts_with("lines[0].quantity: '1e3'"), "{message}");
+    }
+
+    #[test]
+    fn syntax_errors_keep_serde_json_position() {
+        let text = "{\"id\": \"s-1\",\n \"at\": }";
+        assert_eq!(syntax_error(text), (2, 8, "expected value".to_owned()));
+        let text = basket(&[line("a", "\"1\"", "")]);
+        let cut = &text[..text.len() - 5];
+        let (line, _, message) = syntax_error(cut);
+        assert_eq!((line, message.as_str()), (2, "EOF while parsing a string"));
+    }
+
+    #[test]
+    fn duplicate_fields_keep_serde_json_error() {
+        // A `Value` keeps one of the two: the second decoding finds nothing, serde_json's error stands.
+        let text = r#"{"id": "e", "at": "2026-05-01T10:00:00Z", "type": "void", "hold": "h", "hold": "h"}"#;
+        let (line, column, message) = syntax_error(text);
+        assert_eq!((line, column, message.as_str()), (1, 83, "duplicate field `hold`"));
+    }
+
+    #[test]
+    fn unknown_field_of_an_advance_points_at_its_name() {
+        // The name also occurs earlier as a value: the key is found, not the text.
+        let text = "{\"id\": \"colour\", \"at\": \"2026-05-01T10:00:00Z\", \"type\": \"advance\",\n \"colour\": 1}";
+        assert_eq!(syntax_error(text), (2, 2, "colour: unknown field `colour` for an advance event".to_owned()));
+    }
+
+    #[test]
+    fn mangled_events_get_positioned_errors_and_never_panic() {
+        let text = "{\"id\": \"s\\u0031\", \"at\": \"2026-05-01T10:00:00Z\", \"type\": \"purchase\", \"lines\": [\n  \
+                    {\"sku\": \"caf\u{e9}\", \"category\": \"c\", \"quantity\": \"1\", \"unit_price\": 2}],\n \
+                    \"order\": \"o\", \"store\": null}";
+        assert!(Event::from_json_str(text).is_ok());
+        let mut texts: Vec<String> = (0..text.len()).filter_map(|i| text.get(..i)).map(str::to_owned).collect();
+        for (i, _) in text.char_indices() {
+            for with in ["\"", "}", "]", "1", " ", "x", "\\", ",", "{\"a\":[", "\u{e9}"] {
+                texts.push(format!("{}{with}{}", &text[..i], &text[i..]));
+                let rest = &text[i..];
+                let next = rest.chars().next().map_or(0, char::len_utf8);
+                texts.push(format!("{}{with}{}", &text[..i], &rest[next..]));
+            }
+        }
+        for text in texts {
+            match Event::from_json_str(&text) {
+                Ok(_) => {}
+                // The errors positioned here have a field path (`field: ...`) and a column from 1;
+                // serde_json's own syntax errors at a line break are on column 0 (see error.rs).
+                Err(Error::EventSyntax { line, column, message }) => {
+                    assert!(line >= 1 && (column >= 1 || !message.contains(": ")), "{text}: {message}")
+                }
+                Err(e) => panic!("{text}: {e:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn locate_follows_keys_and_indices() {
+        let key = |k: &str| Step::Key(k.to_owned());
+        let text = r#" {"a": "}]\"{", "b": {"c": 4}, "l": [1, {"x": [2, "]"]}, [3]]}"#;
+        let at = |steps: &[Step]| locate(text, steps).map(|(value, key)| (&text[value..], key.map(|k| &text[k..])));
+        assert_eq!(at(&[]), Some((text.trim_start(), None)));
+        assert_eq!(at(&[key("a")]), Some((&text[7..], Some(&text[2..]))));
+        assert_eq!(at(&[key("b"), key("c")]).map(|(v, k)| (&v[..2], k.map(|k| &k[..4]))), Some(("4}", Some("\"c\":"))));
+        let value = |steps: &[Step]| locate(text, steps).map(|(value, _)| &text[value..]);
+        assert_eq!(value(&[key("l"), Step::Index(1), key("x"), Step::Index(1)]), Some(r#""]"]}, [3]]}"#));
+        assert_eq!(value(&[key("l"), Step::Index(2), Step::Index(0)]), Some("3]]}"));
+        for missing in [
+            vec![key("l"), Step::Index(3)],
+            vec![key("nope")],
+            vec![key("a"), Step::Index(0)],
+            vec![key("b"), key("c"), key("d")],
+        ] {
+            assert_eq!(locate(text, &missing), None, "{missing:?}");
+        }
+        // An escaped key matches its decoded text; of a key given twice, the last counts.
+        let text = r#"{"b\u0063": 1, "bc": 2}"#;
+        assert_eq!(locate(text, &[key("bc")]).map(|(v, k)| (&text[v..v + 1], k)), Some(("2", Some(15))));
+        let text = r#"{"b\u0063": 1}"#;
+        assert_eq!(locate(text, &[key("bc")]), Some((12, Some(1))));
     }
 
     #[test]
