@@ -1,0 +1,121 @@
+//! `loyalty`: the command-line face of the engine.
+//!
+//! ```text
+//! loyalty check PROGRAM...                 validate and lint program files
+//! loyalty run PROGRAM EVENTS.jsonl         apply an event log: receipts, then member states
+//! loyalty quote PROGRAM BASKET.json        what a basket would earn and how much may be paid in points
+//! ```
+//!
+//! Exit codes scripts can rely on: 0 all good; 1 the command ran but found
+//! something (lint warnings with `--deny-warnings`, events the engine refused);
+//! 2 the command line is wrong; 3 an input could not be read or is invalid
+//! (nothing was applied or written then).
+
+mod check;
+mod input;
+mod quote;
+mod run;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// The loyalty-program rules engine, from the command line.
+#[derive(Parser)]
+#[command(name = "loyalty", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Validate program files (TOML or JSON) and list lint warnings.
+    Check {
+        /// The program files.
+        #[arg(required = true)]
+        programs: Vec<PathBuf>,
+        /// Exit with 1 when there are lint warnings.
+        #[arg(long)]
+        deny_warnings: bool,
+        /// One JSON object per program instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Apply an event log (JSONL) to members: receipts, then member states.
+    ///
+    /// Each line is an event; an `enroll` event starts a member. Where events
+    /// of several members are interleaved, a line may be an envelope
+    /// `{"member": "m-1", "event": {...}}`; a bare event applies to the member
+    /// of the latest `enroll`. Refused events are reported and the run goes on.
+    Run {
+        /// The program file.
+        program: PathBuf,
+        /// The event log, one JSON event per line (`-` for standard input).
+        events: PathBuf,
+        /// Member states to start from: JSONL, one state per line (as written by --members-out).
+        #[arg(long)]
+        members: Option<PathBuf>,
+        /// Write the final member states here (JSONL).
+        #[arg(long)]
+        members_out: Option<PathBuf>,
+        /// Receipts and refusals as JSON lines instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// What a basket would earn, and how much of it could be paid with points.
+    Quote {
+        /// The program file.
+        program: PathBuf,
+        /// The basket as JSON: `{"lines": [{"sku": ..., "category": ..., "quantity": ..., "unit_price": ...}]}`.
+        basket: PathBuf,
+        /// The member state (JSON, as written by `run --members-out`); a new member without it.
+        #[arg(long)]
+        member: Option<PathBuf>,
+        /// The instant of the purchase (RFC 3339); default: the member's clock, or now for a new member.
+        #[arg(long)]
+        at: Option<String>,
+        /// JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// How a command ended.
+pub enum Outcome {
+    /// Everything as it should be.
+    Ok,
+    /// The command ran and found something (warnings, refused events).
+    Findings,
+}
+
+/// An input that could not be read or is invalid: printed as `file:line:column: message`.
+pub struct InputError(pub String);
+
+impl<E: std::fmt::Display> From<E> for InputError {
+    fn from(e: E) -> Self {
+        InputError(e.to_string())
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Check { programs, deny_warnings, json } => check::run(&programs, deny_warnings, json),
+        Command::Run { program, events, members, members_out, json } => {
+            run::run(&program, &events, members.as_deref(), members_out.as_deref(), json)
+        }
+        Command::Quote { program, basket, member, at, json } => {
+            quote::run(&program, &basket, member.as_deref(), at.as_deref(), json)
+        }
+    };
+    match result {
+        Ok(Outcome::Ok) => ExitCode::SUCCESS,
+        Ok(Outcome::Findings) => ExitCode::from(1),
+        Err(InputError(message)) => {
+            eprintln!("error: {message}");
+            ExitCode::from(3)
+        }
+    }
+}
