@@ -37,13 +37,10 @@ pub fn run(paths: &[PathBuf], deny_warnings: bool, as_json: bool) -> Result<Outc
                            "line": at.map(|a| a.0), "column": at.map(|a| a.1)})
                 })
                 .collect();
-            println!(
-                "{}",
-                json!({"file": path.display().to_string(), "ok": true, "program": spec.id, "warnings": list})
-            );
+            out!("{}", json!({"file": path.display().to_string(), "ok": true, "program": spec.id, "warnings": list}));
         } else {
             let tiers = spec.tiers.as_ref().map_or(0, |t| t.levels.len());
-            println!(
+            out!(
                 "ok       {}: program '{}'{} — {} earn rules, {} burn rules, {} tier levels, {} rewards, {} warnings",
                 path.display(),
                 spec.id,
@@ -56,7 +53,7 @@ pub fn run(paths: &[PathBuf], deny_warnings: bool, as_json: bool) -> Result<Outc
             );
             for (at, w) in &located {
                 let at = at.map(|(l, c)| format!(":{l}:{c}")).unwrap_or_default();
-                println!("warning  {}{at}: {w}", path.display());
+                out!("warning  {}{at}: {w}", path.display());
             }
         }
         if !warnings.is_empty() {
@@ -71,8 +68,8 @@ pub fn run(paths: &[PathBuf], deny_warnings: bool, as_json: bool) -> Result<Outc
 
 fn report_invalid(path: &std::path::Path, error: &str, as_json: bool) {
     if as_json {
-        println!("{}", json!({"file": path.display().to_string(), "ok": false, "error": error}));
+        out!("{}", json!({"file": path.display().to_string(), "ok": false, "error": error}));
     } else {
-        println!("invalid  {error}");
+        out!("invalid  {error}");
     }
 }

@@ -4,6 +4,8 @@
 //! loyalty check PROGRAM...                 validate and lint program files
 //! loyalty run PROGRAM EVENTS.jsonl         apply an event log: receipts, then member states
 //! loyalty quote PROGRAM BASKET.json        what a basket would earn and how much may be paid in points
+//! loyalty simulate PROGRAM                 a generated population through a program
+//! loyalty demo                             Corner Coffee over a generated year
 //! ```
 //!
 //! Exit codes scripts can rely on: 0 all good; 1 the command ran but found
@@ -11,10 +13,23 @@
 //! 2 the command line is wrong; 3 an input could not be read or is invalid
 //! (nothing was applied or written then).
 
+/// Prints a line to standard output; a closed pipe (`loyalty run … | head`)
+/// ends the command quietly instead of with a panic.
+#[macro_export]
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        if writeln!(std::io::stdout().lock(), $($arg)*).is_err() {
+            std::process::exit(0);
+        }
+    }};
+}
+
 mod check;
 mod input;
 mod quote;
 mod run;
+mod simulate;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -64,6 +79,39 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// The main job on built-in data: Corner Coffee over a generated year,
+    /// program numbers and the statements of its best customers.
+    Demo {
+        /// JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run a generated population through a program (seeded: the same seed, the same run).
+    Simulate {
+        /// The program file.
+        program: PathBuf,
+        /// Members to enrol.
+        #[arg(long, default_value_t = 200)]
+        members: u32,
+        /// Days to simulate.
+        #[arg(long, default_value_t = 365)]
+        days: u32,
+        /// The first day (RFC 3339 instant).
+        #[arg(long, default_value = "2026-01-01T00:00:00Z")]
+        start: String,
+        /// The generator's seed.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Write the generated event log here (JSONL, as `run` reads it).
+        #[arg(long)]
+        log: Option<PathBuf>,
+        /// Write the final member states here (JSONL).
+        #[arg(long)]
+        members_out: Option<PathBuf>,
+        /// JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
     /// What a basket would earn, and how much of it could be paid with points.
     Quote {
         /// The program file.
@@ -105,6 +153,24 @@ fn main() -> ExitCode {
         Command::Check { programs, deny_warnings, json } => check::run(&programs, deny_warnings, json),
         Command::Run { program, events, members, members_out, json } => {
             run::run(&program, &events, members.as_deref(), members_out.as_deref(), json)
+        }
+        Command::Demo { json } => simulate::demo(json),
+        Command::Simulate { program, members, days, start, seed, log, members_out, json } => {
+            match chrono::DateTime::parse_from_rfc3339(&start) {
+                Ok(start) => {
+                    let behaviour = loyalty_sim::Behaviour {
+                        members,
+                        days,
+                        seed,
+                        start: start.with_timezone(&chrono::Utc),
+                        ..loyalty_sim::Behaviour::default()
+                    };
+                    simulate::run(&program, &behaviour, log.as_deref(), members_out.as_deref(), json)
+                }
+                Err(e) => {
+                    Err(InputError(format!("--start: {e} (write an RFC 3339 instant like 2026-01-01T00:00:00Z)")))
+                }
+            }
         }
         Command::Quote { program, basket, member, at, json } => {
             quote::run(&program, &basket, member.as_deref(), at.as_deref(), json)

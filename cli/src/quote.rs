@@ -34,15 +34,15 @@ pub fn run(
     let quote =
         program.quote(&member, &basket, at).map_err(|e| InputError(format!("{}: {e}", basket_path.display())))?;
     if as_json {
-        println!("{}", serde_json::to_string(&quote)?);
+        out!("{}", serde_json::to_string(&quote)?);
         return Ok(Outcome::Ok);
     }
     let (scale, currency) = (program.spec().points.scale, &program.spec().currency);
-    println!("earns      {} points", format_points(quote.points, scale));
+    out!("earns      {} points", format_points(quote.points, scale));
     for rule in &quote.explanations {
-        println!("  why      {rule}");
+        out!("  why      {rule}");
     }
-    println!("available  {} points", format_points(quote.available, scale));
-    println!("may pay    {} points, worth {} {currency}", format_points(quote.max_burn, scale), quote.max_burn_value);
+    out!("available  {} points", format_points(quote.available, scale));
+    out!("may pay    {} points, worth {} {currency}", format_points(quote.max_burn, scale), quote.max_burn_value);
     Ok(Outcome::Ok)
 }

@@ -81,9 +81,9 @@ pub fn run(
             Ok(receipt) => {
                 applied += 1;
                 if as_json {
-                    println!("{}", receipt.to_json());
+                    out!("{}", receipt.to_json());
                 } else {
-                    println!("{}", describe(&program, &receipt));
+                    out!("{}", describe(&program, &receipt));
                 }
             }
             Err(refused_event) => {
@@ -91,9 +91,9 @@ pub fn run(
                 refused += 1;
                 if as_json {
                     let l = json!({"line": line.number, "event": line.event.id, "member": member, "refused": error.to_string()});
-                    println!("{l}");
+                    out!("{l}");
                 } else {
-                    println!("{}  refused  line {}: {error}", local(&program, line.event.at), line.number);
+                    out!("{}  refused  line {}: {error}", local(&program, line.event.at), line.number);
                 }
             }
         }
@@ -205,12 +205,12 @@ fn describe(program: &Program, r: &Receipt) -> String {
 
 fn summary(program: &Program, members: &BTreeMap<String, Member>, applied: usize, refused: usize) {
     let scale = program.spec().points.scale;
-    println!("\n{applied} events applied, {refused} refused; {} members", members.len());
-    println!("{:<16} {:>12} {:>12} {:>12} {:>10}", "member", "available", "pending", "held", "tier");
+    out!("\n{applied} events applied, {refused} refused; {} members", members.len());
+    out!("{:<16} {:>12} {:>12} {:>12} {:>10}", "member", "available", "pending", "held", "tier");
     for m in members.values() {
         let b = m.balances();
         let tier = program.tier(m, m.clock()).map(|t| t.tier.to_owned()).unwrap_or_default();
-        println!(
+        out!(
             "{:<16} {:>12} {:>12} {:>12} {:>10}",
             m.id(),
             format_points(b.available, scale),

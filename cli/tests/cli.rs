@@ -237,3 +237,54 @@ fn a_wrong_command_line_exits_2() {
     assert_eq!(loyalty(&["check"]).status.code(), Some(2));
     assert_eq!(loyalty(&["fly"]).status.code(), Some(2));
 }
+
+#[test]
+fn demo_runs_on_built_in_data() {
+    let out = loyalty(&["demo"]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stdout.starts_with("Corner Coffee (examples/programs/corner_coffee.toml): 200 generated members"),
+        "{stdout}"
+    );
+    assert_eq!(stdout.matches("--- statement of ").count(), 3, "{stdout}");
+    let json: serde_json::Value = serde_json::from_str(text(&loyalty(&["demo", "--json"])).0.trim()).unwrap();
+    assert_eq!(json["members"], 200);
+    // Conservation over the whole population.
+    let p = &json["points"];
+    let n = |k: &str| p[k].as_i64().unwrap();
+    assert_eq!(
+        n("earned") + n("credited") + n("refunded"),
+        n("outstanding") + n("pending") + n("burned") + n("debited") + n("expired") + n("reversed")
+    );
+}
+
+#[test]
+fn simulate_writes_a_log_that_run_replays_to_the_same_members() {
+    let dir = scratch("simulate");
+    let program = sample("programs/petshop.toml");
+    let (log, states, replayed) = (dir.join("log.jsonl"), dir.join("sim.jsonl"), dir.join("run.jsonl"));
+    let args = ["simulate", "--members", "40", "--days", "120", "--seed", "9", "--json"];
+    let out = loyalty(
+        &[
+            &args[..],
+            &["--log", log.to_str().unwrap(), "--members-out", states.to_str().unwrap(), program.to_str().unwrap()],
+        ]
+        .concat(),
+    );
+    let (first, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    // Seeded: the same numbers again.
+    assert_eq!(text(&loyalty(&[&args[..], &[program.to_str().unwrap()]].concat())).0, first);
+    let out = loyalty(&[
+        "run",
+        "--json",
+        "--members-out",
+        replayed.to_str().unwrap(),
+        program.to_str().unwrap(),
+        log.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out).1);
+    assert_eq!(std::fs::read_to_string(&states).unwrap(), std::fs::read_to_string(&replayed).unwrap());
+    assert_eq!(std::fs::read_to_string(&states).unwrap().lines().count(), 40);
+}

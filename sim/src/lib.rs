@@ -106,6 +106,9 @@ pub struct Behaviour {
     pub activity_percent: u32,
     /// Percent of purchases followed by a `survey` activity with a 0–10 score.
     pub survey_percent: u32,
+    /// A typical unit price, in cents of the program's currency: each
+    /// category gets a price level of ¼ to 4 times it.
+    pub typical_unit_price_cents: i64,
 }
 
 impl Default for Behaviour {
@@ -120,6 +123,7 @@ impl Default for Behaviour {
             referral_percent: 15,
             activity_percent: 10,
             survey_percent: 5,
+            typical_unit_price_cents: 1_000,
         }
     }
 }
@@ -251,8 +255,8 @@ pub fn simulate(program: &Program, behaviour: &Behaviour) -> Result<Simulation, 
     let prices = categories
         .into_iter()
         .map(|c| {
-            // A price level of 1–9 × 10^(0..4) currency units, in cents.
-            let level = rng.random_range(1..=9_i64) * 10_i64.pow(rng.random_range(0..4_u32)) * 100;
+            // ¼ to 4 times the typical price, in cents.
+            let level = (behaviour.typical_unit_price_cents.max(4) * rng.random_range(1..=16_i64) / 4).max(1);
             (c, level)
         })
         .collect();
