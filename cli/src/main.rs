@@ -5,6 +5,7 @@
 //! loyalty run PROGRAM EVENTS.jsonl         apply an event log: receipts, then member states
 //! loyalty quote PROGRAM BASKET.json        what a basket would earn and how much may be paid in points
 //! loyalty simulate PROGRAM                 a generated population through a program
+//! loyalty compare A B [--log LOG]          one history under two programs
 //! loyalty demo                             Corner Coffee over a generated year
 //! ```
 //!
@@ -26,6 +27,7 @@ macro_rules! out {
 }
 
 mod check;
+mod compare;
 mod input;
 mod quote;
 mod run;
@@ -112,6 +114,28 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// What-if: one history under two programs, totals, cost per rule, tiers and members side by side.
+    Compare {
+        /// The program the history ran under (or is generated for).
+        a: PathBuf,
+        /// The program to compare it with.
+        b: PathBuf,
+        /// The history (JSONL, as `run` reads it); without it, a generated one.
+        #[arg(long)]
+        log: Option<PathBuf>,
+        /// Members of the generated history.
+        #[arg(long, default_value_t = 200)]
+        members: u32,
+        /// Days of the generated history.
+        #[arg(long, default_value_t = 365)]
+        days: u32,
+        /// Seed of the generated history.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
     /// What a basket would earn, and how much of it could be paid with points.
     Quote {
         /// The program file.
@@ -155,6 +179,10 @@ fn main() -> ExitCode {
             run::run(&program, &events, members.as_deref(), members_out.as_deref(), json)
         }
         Command::Demo { json } => simulate::demo(json),
+        Command::Compare { a, b, log, members, days, seed, json } => {
+            let behaviour = loyalty_sim::Behaviour { members, days, seed, ..loyalty_sim::Behaviour::default() };
+            compare::run(&a, &b, log.as_deref(), &behaviour, json)
+        }
         Command::Simulate { program, members, days, start, seed, log, members_out, json } => {
             match chrono::DateTime::parse_from_rfc3339(&start) {
                 Ok(start) => {

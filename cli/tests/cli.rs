@@ -288,3 +288,27 @@ fn simulate_writes_a_log_that_run_replays_to_the_same_members() {
     assert_eq!(std::fs::read_to_string(&states).unwrap(), std::fs::read_to_string(&replayed).unwrap());
     assert_eq!(std::fs::read_to_string(&states).unwrap().lines().count(), 40);
 }
+
+#[test]
+fn compare_replays_one_history_under_two_programs() {
+    let dir = scratch("compare");
+    let a = dir.join("a.toml");
+    let b = dir.join("b.toml");
+    std::fs::write(&a, CAFE).unwrap();
+    std::fs::write(&b, CAFE.replace("points = 1\n", "points = 3\n")).unwrap();
+    let args = ["compare", "--json", "--members", "20", "--days", "60", a.to_str().unwrap()];
+    let out = loyalty(&[&args[..], &[b.to_str().unwrap()]].concat());
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let c: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+    // Three points per euro instead of one: three times the points of the only earn rule, and
+    // a little more (floor(3x) ≥ 3 floor(x), less than one point more per purchase).
+    let (pa, pb) = (c["a"]["per_rule"]["base"].as_i64().unwrap(), c["b"]["per_rule"]["base"].as_i64().unwrap());
+    assert!(pa > 0 && pb >= 3 * pa && pb < 4 * pa, "{pa} → {pb}");
+    assert!(!c["members"].as_array().unwrap().is_empty());
+    // The same program twice: nothing differs.
+    let same = loyalty(&[&args[..], &[a.to_str().unwrap()]].concat());
+    let c: serde_json::Value = serde_json::from_str(text(&same).0.trim()).unwrap();
+    assert_eq!(c["a"], c["b"]);
+    assert_eq!(c["members"], serde_json::json!([]));
+}

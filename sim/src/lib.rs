@@ -67,6 +67,10 @@
 //! * **The end:** every member gets an `advance` to the end of the period,
 //!   so expiries and lapses show in the final states.
 
+#![deny(missing_docs)]
+
+pub mod whatif;
+
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap};
 use std::sync::Arc;
@@ -152,6 +156,17 @@ pub struct Simulation {
 }
 
 impl Simulation {
+    /// The log as a [`whatif::History`]: (member, event) pairs, for replaying under other programs.
+    ///
+    /// ```
+    /// # let program = loyalty::Program::from_json_str(r#"{"id":"p","currency":"EUR","time_zone":"UTC","categories":["x"]}"#).unwrap();
+    /// let sim = loyalty_sim::simulate(&program, &Default::default()).unwrap();
+    /// assert_eq!(sim.history().len(), sim.log.len());
+    /// ```
+    pub fn history(&self) -> whatif::History {
+        self.log.iter().map(|d| (d.member.clone(), d.event.clone())).collect()
+    }
+
     /// The log as JSON lines `{"member": …, "event": …}`, as `loyalty run` reads it.
     ///
     /// ```
