@@ -1679,7 +1679,15 @@ impl<'p, 'm> Work<'p, 'm> {
     }
 
     /// Checks a burn against its rule; returns the money the points are worth.
-    fn check_burn(&self, event: &Event, rule: &CompiledBurn, points: Points, lines: &[Line]) -> Result<Amount> {
+    /// Checks a burn of `points` paying for `order` against its rule.
+    fn check_burn(
+        &self,
+        event: &Event,
+        rule: &CompiledBurn,
+        points: Points,
+        order: &str,
+        lines: &[Line],
+    ) -> Result<Amount> {
         let program = self.program;
         let s = &rule.spec;
         let refuse = |reason: String| Error::BurnRefused { event: event.id.clone(), rule: s.id.clone(), reason };
@@ -1705,8 +1713,27 @@ impl<'p, 'm> Work<'p, 'm> {
             return Err(refuse("the basket lines are needed to check the share payable in points".into()));
         }
         if let Some(limit) = program.burn_limit(rule, &priced)? {
-            if points > limit {
-                return Err(refuse(format!("at most {} points may pay for this basket", self.pts(limit))));
+            // The share is of the order: points already paid (less what
+            // returns gave back) or held for the same order count against it.
+            let paid: Points = self.m.burns.iter().filter(|b| b.order == order).map(|b| b.points - b.refunded).sum();
+            let held: Points = self
+                .m
+                .holds
+                .iter()
+                .filter(|h| h.status == HoldStatus::Open && h.order == order)
+                .map(|h| h.points)
+                .sum();
+            let before = paid.saturating_add(held);
+            if points.saturating_add(before) > limit {
+                return Err(refuse(if before > 0 {
+                    format!(
+                        "at most {} points may pay for this basket, and {} already paid or held for order '{order}'",
+                        self.pts(limit),
+                        self.pts(before)
+                    )
+                } else {
+                    format!("at most {} points may pay for this basket", self.pts(limit))
+                }));
             }
         }
         let kind = event.kind.name();
@@ -1742,7 +1769,7 @@ impl<'p, 'm> Work<'p, 'm> {
         if let Some(order) = &h.order {
             check_id(&event.id, "order", order)?;
         }
-        self.check_burn(event, rule, h.points, &h.lines)?;
+        self.check_burn(event, rule, h.points, h.order.as_deref().unwrap_or(&event.id), &h.lines)?;
         let takes = self.take_free(h.points);
         for t in &takes {
             // take_free lowered `remaining`; a hold keeps the points in the lot, reserved.
@@ -1866,7 +1893,7 @@ impl<'p, 'm> Work<'p, 'm> {
         if let Some(order) = &r.order {
             check_id(&event.id, "order", order)?;
         }
-        let paid = self.check_burn(event, rule, r.points, &r.lines)?;
+        let paid = self.check_burn(event, rule, r.points, r.order.as_deref().unwrap_or(&event.id), &r.lines)?;
         let takes = self.take_free(r.points);
         for t in &takes {
             self.post(

@@ -465,7 +465,9 @@ pub struct BurnRule {
     /// Burns are multiples of this many units. Default 1.
     #[serde(default = "one_unit")]
     pub step_points: Points,
-    /// At most this percent of the eligible basket may be paid in points.
+    /// At most this percent of the eligible basket may be paid in points,
+    /// counting every earlier burn (less what returns gave back) and open
+    /// hold for the same order.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_share_percent: Option<Amount>,
     /// Lines of these categories cannot be paid with points.

@@ -339,6 +339,40 @@ fn points_pay_at_most_thirty_percent_of_the_basket_without_gift_cards() {
     assert_totals(&m, Totals { earned: 1499, burned: 1499, ..Default::default() }, 0);
 }
 
+/// The 30 % is of the order, not of each payment: a second redeem or a hold
+/// for the same order counts what was already paid or held for it.
+#[test]
+fn the_thirty_percent_share_counts_every_payment_of_the_order() {
+    let p = program();
+    let mut m = enroll(&p, "gleb");
+    let goodwill = |id: &str, when: &str| json!({"id": id, "at": when, "type": "adjust", "points": 500, "reason": "goodwill", "note": "late delivery"});
+    ok(&p, &mut m, goodwill("gw1", "2026-03-01T09:00:00Z"));
+    ok(&p, &mut m, goodwill("gw2", "2026-04-01T09:00:00Z"));
+    // A 1 000 RUB kettle: at most 300 points may pay for it.
+    let kettle = json!([line("kettle", "small_appliance", "1", "1000.00")]);
+    let pay = |id: &str, kind: &str, points: i64| json!({"id": id, "at": "2026-04-02T10:00:00Z", "type": kind, "points": points, "order": "store/9000", "lines": kettle.clone()});
+    ok(&p, &mut m, pay("pay-1", "redeem", 200));
+    // 200 paid + 200 = 400 > 300: refused, naming what was already paid.
+    let err = refused(&p, &mut m, pay("pay-2", "redeem", 200));
+    assert_eq!(
+        err.to_string(),
+        "event 'pay-2': burn rule 'bonus-roubles': at most 300 points may pay for this basket, \
+         and 200 already paid or held for order 'store/9000'"
+    );
+    // 100 more is exactly 300: a hold of it is accepted; then nothing more, not even 1 point.
+    ok(&p, &mut m, pay("hold-3", "hold", 100));
+    let err = refused(&p, &mut m, pay("pay-4", "redeem", 1));
+    assert!(err.to_string().ends_with("and 300 already paid or held for order 'store/9000'"), "{err}");
+    // A void gives the held 100 back to the order's share.
+    ok(&p, &mut m, json!({"id": "void-3", "at": "2026-04-02T10:01:00Z", "type": "void", "hold": "hold-3"}));
+    ok(&p, &mut m, pay("pay-5", "redeem", 100));
+    // Another order has its own share.
+    let other = json!({"id": "pay-6", "at": "2026-04-02T10:02:00Z", "type": "redeem", "points": 300,
+                       "order": "store/9001", "lines": kettle.clone()});
+    ok(&p, &mut m, other);
+    assert_eq!(m.balances().available, 1000 - 200 - 100 - 300);
+}
+
 #[test]
 fn partial_return_inside_pending_cancels_only_that_lines_points_and_is_idempotent() {
     let p = program();
