@@ -27,6 +27,7 @@
 //! assert_eq!(warnings[0].path, "earn[0].when.categories");
 //! ```
 
+use std::borrow::Cow;
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -53,8 +54,12 @@ use crate::time::{Period, RoundTo, TimeWindow, Weekday};
 /// | `exclusive-overlap` | two exclusive rules of the same stage that can match the same lines |
 /// | `unaffordable-reward` | a reward costing more than one member can hold at once before expiry |
 /// | `cap-below-award` | a fixed bonus cut by a cap on every award |
-/// | `look-alike-names` | names that differ only by case, accents or look-alike characters |
-/// | `suspicious-char` | invisible characters, or look-alike letters of another script, in a name |
+/// | `look-alike-names` | names that differ only by case, accents, look-alike characters or separators (`_`, `-`, `.`, spaces) |
+/// | `suspicious-char` | invisible characters in a name, or letters of two scripts in one name (look-alikes or not) |
+///
+/// Messages (and the display) show names in quotes with non-printing and
+/// format characters escaped (`'phones\u{200b}'`); `id` keeps the name as
+/// written.
 ///
 /// ```
 /// let program = loyalty::Program::from_toml_str(r#"
@@ -89,9 +94,9 @@ pub struct Warning {
 
 impl fmt::Display for Warning {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.path)?;
+        write!(f, "{}", shown(&self.path))?;
         if let Some(id) = &self.id {
-            write!(f, " ({} '{id}')", self.what)?;
+            write!(f, " ({} {})", self.what, quote(id))?;
         }
         write!(f, ": {} [{}]", self.message, self.code)
     }
@@ -106,10 +111,10 @@ impl Warning {
 impl Program {
     /// Warnings for the program's designer: unreachable tier levels, earn
     /// rules that can never fire, exclusive rules that compete on the same
-    /// lines, rewards nobody can afford, caps that cut every award, and
-    /// look-alike or invisible characters in names. Sorted by path (numbers
-    /// in brackets in numeric order), then code. An empty list: nothing
-    /// found. [`Warning`] lists the codes.
+    /// lines, rewards nobody can afford, caps that cut every award,
+    /// look-alike names, and invisible characters or mixed scripts in
+    /// names. Sorted by path (numbers in brackets in numeric order), then
+    /// code. An empty list: nothing found. [`Warning`] lists the codes.
     ///
     /// ```
     /// let program = loyalty::Program::from_toml_str(r#"
@@ -243,8 +248,8 @@ impl<'p> RuleInfo<'p> {
     /// How a warning names the rule in words.
     fn name(&self) -> String {
         match self.tier_field {
-            Some(_) => format!("the multiplier of level '{}'", self.id),
-            None => format!("'{}'", self.id),
+            Some(_) => format!("the multiplier of level {}", quote(self.id)),
+            None => quote(self.id),
         }
     }
 }
@@ -356,8 +361,50 @@ fn weekday_name(d: Weekday) -> &'static str {
     }
 }
 
+/// Names in quotes, separated by commas: `'coffee', 'tea'`.
 fn quoted<'a>(items: impl IntoIterator<Item = &'a str>) -> String {
-    items.into_iter().map(|s| format!("'{s}'")).collect::<Vec<_>>().join(", ")
+    items.into_iter().map(quote).collect::<Vec<_>>().join(", ")
+}
+
+/// A name in quotes, as every message shows one: `'phones\u{200b}'`.
+fn quote(name: &str) -> String {
+    format!("'{}'", shown(name))
+}
+
+/// A name as messages show it: non-printing and format characters (and
+/// blanks other than a plain space) escaped the way Rust writes them
+/// (`phones\u{200b}`), and backslashes doubled so the escapes are unambiguous.
+fn shown(name: &str) -> Cow<'_, str> {
+    if !name.chars().any(needs_escape) {
+        return Cow::Borrowed(name);
+    }
+    let mut out = String::with_capacity(name.len() + 8);
+    for c in name.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if needs_escape(c) => out.push_str(&format!("\\u{{{:x}}}", u32::from(c))),
+            c => out.push(c),
+        }
+    }
+    Cow::Owned(out)
+}
+
+fn needs_escape(c: char) -> bool {
+    c == '\\' || c.is_control() || invisible(c) || format_char(c)
+}
+
+/// Format characters (general category Cf): they change how text around
+/// them shows, or show as nothing.
+fn format_char(c: char) -> bool {
+    matches!(c,
+        '\u{00AD}' | '\u{0600}'..='\u{0605}' | '\u{061C}' | '\u{06DD}' | '\u{070F}' | '\u{0890}' | '\u{0891}'
+        | '\u{08E2}' | '\u{180E}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2064}'
+        | '\u{2066}'..='\u{206F}' | '\u{FEFF}' | '\u{FFF9}'..='\u{FFFB}' | '\u{110BD}' | '\u{110CD}'
+        | '\u{13430}'..='\u{1343F}' | '\u{1BCA0}'..='\u{1BCA3}' | '\u{1D173}'..='\u{1D17A}' | '\u{E0001}'
+        | '\u{E0020}'..='\u{E007F}')
 }
 
 fn opt_set(list: &[String]) -> Option<BTreeSet<&str>> {
@@ -450,8 +497,9 @@ impl<'p> Region<'p> {
                     return Err(Dead {
                         field: "when.tiers",
                         why: format!(
-                            "the promotion '{c}' it needs (when.chosen) is only for levels {}, none of which \
+                            "the promotion {} it needs (when.chosen) is only for levels {}, none of which \
                              this rule allows ({})",
+                            quote(c),
                             quoted(p.tiers.iter().map(String::as_str)),
                             quoted(w.tiers.iter().map(String::as_str))
                         ),
@@ -567,7 +615,8 @@ impl<'p> Region<'p> {
         for (k, v) in &other.attributes {
             match attributes.get(k) {
                 Some(mine) if mine != v => {
-                    return Err(format!("{a} needs attribute {k} = '{mine}' and {b} {k} = '{v}'"));
+                    let (k, mine, v) = (shown(k), quote(mine), quote(v));
+                    return Err(format!("{a} needs attribute {k} = {mine} and {b} {k} = {v}"));
                 }
                 _ => {
                     attributes.insert(k, v);
@@ -579,7 +628,7 @@ impl<'p> Region<'p> {
             let entry = variants.entry(c).or_insert_with(|| vs.clone());
             entry.retain(|v| vs.contains(v));
             if entry.is_empty() {
-                return Err(format!("{a} and {b} are for different variants of campaign '{c}'"));
+                return Err(format!("{a} and {b} are for different variants of campaign {}", quote(c)));
             }
         }
         Ok(Region {
@@ -641,13 +690,13 @@ impl<'p> Region<'p> {
             parts.push("on the member's birthday".into());
         }
         for (k, v) in &self.attributes {
-            parts.push(format!("for members with {k} = '{v}'"));
+            parts.push(format!("for members with {} = {}", shown(k), quote(v)));
         }
         for (c, vs) in &self.variants {
-            parts.push(format!("in variant {} of campaign '{c}'", quoted(vs.iter().copied())));
+            parts.push(format!("in variant {} of campaign {}", quoted(vs.iter().copied()), quote(c)));
         }
         for c in &self.chosen {
-            parts.push(format!("on a day chosen for promotion '{c}'"));
+            parts.push(format!("on a day chosen for promotion {}", quote(c)));
         }
         if !parts.is_empty() {
             s += " ";
@@ -1099,40 +1148,254 @@ fn unaccented(c: char) -> Option<char> {
     TABLE.iter().find(|(set, _)| set.contains(lower)).map(|(_, base)| *base)
 }
 
+/// Blanks that show as a space (or as a narrow one).
+fn blank(c: char) -> bool {
+    matches!(c, ' ' | '\u{00A0}' | '\u{1680}' | '\u{2000}'..='\u{200A}' | '\u{202F}' | '\u{205F}' | '\u{3000}')
+}
+
+/// A separator between the words of a name: `_`, `-`, `.`, a blank, or a
+/// look-alike of one (a dash, a fullwidth sign).
+fn separator(c: char) -> bool {
+    matches!(c, '_' | '-' | '.') || blank(c) || homoglyph(c).is_some_and(|(l, _)| matches!(l, '_' | '-' | '.'))
+}
+
+/// Characters the skeleton drops: invisible ones and combining marks.
+fn dropped(c: char) -> bool {
+    invisible(c) || ('\u{0300}'..='\u{036F}').contains(&c)
+}
+
 /// A name as it looks: case folded, accents, combining marks and invisible
-/// characters dropped, look-alike letters replaced by the Latin ones.
+/// characters dropped, look-alike letters replaced by the Latin ones, and
+/// every run of separators (`_`, `-`, `.`, blanks) written as one `_`.
 fn skeleton(name: &str) -> String {
     let mut out = String::with_capacity(name.len());
+    let mut in_run = false;
     for c in name.chars() {
-        if invisible(c) || ('\u{0300}'..='\u{036F}').contains(&c) {
+        if separator(c) {
+            if !in_run {
+                out.push('_');
+                in_run = true;
+            }
             continue;
         }
+        if dropped(c) {
+            continue;
+        }
+        in_run = false;
         let c = homoglyph(c).map(|(l, _)| l).or_else(|| unaccented(c)).unwrap_or(c);
         out.extend(c.to_lowercase());
     }
     out
 }
 
+/// A name split as [`skeleton`] sees it: the name with each run of
+/// separators written as one `_` (everything else kept as it is), and the
+/// runs of separators as written.
+fn separator_runs(name: &str) -> (String, Vec<String>) {
+    let (mut body, mut runs, mut run) = (String::new(), Vec::new(), String::new());
+    for c in name.chars() {
+        if separator(c) {
+            run.push(c);
+            continue;
+        }
+        if !dropped(c) && !run.is_empty() {
+            runs.push(std::mem::take(&mut run));
+            body.push('_');
+        }
+        body.push(c);
+    }
+    if !run.is_empty() {
+        runs.push(run);
+        body.push('_');
+    }
+    (body, runs)
+}
+
+/// A run of separators with blanks and look-alikes replaced by the ASCII sign.
+fn plain_run(run: &str) -> String {
+    run.chars().map(|c| if blank(c) { ' ' } else { homoglyph(c).map_or(c, |(l, _)| l) }).collect()
+}
+
+/// How two names with the same skeleton differ, in words: "they differ only
+/// by '_' and '-'", "… only by case", "… only by case, accents or look-alike
+/// characters: U+043E (Cyrillic, looks like 'o')".
+fn difference(a: &str, b: &str) -> String {
+    let ((body_a, runs_a), (body_b, runs_b)) = (separator_runs(a), separator_runs(b));
+    let mut seps: Vec<&str> = Vec::new();
+    let mut look_alike = runs_a.len() != runs_b.len() || body_a.to_lowercase() != body_b.to_lowercase();
+    for (x, y) in runs_a.iter().zip(&runs_b) {
+        if plain_run(x) != plain_run(y) {
+            // A dash or a blank that only looks like a plain separator.
+            look_alike |= !x.is_ascii() || !y.is_ascii();
+            for r in [x, y] {
+                if !seps.contains(&r.as_str()) {
+                    seps.push(r);
+                }
+            }
+        } else if x != y {
+            look_alike = true;
+        }
+    }
+    let mut parts = Vec::new();
+    if !seps.is_empty() {
+        let mut list: Vec<String> = seps.into_iter().map(quote).collect();
+        let last = list.pop().unwrap_or_default();
+        parts.push(if list.is_empty() { last } else { format!("{} and {last}", list.join(", ")) });
+    }
+    if look_alike {
+        let odd = [odd_chars(a), odd_chars(b)].into_iter().filter(|s| !s.is_empty()).collect::<Vec<_>>().join("; ");
+        parts.push(if odd.is_empty() {
+            "case, accents or look-alike characters".to_owned()
+        } else {
+            format!("case, accents or look-alike characters: {odd}")
+        });
+    } else if body_a != body_b {
+        parts.push("case".to_owned());
+    }
+    format!("they differ only by {}", parts.join(", and by "))
+}
+
+/// The script of a letter, for the letters of the scripts names are
+/// usually written in (`None`: not a letter, or a letter of no one script,
+/// like `ʼ` or `ℓ`).
+fn script(c: char) -> Option<&'static str> {
+    const SCRIPTS: &[(u32, u32, &str)] = &[
+        (0x00AA, 0x00AA, "Latin"),
+        (0x00BA, 0x00BA, "Latin"),
+        (0x00C0, 0x024F, "Latin"),
+        (0x0250, 0x02AF, "Latin"),
+        (0x0370, 0x03FF, "Greek"),
+        (0x0400, 0x052F, "Cyrillic"),
+        (0x0530, 0x058F, "Armenian"),
+        (0x0590, 0x05FF, "Hebrew"),
+        (0x0600, 0x06FF, "Arabic"),
+        (0x0700, 0x074F, "Syriac"),
+        (0x0750, 0x077F, "Arabic"),
+        (0x0780, 0x07BF, "Thaana"),
+        (0x07C0, 0x07FF, "NKo"),
+        (0x0870, 0x08FF, "Arabic"),
+        (0x0900, 0x097F, "Devanagari"),
+        (0x0980, 0x09FF, "Bengali"),
+        (0x0A00, 0x0A7F, "Gurmukhi"),
+        (0x0A80, 0x0AFF, "Gujarati"),
+        (0x0B00, 0x0B7F, "Oriya"),
+        (0x0B80, 0x0BFF, "Tamil"),
+        (0x0C00, 0x0C7F, "Telugu"),
+        (0x0C80, 0x0CFF, "Kannada"),
+        (0x0D00, 0x0D7F, "Malayalam"),
+        (0x0D80, 0x0DFF, "Sinhala"),
+        (0x0E00, 0x0E7F, "Thai"),
+        (0x0E80, 0x0EFF, "Lao"),
+        (0x0F00, 0x0FFF, "Tibetan"),
+        (0x1000, 0x109F, "Myanmar"),
+        (0x10A0, 0x10FF, "Georgian"),
+        (0x1100, 0x11FF, "Hangul"),
+        (0x1200, 0x139F, "Ethiopic"),
+        (0x13A0, 0x13FF, "Cherokee"),
+        (0x1780, 0x17FF, "Khmer"),
+        (0x1800, 0x18AF, "Mongolian"),
+        (0x1C80, 0x1C8F, "Cyrillic"),
+        (0x1C90, 0x1CBF, "Georgian"),
+        (0x1D00, 0x1D7F, "Latin"),
+        (0x1E00, 0x1EFF, "Latin"),
+        (0x1F00, 0x1FFF, "Greek"),
+        (0x2C60, 0x2C7F, "Latin"),
+        (0x2D00, 0x2D2F, "Georgian"),
+        (0x2DE0, 0x2DFF, "Cyrillic"),
+        (0x3040, 0x309F, "Hiragana"),
+        (0x30A0, 0x30FF, "Katakana"),
+        (0x3130, 0x318F, "Hangul"),
+        (0x31F0, 0x31FF, "Katakana"),
+        (0x3400, 0x4DBF, "Han"),
+        (0x4E00, 0x9FFF, "Han"),
+        (0xA640, 0xA69F, "Cyrillic"),
+        (0xA720, 0xA7FF, "Latin"),
+        (0xAB30, 0xAB6F, "Latin"),
+        (0xAB70, 0xABBF, "Cherokee"),
+        (0xAC00, 0xD7AF, "Hangul"),
+        (0xF900, 0xFAFF, "Han"),
+        (0xFB00, 0xFB06, "Latin"),
+        (0xFB13, 0xFB17, "Armenian"),
+        (0xFB1D, 0xFB4F, "Hebrew"),
+        (0xFB50, 0xFDFF, "Arabic"),
+        (0xFE70, 0xFEFE, "Arabic"),
+        (0xFF21, 0xFF3A, "Latin"),
+        (0xFF41, 0xFF5A, "Latin"),
+        (0xFF66, 0xFF9F, "Katakana"),
+        (0x20000, 0x3FFFF, "Han"),
+    ];
+    if c.is_ascii_alphabetic() {
+        return Some("Latin");
+    }
+    if !c.is_alphabetic() || c.is_ascii() {
+        return None;
+    }
+    let code = u32::from(c);
+    SCRIPTS.iter().find(|(lo, hi, _)| (*lo..=*hi).contains(&code)).map(|(_, _, s)| *s)
+}
+
+/// Scripts that are written together in one name as a matter of course
+/// count as one: Han, kana and Hangul.
+fn script_group(script: &'static str) -> &'static str {
+    match script {
+        "Han" | "Hiragana" | "Katakana" | "Hangul" => "CJK",
+        s => s,
+    }
+}
+
+/// If the letters of a name come from two scripts or more: the script of
+/// most of them and the letters of the others, once each in name order.
+/// Latin letters among Chinese, Japanese or Korean ones (`Tシャツ`) are usual
+/// and do not count.
+fn mixed_scripts(name: &str) -> Option<(&'static str, Vec<char>)> {
+    let letters: Vec<(char, &'static str)> =
+        name.chars().filter_map(|c| script(c).map(|s| (c, script_group(s)))).collect();
+    let mut counts: Vec<(&'static str, usize)> = Vec::new();
+    for (_, g) in &letters {
+        match counts.iter_mut().find(|(x, _)| x == g) {
+            Some((_, n)) => *n += 1,
+            None => counts.push((g, 1)),
+        }
+    }
+    if counts.iter().any(|(g, _)| *g == "Latin") {
+        counts.retain(|(g, _)| *g != "CJK");
+    }
+    if counts.len() < 2 {
+        return None;
+    }
+    // The script of most letters; on a tie Latin, then the first written.
+    let most = counts.iter().map(|(_, n)| *n).max().unwrap_or(0);
+    let tied = counts.iter().filter(|(_, n)| *n == most).map(|(g, _)| *g);
+    let base = tied.clone().find(|g| *g == "Latin").or_else(|| tied.clone().next())?;
+    let mut foreign = Vec::new();
+    for (c, g) in letters {
+        if g != base && counts.iter().any(|(x, _)| *x == g) && !foreign.contains(&c) {
+            foreign.push(c);
+        }
+    }
+    Some((base, foreign))
+}
+
+/// One character in words: `U+043E (Cyrillic, looks like 'o')`, `U+0442 (Cyrillic)`.
+fn describe(c: char) -> String {
+    let code = format!("U+{:04X}", u32::from(c));
+    if invisible(c) {
+        format!("{code} (invisible)")
+    } else if let Some((l, script)) = homoglyph(c) {
+        format!("{code} ({script}, looks like '{l}')")
+    } else if unaccented(c).is_some() || ('\u{0300}'..='\u{036F}').contains(&c) {
+        format!("{code} (accented)")
+    } else if let Some(s) = script(c) {
+        format!("{code} ({s})")
+    } else {
+        code
+    }
+}
+
 /// The characters that make a name differ from plain ASCII, in words.
 fn odd_chars(name: &str) -> String {
     let mut seen = BTreeSet::new();
-    let mut parts = Vec::new();
-    for c in name.chars().filter(|c| !c.is_ascii()) {
-        if !seen.insert(c) {
-            continue;
-        }
-        let code = format!("U+{:04X}", c as u32);
-        parts.push(if invisible(c) {
-            format!("{code} (invisible)")
-        } else if let Some((l, script)) = homoglyph(c) {
-            format!("{code} ({script}, looks like '{l}')")
-        } else if unaccented(c).is_some() || ('\u{0300}'..='\u{036F}').contains(&c) {
-            format!("{code} (accented)")
-        } else {
-            code
-        });
-    }
-    parts.join(", ")
+    name.chars().filter(|c| !c.is_ascii() && seen.insert(*c)).map(describe).collect::<Vec<_>>().join(", ")
 }
 
 /// Why a name's characters are suspicious, if they are.
@@ -1148,6 +1411,13 @@ fn suspicious(name: &str) -> Option<String> {
         return Some("begins or ends with a space".into());
     }
     let glyphs: String = name.chars().filter(|c| !c.is_ascii() && homoglyph(*c).is_some()).collect();
+    if let Some((base, foreign)) = mixed_scripts(name) {
+        if base == "Latin" && foreign.iter().all(|c| homoglyph(*c).is_some()) {
+            return Some(format!("mixes Latin letters with look-alikes from another script: {}", odd_chars(&glyphs)));
+        }
+        let list = foreign.into_iter().map(describe).collect::<Vec<_>>().join(", ");
+        return Some(format!("mixes {base} letters with letters of another script: {list}"));
+    }
     if glyphs.is_empty() {
         return None;
     }
@@ -1262,22 +1532,13 @@ fn names(spec: &ProgramSpec, out: &mut Vec<Warning>) {
             let (ref_path, _, ref_name) = first[members[0]];
             for &k in &members[1..] {
                 let (path, what, name) = first[k];
-                let how = if name.to_lowercase() == ref_name.to_lowercase() {
-                    "they differ only by case".to_owned()
-                } else {
-                    let odd = [odd_chars(ref_name), odd_chars(name)]
-                        .into_iter()
-                        .filter(|s| !s.is_empty())
-                        .collect::<Vec<_>>()
-                        .join("; ");
-                    format!("they differ only by case, accents or look-alike characters: {odd}")
-                };
+                let how = difference(ref_name, name);
                 out.push(Warning::new(
                     "look-alike-names",
                     path.clone(),
                     what,
                     Some(name),
-                    format!("looks like '{ref_name}' ({ref_path}): {how}"),
+                    format!("looks like {} ({}): {how}", quote(ref_name), shown(ref_path)),
                 ));
             }
         }

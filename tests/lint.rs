@@ -285,13 +285,161 @@ fn suspicious_characters() {
     check(
         &rule("base\u{200b}"),
         &rule("base"),
-        &["earn[0].id (rule 'base\u{200b}'): contains invisible or blank characters: U+200B (invisible) \
+        &["earn[0].id (rule 'base\\u{200b}'): contains invisible or blank characters: U+200B (invisible) \
            [suspicious-char]"],
     );
     // Names wholly in another script are names, not look-alikes.
     assert!(codes(&program("categories = [\"кофе\", \"чай\", \"еда\"]\n")).is_empty());
     // ... unless every letter looks Latin.
     assert_eq!(lint(&program("categories = [\"\u{441}\u{43e}\u{440}\"]\n"))[0].code, "suspicious-char");
+}
+
+#[test]
+fn look_alike_names_differing_by_separators() {
+    // The reviewer's program: points must not pay for gift cards, but the
+    // burn rule excludes "gift-card" while the lines say "gift_card".
+    let shop = |second: &str| {
+        format!(
+            "categories = [\"tv\", \"gift_card\", \"{second}\"]\n[[burn]]\nid = \"pay\"\nvalue = \"1\"\n\
+             exclude_categories = [\"{second}\"]\n"
+        )
+    };
+    check(
+        &shop("gift-card"),
+        &shop("gift-cards"),
+        &["categories[2] (category 'gift-card'): looks like 'gift_card' (categories[1]): they differ only by '_' \
+           and '-' [look-alike-names]"],
+    );
+    let cats = |second: &str| format!("categories = [\"gift_card\", \"{second}\"]\n");
+    check(
+        &cats("gift card"),
+        &cats("gift cards"),
+        &["categories[1] (category 'gift card'): looks like 'gift_card' (categories[0]): they differ only by '_' \
+           and ' ' [look-alike-names]"],
+    );
+    check(
+        &cats("Gift.Card"),
+        &cats("Gift.Cart"),
+        &["categories[1] (category 'Gift.Card'): looks like 'gift_card' (categories[0]): they differ only by '_' \
+           and '.', and by case [look-alike-names]"],
+    );
+    // A run of separators counts as one; every differing run is named once.
+    let three = |third: &str| format!("categories = [\"a-b_c\", \"{third}\"]\n");
+    check(
+        &three("a--b.c"),
+        &three("a--b.cd"),
+        &["categories[1] (category 'a--b.c'): looks like 'a-b_c' (categories[0]): they differ only by '-', '--', \
+           '_' and '.' [look-alike-names]"],
+    );
+    // An en dash is a look-alike of '-', not another separator.
+    check(
+        &cats("gift\u{2013}card"),
+        &cats("gift-cards"),
+        &[
+            "categories[1] (category 'gift\u{2013}card'): looks like 'gift_card' (categories[0]): they differ only \
+             by '_' and '\u{2013}', and by case, accents or look-alike characters: U+2013 (non-ASCII, looks like '-') \
+             [look-alike-names]",
+            "categories[1] (category 'gift\u{2013}card'): mixes Latin letters with look-alikes from another script: \
+             U+2013 (non-ASCII, looks like '-') [suspicious-char]",
+        ],
+    );
+    // SKUs are compared wherever they are written.
+    let skus = |excluded: &str| {
+        format!(
+            "{CATS}[[earn]]\nid = \"l\"\nkind = \"fixed\"\npoints = 5\nwhen.skus = [\"latte.big\", \"mocha\"]\n\
+             [[burn]]\nid = \"pay\"\nvalue = \"1\"\nexclude_skus = [\"{excluded}\"]\n"
+        )
+    };
+    check(
+        &skus("latte-big"),
+        &skus("latte-bigger"),
+        &["earn[0].when.skus[0] (sku 'latte.big'): looks like 'latte-big' (burn[0].exclude_skus[0]): they differ \
+           only by '-' and '.' [look-alike-names]"],
+    );
+}
+
+#[test]
+fn names_mixing_scripts() {
+    // "lap\u{442}ops": a Cyrillic т, which is not a look-alike of any Latin letter.
+    let cats = |second: &str| format!("categories = [\"tv\", \"{second}\"]\n");
+    check(
+        &cats("lap\u{442}ops"),
+        &cats("laptops"),
+        &["categories[1] (category 'lap\u{442}ops'): mixes Latin letters with letters of another script: U+0442 \
+           (Cyrillic) [suspicious-char]"],
+    );
+    // Look-alikes and other letters of the other script are all named, once each.
+    check(
+        &cats("l\u{430}p\u{442}op\u{442}s"),
+        &cats("laptops"),
+        &["categories[1] (category 'l\u{430}p\u{442}op\u{442}s'): mixes Latin letters with letters of another \
+           script: U+0430 (Cyrillic, looks like 'a'), U+0442 (Cyrillic) [suspicious-char]"],
+    );
+    // Greek too, and the letters of the script of fewer letters are the foreign ones.
+    check(
+        &cats("caf\u{3bb}"),
+        &cats("cafe"),
+        &["categories[1] (category 'caf\u{3bb}'): mixes Latin letters with letters of another script: U+03BB \
+           (Greek) [suspicious-char]"],
+    );
+    check(
+        &cats("\u{447}\u{430}\u{439}k"),
+        &cats("\u{447}\u{430}\u{439}"),
+        &["categories[1] (category '\u{447}\u{430}\u{439}k'): mixes Cyrillic letters with letters of another \
+           script: U+006B (Latin) [suspicious-char]"],
+    );
+    // A program named in one script is clean, whatever the script.
+    assert_eq!(
+        codes(&program("categories = [\"\u{43a}\u{43e}\u{444}\u{435}\", \"\u{447}\u{430}\u{439}\"]\n")),
+        Vec::<String>::new()
+    );
+    assert_eq!(codes(&program("categories = [\"\u{3ba}\u{3b1}\u{3c6}\u{3ad}\", \"kafe\"]\n")), Vec::<String>::new());
+    // Japanese mixes kanji, kana and Latin letters as a matter of course ("T-shirt").
+    assert_eq!(
+        codes(&program("categories = [\"T\u{30b7}\u{30e3}\u{30c4}\", \"\u{6f22}\u{5b57}\u{304b}\u{306a}\"]\n")),
+        Vec::<String>::new()
+    );
+}
+
+#[test]
+fn messages_escape_invisible_characters() {
+    let cats = |second: &str| format!("categories = [\"phones\", \"{second}\"]\n");
+    check(
+        &cats("phones\u{200b}"),
+        &cats("phones-x"),
+        &[
+            "categories[1] (category 'phones\\u{200b}'): looks like 'phones' (categories[0]): they differ only by \
+             case, accents or look-alike characters: U+200B (invisible) [look-alike-names]",
+            "categories[1] (category 'phones\\u{200b}'): contains invisible or blank characters: U+200B \
+             (invisible) [suspicious-char]",
+        ],
+    );
+    // The id stays the name as written, for machines.
+    let w = lint(&program(&cats("phones\u{200b}")));
+    assert_eq!(w[0].id.as_deref(), Some("phones\u{200b}"));
+    // Names quoted inside messages too: a right-to-left override, a
+    // non-breaking space, a tab; a backslash is doubled so escapes stay unambiguous.
+    let rule = |sku: &str| {
+        format!(
+            "{CATS}earning_base.exclude_skus = [\"{sku}\"]\n[[earn]]\nid = \"g\"\nkind = \"fixed\"\npoints = 5\n\
+             when.skus = [\"{sku}\"]\n"
+        )
+    };
+    let all = codes(&program(&rule("la\u{202e}tte\u{a0}big\\t\\\\")));
+    assert!(
+        all.iter().any(|w| w.starts_with(
+            "earn[0].when.skus (rule 'g'): every SKU it names ('la\\u{202e}tte\\u{a0}big\\t\\\\') is excluded"
+        )),
+        "{all:#?}"
+    );
+    for w in &all {
+        assert!(!w.chars().any(|c| c.is_control() || matches!(c, '\u{202e}' | '\u{a0}')), "{w}");
+    }
+    assert_eq!(
+        codes(&program(&rule("latte-big"))).into_iter().filter(|w| w.contains("[dead-rule]")).collect::<Vec<_>>(),
+        ["earn[0].when.skus (rule 'g'): every SKU it names ('latte-big') is excluded by its own when.exclude_skus \
+          or by earning_base.exclude_skus, so no line can match [dead-rule]"]
+    );
 }
 
 #[test]
