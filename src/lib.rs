@@ -135,6 +135,7 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+pub mod analytics;
 mod earn;
 pub mod engagement;
 mod engine;
