@@ -25,8 +25,9 @@
 //! "#)?;
 //! // A point is worth 1 RUB: nobody may earn more than 10 % of what they spend.
 //! let at_most_10_percent = Property::new("no member earns more than 10 % of spend", |run| {
-//!     if run.earned_value() * 10 > run.spend() {
-//!         return Err(format!("earned {} for a spend of {}", run.earned_value(), run.spend()));
+//!     let earned = run.value(run.earned_on_purchases());
+//!     if earned * rust_decimal::Decimal::from(10) > run.spend() {
+//!         return Err(format!("earned {earned} for a spend of {}", run.spend()));
 //!     }
 //!     Ok(())
 //! });
@@ -89,12 +90,26 @@
 //! the generated scenario, so the seed reproduces them and shrinking keeps
 //! only the ones a failure needs.
 //!
+//! # What the scenarios reached
+//!
+//! A property that never meets what it is about proves nothing. A passing
+//! check returns a [`Summary`] whose [`Coverage`] counts the events accepted
+//! and refused (by error), the entries posted, the rules that fired and the
+//! tier levels seen; [`Coverage::rules_never_fired`] names the rules no
+//! scenario made give a point. Shape the scenarios with [`Config`]: realistic
+//! prices ([`Config::unit_prices_cents`]) keep members below a tier, longer
+//! gaps and more events ([`Config::max_gap_days`], [`Config::events`]) reach
+//! expiries, [`Mix`] weighs the kinds of step.
+//!
 //! # Longer runs
 //!
 //! The case count is [`Config::cases`]; `LOYALTY_TEST_CASES` in the
 //! environment overrides it and `LOYALTY_TEST_SEED` overrides the seed, so a
 //! CI job can run a fixed, short check and a nightly job a long one without
-//! changing the test.
+//! changing the test. A value that is not a number fails the check with the
+//! property `configuration`. `PROPTEST_CASES` does not apply to the kit. A
+//! failing check spends 10–30 s shrinking in a debug build;
+//! [`Config::shrink_iterations`] bounds it.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -107,8 +122,8 @@ use proptest::test_runner::{RngAlgorithm, TestCaseError, TestError, TestRng, Tes
 use rust_decimal::Decimal;
 
 use crate::event::{
-    Activity, Adjust, Basket, Capture, Enroll, Event, EventKind, Hold, Line, Profile, Purchase, Redeem, RedeemReward,
-    Return, ReturnLine, Subscribe, Void,
+    Activity, Adjust, Basket, CancelReward, Capture, ChoosePromotion, Enroll, Event, EventKind, Hold, Line, Profile,
+    Purchase, Redeem, RedeemReward, Return, ReturnLine, Subscribe, UseReward, Void,
 };
 use crate::member::{Lot, Member};
 use crate::number::{Amount, Points};
@@ -146,6 +161,15 @@ pub struct Config {
     /// Whether scenarios contain host faults (retries, duplicates, late
     /// and out-of-order delivery). Default true.
     pub faults: bool,
+    /// The cheapest unit price generated, in minor units (cents). Default 1.
+    pub min_unit_price_cents: u64,
+    /// The longest time between two events, in days. Default 61. Scenarios
+    /// span `events × max_gap_days / 4` days on average: raise it (or the
+    /// events) to reach expiries a year or more away.
+    pub max_gap_days: u32,
+    /// How many steps proptest may take to shrink a failure. Default 2048;
+    /// a failing check in a debug build spends 10–30 s shrinking.
+    pub shrink_iterations: u32,
 }
 
 impl Default for Config {
@@ -159,6 +183,9 @@ impl Default for Config {
             start: DateTime::from_timestamp(1_767_603_600, 0).unwrap_or_default(),
             mix: Mix::default(),
             faults: true,
+            min_unit_price_cents: 1,
+            max_gap_days: 61,
+            shrink_iterations: 2048,
         }
     }
 }
@@ -216,6 +243,48 @@ impl Config {
         self
     }
 
+    /// Sets the number of lines per purchase (end exclusive).
+    ///
+    /// ```
+    /// assert_eq!(loyalty::testing::Config::default().lines(1..3).lines, 1..3);
+    /// ```
+    pub fn lines(mut self, lines: std::ops::Range<usize>) -> Self {
+        self.lines = lines;
+        self
+    }
+
+    /// Sets the range of unit prices, in minor units (cents).
+    ///
+    /// ```
+    /// let c = loyalty::testing::Config::default().unit_prices_cents(50..=3_000);
+    /// assert_eq!((c.min_unit_price_cents, c.max_unit_price_cents), (50, 3_000));
+    /// ```
+    pub fn unit_prices_cents(mut self, prices: std::ops::RangeInclusive<u64>) -> Self {
+        self.min_unit_price_cents = (*prices.start()).max(1);
+        self.max_unit_price_cents = (*prices.end()).max(self.min_unit_price_cents);
+        self
+    }
+
+    /// Sets the longest time between two events, in days.
+    ///
+    /// ```
+    /// assert_eq!(loyalty::testing::Config::default().max_gap_days(7).max_gap_days, 7);
+    /// ```
+    pub fn max_gap_days(mut self, days: u32) -> Self {
+        self.max_gap_days = days.max(1);
+        self
+    }
+
+    /// Sets how many steps proptest may take to shrink a failure.
+    ///
+    /// ```
+    /// assert_eq!(loyalty::testing::Config::default().shrink_iterations(100).shrink_iterations, 100);
+    /// ```
+    pub fn shrink_iterations(mut self, n: u32) -> Self {
+        self.shrink_iterations = n;
+        self
+    }
+
     /// Sets the enrolment instant.
     ///
     /// ```
@@ -227,11 +296,19 @@ impl Config {
         self
     }
 
-    /// The case count and seed after the environment overrides.
-    fn effective(&self) -> (u32, u64) {
-        let env = |name: &str| std::env::var(name).ok().and_then(|v| v.trim().parse::<u64>().ok());
-        let cases = env("LOYALTY_TEST_CASES").map_or(self.cases, |c| u32::try_from(c).unwrap_or(u32::MAX));
-        (cases, env("LOYALTY_TEST_SEED").unwrap_or(self.seed))
+    /// The case count and seed after the environment overrides, or which
+    /// variable does not hold a number.
+    fn effective(&self) -> Result<(u32, u64), String> {
+        self.effective_with(|name| std::env::var(name).ok())
+    }
+
+    fn effective_with(&self, var: impl Fn(&str) -> Option<String>) -> Result<(u32, u64), String> {
+        let env = |name: &str| match var(name) {
+            Some(v) => v.trim().parse::<u64>().map(Some).map_err(|_| format!("{name}='{v}' is not a whole number")),
+            None => Ok(None),
+        };
+        let cases = env("LOYALTY_TEST_CASES")?.map_or(self.cases, |c| u32::try_from(c).unwrap_or(u32::MAX));
+        Ok((cases, env("LOYALTY_TEST_SEED")?.unwrap_or(self.seed)))
     }
 }
 
@@ -263,11 +340,24 @@ pub struct Mix {
     pub reward: u32,
     /// Payments for a subscription level.
     pub subscribe: u32,
+    /// Days chosen for the program's member-chosen promotions.
+    pub promotion: u32,
 }
 
 impl Default for Mix {
     fn default() -> Self {
-        Mix { purchase: 8, returns: 3, hold: 3, redeem: 3, adjust: 2, advance: 2, activity: 1, reward: 1, subscribe: 1 }
+        Mix {
+            purchase: 8,
+            returns: 3,
+            hold: 3,
+            redeem: 3,
+            adjust: 2,
+            advance: 2,
+            activity: 1,
+            reward: 1,
+            subscribe: 1,
+            promotion: 1,
+        }
     }
 }
 
@@ -278,7 +368,18 @@ impl Mix {
     /// assert_eq!(loyalty::testing::Mix::purchases_only().purchase, 1);
     /// ```
     pub fn purchases_only() -> Mix {
-        Mix { purchase: 1, returns: 0, hold: 0, redeem: 0, adjust: 0, advance: 0, activity: 0, reward: 0, subscribe: 0 }
+        Mix {
+            purchase: 1,
+            returns: 0,
+            hold: 0,
+            redeem: 0,
+            adjust: 0,
+            advance: 0,
+            activity: 0,
+            reward: 0,
+            subscribe: 0,
+            promotion: 0,
+        }
     }
 }
 
@@ -299,6 +400,7 @@ struct Catalog {
     burn_rules: Vec<String>,
     reasons: Vec<String>,
     subscriptions: Vec<String>,
+    promotions: Vec<String>,
     attributes: Vec<(String, String)>,
     late_window: Duration,
 }
@@ -325,6 +427,7 @@ impl Catalog {
             burn_rules: spec.burn.iter().map(|b| b.id.clone()).collect(),
             reasons: vec!["correction".into()],
             subscriptions: Vec::new(),
+            promotions: spec.promotions.iter().map(|p| p.id.clone()).collect(),
             attributes: Vec::new(),
             late_window: Duration::zero(),
         };
@@ -444,8 +547,18 @@ enum Op {
     Reward {
         which: Index,
     },
+    /// Use or cancel a reward taken earlier.
+    RewardFollowUp {
+        which: Index,
+        cancel: bool,
+    },
     Subscribe {
         which: Index,
+    },
+    /// Choose the day of a promotion: today or within a week.
+    Choose {
+        which: Index,
+        days_ahead: u8,
     },
 }
 
@@ -504,20 +617,21 @@ pub struct Scenario {
 #[derive(Debug)]
 struct CatalogBox(Catalog);
 
-fn gap() -> impl Strategy<Value = Gap> {
+fn gap(max_days: u32) -> impl Strategy<Value = Gap> {
     prop_oneof![
         1 => Just(Gap::None),
         2 => (1_u32..600).prop_map(Gap::Seconds),
         4 => (1_u32..600).prop_map(Gap::Minutes),
         4 => (1_u32..72).prop_map(Gap::Hours),
-        6 => (1_u32..62).prop_map(Gap::Days),
+        6 => (1_u32..=max_days.max(1)).prop_map(Gap::Days),
     ]
 }
 
 fn line_gen(config: &Config) -> impl Strategy<Value = LineGen> {
-    let max = config.max_unit_price_cents.max(1);
-    // Prices spread over magnitudes: a few cents to the configured maximum.
-    let cents = prop_oneof![1_u64..=max.min(1_000), 1_u64..=max.min(100_000), 1_u64..=max];
+    let min = config.min_unit_price_cents.max(1);
+    let max = config.max_unit_price_cents.max(min);
+    // Prices spread over magnitudes: from the minimum to the configured maximum.
+    let cents = prop_oneof![min..=max.min(min.max(1_000)), min..=max.min(min.max(100_000)), min..=max];
     (
         any::<Index>(),
         any::<Index>(),
@@ -594,6 +708,14 @@ fn op(config: &Config, c: &Catalog) -> BoxedStrategy<Op> {
             weight(m.subscribe, !c.subscriptions.is_empty()),
             any::<Index>().prop_map(|which| Op::Subscribe { which }).boxed(),
         ),
+        (
+            weight(m.reward, !c.rewards.is_empty()),
+            (any::<Index>(), any::<bool>()).prop_map(|(which, cancel)| Op::RewardFollowUp { which, cancel }).boxed(),
+        ),
+        (
+            weight(m.promotion, !c.promotions.is_empty()),
+            (any::<Index>(), 0_u8..7).prop_map(|(which, days_ahead)| Op::Choose { which, days_ahead }).boxed(),
+        ),
     ];
     let choices: Vec<(u32, BoxedStrategy<Op>)> = choices.into_iter().filter(|(w, _)| *w > 0).collect();
     if choices.is_empty() {
@@ -605,7 +727,8 @@ fn op(config: &Config, c: &Catalog) -> BoxedStrategy<Op> {
 fn step(config: &Config, c: &Catalog) -> impl Strategy<Value = Step> {
     let faults = config.faults;
     let late = prop_oneof![9 => 1_u32..1000, 1 => 1001_u32..1100].prop_map(Gap::Late);
-    let gap = if faults { prop_oneof![12 => gap(), 1 => late].boxed() } else { gap().boxed() };
+    let days = config.max_gap_days;
+    let gap = if faults { prop_oneof![12 => gap(days), 1 => late].boxed() } else { gap(days).boxed() };
     let fault = if faults {
         prop_oneof![12 => Just(Fault::None), 1 => any::<Index>().prop_map(Fault::Retry)].boxed()
     } else {
@@ -838,35 +961,78 @@ impl Run {
         total
     }
 
-    /// Points earned (the `earn` entries) less what returns took back: their
-    /// `reverse` entries and the shortfalls they reported (points already
-    /// spent, which the host settles), in the program's point units.
+    /// Points earned from every source — purchases, activities, birthdays,
+    /// the welcome bonus, referrals, challenges (the `earn` entries) — less
+    /// what returns took back: their `reverse` entries and the shortfalls
+    /// they reported (points already spent, which the host settles). Credits
+    /// by hand (`adjust`) are not earned. In the program's point units.
+    ///
+    /// ```
+    /// # let program = loyalty::Program::from_json_str(r#"{"id":"p","currency":"EUR","time_zone":"UTC","categories":["food"],
+    /// #   "earn":[{"id":"b","kind":"per_amount","points":1,"per":"1"}],"activities":[{"id":"review","points":5}]}"#).unwrap();
+    /// let run = loyalty::testing::check_log(&program, r#"{"id":"e","at":"2026-01-01T00:00:00Z","type":"enroll","member":"m"}
+    /// {"id":"s","at":"2026-01-02T00:00:00Z","type":"purchase","lines":[{"sku":"x","category":"food","quantity":"1","unit_price":"7"}]}
+    /// {"id":"r","at":"2026-01-03T00:00:00Z","type":"activity","name":"review"}"#, &[]).unwrap();
+    /// assert_eq!((run.earned(), run.earned_on_purchases()), (12, 7));
+    /// ```
+    pub fn earned(&self) -> Points {
+        self.receipts().map(net_earned).fold(0, Points::saturating_add)
+    }
+
+    /// Points earned by purchases only, less what returns took back (their
+    /// `reverse` entries and shortfalls): the number to hold against the
+    /// money spent, [`Run::spend`].
     ///
     /// ```
     /// # let program = loyalty::Program::from_json_str(r#"{"id":"p","currency":"EUR","time_zone":"UTC","categories":["food"],
     /// #   "earn":[{"id":"b","kind":"per_amount","points":1,"per":"1"}]}"#).unwrap();
     /// let run = loyalty::testing::check_log(&program, r#"{"id":"e","at":"2026-01-01T00:00:00Z","type":"enroll","member":"m"}
-    /// {"id":"s","at":"2026-01-02T00:00:00Z","type":"purchase","lines":[{"sku":"x","category":"food","quantity":"1","unit_price":"7"}]}"#, &[]).unwrap();
-    /// assert_eq!(run.earned(), 7);
+    /// {"id":"s","at":"2026-01-02T00:00:00Z","type":"purchase","lines":[{"sku":"x","category":"food","quantity":"2","unit_price":"7"}]}
+    /// {"id":"b","at":"2026-01-03T00:00:00Z","type":"return","purchase":"s","lines":[{"line":0,"quantity":"1"}]}"#, &[]).unwrap();
+    /// assert_eq!(run.earned_on_purchases(), 14 - 7);
     /// ```
-    pub fn earned(&self) -> Points {
+    pub fn earned_on_purchases(&self) -> Points {
         self.receipts()
-            .map(|r| r.total(EntryKind::Earn).saturating_add(r.total(EntryKind::Reverse)).saturating_sub(r.shortfall))
+            .filter(|r| matches!(r.kind.as_str(), "purchase" | "return"))
+            .map(net_earned)
             .fold(0, Points::saturating_add)
     }
 
-    /// [`Run::earned`] in money: points × the program's point value.
+    /// What a number of points (in the program's point units) is worth in
+    /// money: points × the program's point value.
     ///
     /// ```
     /// # let program = loyalty::Program::from_json_str(r#"{"id":"p","currency":"EUR","time_zone":"UTC","categories":["food"],
     /// #   "points":{"value":"0.5"},"earn":[{"id":"b","kind":"per_amount","points":1,"per":"1"}]}"#).unwrap();
     /// let run = loyalty::testing::check_log(&program, r#"{"id":"e","at":"2026-01-01T00:00:00Z","type":"enroll","member":"m"}
     /// {"id":"s","at":"2026-01-02T00:00:00Z","type":"purchase","lines":[{"sku":"x","category":"food","quantity":"1","unit_price":"7"}]}"#, &[]).unwrap();
-    /// assert_eq!(run.earned_value(), rust_decimal::Decimal::new(35, 1));
+    /// assert_eq!(run.value(run.earned_on_purchases()), rust_decimal::Decimal::new(35, 1));   // 7 × 0.5
     /// ```
-    pub fn earned_value(&self) -> Decimal {
-        Decimal::from(self.earned()) * self.point_value / Decimal::from(10_i64.pow(self.scale))
+    pub fn value(&self, points: Points) -> Decimal {
+        Decimal::from(points) * self.point_value / Decimal::from(10_i64.pow(self.scale))
     }
+
+    /// Points a rule gave over the run (its lines in the receipts' explanations).
+    ///
+    /// ```
+    /// # let program = loyalty::Program::from_json_str(r#"{"id":"p","currency":"EUR","time_zone":"UTC","categories":["food"],
+    /// #   "earn":[{"id":"b","kind":"per_amount","points":1,"per":"1"}]}"#).unwrap();
+    /// let run = loyalty::testing::check_log(&program, r#"{"id":"e","at":"2026-01-01T00:00:00Z","type":"enroll","member":"m"}
+    /// {"id":"s","at":"2026-01-02T00:00:00Z","type":"purchase","lines":[{"sku":"x","category":"food","quantity":"1","unit_price":"7"}]}"#, &[]).unwrap();
+    /// assert_eq!(run.rule_total("b"), 7);
+    /// ```
+    pub fn rule_total(&self, rule: &str) -> Points {
+        self.receipts()
+            .flat_map(|r| r.explanations.iter())
+            .filter(|e| e.rule.as_str() == rule)
+            .map(|e| e.points)
+            .fold(0, Points::saturating_add)
+    }
+}
+
+/// A receipt's earned points less what it took back (reversals and shortfall).
+fn net_earned(r: &Receipt) -> Points {
+    r.total(EntryKind::Earn).saturating_add(r.total(EntryKind::Reverse)).saturating_sub(r.shortfall)
 }
 
 // ---------------------------------------------------------------------------
@@ -931,7 +1097,11 @@ impl<'p> Executor<'p> {
         if !same || lost.to_json() != after_json {
             self.fail(
                 "lost results",
-                format!("applying the event to a copy gave {lost_outcome:?}, the kept delivery {outcome:?}"),
+                format!(
+                    "applying the event to a copy gave {}, the kept delivery {}",
+                    show(&lost_outcome),
+                    show(&outcome)
+                ),
             );
         }
         let applied = match outcome {
@@ -964,7 +1134,10 @@ impl<'p> Executor<'p> {
         // Duplicate delivery: the same event again, at once.
         match program.apply(&mut self.member, &event) {
             Ok(again) if again.duplicate && again.receipt == applied.receipt => {}
-            other => self.fail("idempotency", format!("delivered twice, the second delivery gave {other:?}")),
+            // A member that keeps no receipts (`limits.keep_receipts = 0`)
+            // answers a retry with "already applied": also never twice.
+            Err(Error::AlreadyApplied { .. }) => {}
+            other => self.fail("idempotency", format!("delivered twice, the second delivery gave {}", show(&other))),
         }
         // The same id with another payload.
         let changed = changed(&event);
@@ -972,7 +1145,7 @@ impl<'p> Executor<'p> {
             Err(Error::IdReusedWithDifferentPayload { .. }) => {}
             other => self.fail(
                 "idempotency",
-                format!("the id again with another payload ({}) gave {other:?}", changed.to_json()),
+                format!("the id again with another payload ({}) gave {}", changed.to_json(), show(&other)),
             ),
         }
         if self.member.to_json() != after_json {
@@ -1051,6 +1224,15 @@ impl<'p> Executor<'p> {
                 format!("the snapshot after delivery {half} plus the later events differs from the run"),
             );
         }
+    }
+}
+
+/// An outcome in words: the receipt's event and whether it was a duplicate, or the error's message.
+fn show(outcome: &Result<Applied, Error>) -> String {
+    match outcome {
+        Ok(a) if a.duplicate => format!("the duplicate receipt of '{}'", a.receipt.event.as_str()),
+        Ok(a) => format!("a new receipt for '{}'", a.receipt.event.as_str()),
+        Err(e) => format!("the error \"{e}\""),
     }
 }
 
@@ -1220,7 +1402,17 @@ fn materialize(
             partner: partner.and_then(|i| pick(&c.partners, i)),
         }),
         Op::Return { purchase, whole, line, part } => {
-            let purchases = accepted_ids(exec, "purchase");
+            // Mostly purchases the member still keeps (inside the return
+            // window); one time in eight any earlier one, for the refusals.
+            let mut purchases = accepted_ids(exec, "purchase");
+            let kept: Vec<&Event> = purchases
+                .iter()
+                .copied()
+                .filter(|e| exec.member.purchases().iter().any(|p| p.event.as_str() == e.id))
+                .collect();
+            if !kept.is_empty() && purchase.index(8) != 0 {
+                purchases = kept;
+            }
             let p = purchases.get(purchase.index(purchases.len().max(1)))?;
             let EventKind::Purchase(bought) = &p.kind else { return None };
             let lines = if *whole {
@@ -1240,13 +1432,28 @@ fn materialize(
                 Op::Redeem { rule, .. } => pick(&c.burn_rules, *rule),
                 _ => None,
             };
-            let points = burn_points(program, exec, *share, rule.as_deref());
+            let mut points = burn_points(program, exec, *share, rule.as_deref());
             let purchases = accepted_ids(exec, "purchase");
-            let paid = if *order { purchases.last().copied() } else { None };
+            // A rule with a share limit needs the basket: pay for the latest purchase then.
+            let burn = program.spec().burn.iter().find(|b| rule.as_ref().is_none_or(|r| &b.id == r));
+            let limited = burn.is_some_and(|b| b.max_share_percent.is_some());
+            let paid = if *order || limited { purchases.last().copied() } else { None };
             let (order, lines) = match paid.map(|p| &p.kind) {
                 Some(EventKind::Purchase(p)) => (paid.map(|e| e.id.clone()), p.lines.clone()),
                 _ => (None, Vec::new()),
             };
+            if limited && !lines.is_empty() {
+                // Aim at the limit: exactly it, one step over it, or the share drawn.
+                let basket = Basket { lines: lines.clone(), ..Basket::default() };
+                if let Ok(q) = program.quote(&exec.member, &basket, at) {
+                    let step = burn.map_or(1, |b| b.step_points.max(1));
+                    match share.index(3) {
+                        0 if q.max_burn > 0 => points = q.max_burn,
+                        1 if q.max_burn > 0 => points = q.max_burn.saturating_add(step),
+                        _ => {}
+                    }
+                }
+            }
             if matches!(op, Op::Hold { .. }) {
                 EventKind::Hold(Hold { points, order, rule, lines })
             } else {
@@ -1273,8 +1480,26 @@ fn materialize(
         Op::Activity { which, value } => {
             EventKind::Activity(Activity { name: pick(&c.activities, *which)?, value: i64::from(*value) })
         }
-        Op::Reward { which } => EventKind::RedeemReward(RedeemReward { reward: pick(&c.rewards, *which)?, code: None }),
+        Op::Reward { which } => {
+            let reward = pick(&c.rewards, *which)?;
+            // A voucher needs the code the host issued.
+            let voucher = program.spec().rewards.iter().any(|r| r.id == reward && r.kind == crate::RewardKind::Voucher);
+            EventKind::RedeemReward(RedeemReward { code: voucher.then(|| format!("code-{id}")), reward })
+        }
+        Op::RewardFollowUp { which, cancel } => {
+            let taken = accepted_ids(exec, "redeem_reward");
+            let issued = taken.get(which.index(taken.len().max(1)))?.id.clone();
+            if *cancel {
+                EventKind::CancelReward(CancelReward { issued })
+            } else {
+                EventKind::UseReward(UseReward { issued })
+            }
+        }
         Op::Subscribe { which } => EventKind::Subscribe(Subscribe { tier: pick(&c.subscriptions, *which)? }),
+        Op::Choose { which, days_ahead } => {
+            let date = at.with_timezone(&program.time_zone()).date_naive() + Duration::days(i64::from(*days_ahead));
+            EventKind::ChoosePromotion(ChoosePromotion { promotion: pick(&c.promotions, *which)?, date })
+        }
     };
     Some(Event { id, at, kind })
 }
@@ -1332,20 +1557,120 @@ impl fmt::Debug for Property {
     }
 }
 
-/// What a passing check ran.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// What a passing check ran, and what its scenarios reached.
+#[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Summary {
     /// Scenarios run.
     pub cases: u32,
     /// The seed they came from.
     pub seed: u64,
+    /// What the scenarios reached, over all cases.
+    pub coverage: Coverage,
+}
+
+/// What a check's scenarios reached: a property that never meets what it
+/// is about proves nothing, so look here (its `Display` is a short report).
+///
+/// ```
+/// use loyalty::testing::{check_program, Config};
+/// # let program = loyalty::Program::from_json_str(r#"{"id":"p","currency":"EUR","time_zone":"UTC","categories":["x"],
+/// #   "earn":[{"id":"base","kind":"per_amount","points":1,"per":"1"}],"burn":[{"id":"pay"}]}"#).unwrap();
+/// let summary = check_program(&program, &Config::default().cases(8), &[]).unwrap();
+/// assert!(summary.coverage.accepted["purchase"] > 0);
+/// assert!(summary.coverage.rules["base"] > 0);
+/// assert!(summary.coverage.rules_never_fired(&program).is_empty());
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Coverage {
+    /// Accepted events by kind (duplicates left out).
+    pub accepted: BTreeMap<String, u64>,
+    /// Refused events by kind and error (`"redeem: insufficient points"`).
+    pub refused: BTreeMap<String, u64>,
+    /// Ledger entries posted, by kind.
+    pub entries: BTreeMap<String, u64>,
+    /// Receipts in which each rule gave points.
+    pub rules: BTreeMap<String, u64>,
+    /// Receipts at each tier level.
+    pub tiers: BTreeMap<String, u64>,
+}
+
+impl Coverage {
+    fn add(&mut self, run: &Run) {
+        for d in &run.deliveries {
+            match &d.outcome {
+                Ok(a) if a.duplicate => {}
+                Ok(a) => {
+                    *self.accepted.entry(d.event.kind.name().to_owned()).or_default() += 1;
+                    for e in &a.receipt.entries {
+                        *self.entries.entry(format!("{:?}", e.kind).to_lowercase()).or_default() += 1;
+                    }
+                    for e in a.receipt.explanations.iter().filter(|e| e.points != 0) {
+                        *self.rules.entry(e.rule.as_str().to_owned()).or_default() += 1;
+                    }
+                    if let Some(t) = &a.receipt.tier {
+                        *self.tiers.entry(t.as_str().to_owned()).or_default() += 1;
+                    }
+                }
+                Err(e) => {
+                    let key = format!("{}: {}", d.event.kind.name(), error_kind(e));
+                    *self.refused.entry(key).or_default() += 1;
+                }
+            }
+        }
+    }
+
+    /// The program's earn rules (and tier multipliers) that never gave a point.
+    ///
+    /// ```
+    /// let c = loyalty::testing::Coverage::default();
+    /// # let program = loyalty::Program::from_json_str(r#"{"id":"p","currency":"EUR","time_zone":"UTC","categories":["x"],
+    /// #   "earn":[{"id":"base","kind":"per_amount","points":1,"per":"1"}]}"#).unwrap();
+    /// assert_eq!(c.rules_never_fired(&program), ["base"]);
+    /// ```
+    pub fn rules_never_fired(&self, program: &Program) -> Vec<String> {
+        let spec = program.spec();
+        let tiers = spec
+            .tiers
+            .iter()
+            .flat_map(|t| &t.levels)
+            .filter(|l| l.multiplier.is_some())
+            .map(|l| format!("tier:{}", l.id));
+        spec.earn.iter().map(|r| r.id.clone()).chain(tiers).filter(|id| !self.rules.contains_key(id)).collect()
+    }
+}
+
+impl fmt::Display for Coverage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let list = |m: &BTreeMap<String, u64>| m.iter().map(|(k, n)| format!("{k} {n}")).collect::<Vec<_>>().join(", ");
+        writeln!(f, "accepted: {}", list(&self.accepted))?;
+        writeln!(f, "refused:  {}", list(&self.refused))?;
+        writeln!(f, "entries:  {}", list(&self.entries))?;
+        writeln!(f, "rules:    {}", list(&self.rules))?;
+        write!(f, "tiers:    {}", list(&self.tiers))
+    }
+}
+
+/// The name of an error's kind, without its details.
+fn error_kind(e: &Error) -> String {
+    let debug = format!("{e:?}");
+    let name = debug.split([' ', '(', '{']).next().unwrap_or_default();
+    // `InsufficientPoints` → "insufficient points".
+    let mut out = String::new();
+    for (i, c) in name.chars().enumerate() {
+        if c.is_uppercase() && i > 0 {
+            out.push(' ');
+        }
+        out.extend(c.to_lowercase());
+    }
+    out
 }
 
 /// A failing run, shrunk to a minimal one by proptest.
 ///
-/// Its `Display` is the report a test prints: what failed, where, the seed,
-/// and the log to replay.
+/// Its `Display` is the report a test prints: what failed, where, the seed
+/// and configuration, and the log to replay.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Counterexample {
@@ -1358,10 +1683,13 @@ pub struct Counterexample {
     /// Why it failed.
     pub message: String,
     /// The 1-based line of [`Counterexample::log`] the failure was found at,
-    /// for the engine's checks (a caller's property sees the whole run).
+    /// for the engine's checks (the log ends there); a caller's property
+    /// sees the whole run.
     pub line: Option<usize>,
     /// The seed of the check that found it (`None` for [`check_log`]).
     pub seed: Option<u64>,
+    /// The configuration of the check that found it (`None` for [`check_log`]).
+    pub config: Option<String>,
     /// The delivered events as JSONL, one [`Event::to_json`] per line, the
     /// `enroll` event first. Re-sent events appear again where they were re-sent.
     pub log: String,
@@ -1376,6 +1704,9 @@ impl fmt::Display for Counterexample {
         writeln!(f, ": {}", self.message)?;
         if let Some(seed) = self.seed {
             writeln!(f, "(seed {seed}; shrunk to the {} events below)", self.log.lines().count())?;
+        }
+        if let Some(config) = &self.config {
+            writeln!(f, "(found with {config})")?;
         }
         writeln!(f, "replay it with loyalty::testing::check_log(&program, LOG, &properties), LOG being:")?;
         write!(f, "{}", self.log)
@@ -1395,13 +1726,19 @@ fn log_of(run: &Run) -> String {
 
 fn verdict(run: &Run, properties: &[Property]) -> Result<(), Box<Counterexample>> {
     let fail = |property: &str, message: String, line: Option<usize>| {
+        let mut log = log_of(run);
+        if let Some(line) = line {
+            // The engine's checks fail at a line: what follows plays no part.
+            log = log.split_inclusive('\n').take(line).collect();
+        }
         Box::new(Counterexample {
             program: run.program_id.clone(),
             property: property.to_owned(),
             message,
             line,
             seed: None,
-            log: log_of(run),
+            config: None,
+            log,
         })
     };
     if let Some((line, what, message)) = &run.broken {
@@ -1444,16 +1781,46 @@ pub fn check_program(
     config: &Config,
     properties: &[Property],
 ) -> Result<Summary, Box<Counterexample>> {
-    let (cases, seed) = config.effective();
+    let described = |cases: u32| {
+        format!(
+            "{cases} cases, {:?} events, {:?} lines, prices {}..={} cents, gaps up to {} days, faults {}, {:?}",
+            config.events,
+            config.lines,
+            config.min_unit_price_cents,
+            config.max_unit_price_cents,
+            config.max_gap_days,
+            if config.faults { "on" } else { "off" },
+            config.mix
+        )
+    };
+    let (cases, seed) = config.effective().map_err(|message| {
+        Box::new(Counterexample {
+            program: program.id().to_owned(),
+            property: "configuration".into(),
+            message,
+            line: None,
+            seed: None,
+            config: None,
+            log: String::new(),
+        })
+    })?;
     let mut seed_bytes = [0_u8; 32];
     seed_bytes[..8].copy_from_slice(&seed.to_le_bytes());
-    let runner_config = ProptestConfig { cases, failure_persistence: None, ..ProptestConfig::default() };
+    let runner_config = ProptestConfig {
+        cases,
+        failure_persistence: None,
+        max_shrink_iters: config.shrink_iterations,
+        ..ProptestConfig::default()
+    };
     let mut runner = TestRunner::new_with_rng(runner_config, TestRng::from_seed(RngAlgorithm::ChaCha, &seed_bytes));
+    let coverage = std::cell::RefCell::new(Coverage::default());
     let result = runner.run(&scenarios(program, config), |scenario| {
-        verdict(&scenario.run(program), properties).map_err(|c| TestCaseError::fail(c.to_string()))
+        let run = scenario.run(program);
+        coverage.borrow_mut().add(&run);
+        verdict(&run, properties).map_err(|c| TestCaseError::fail(c.to_string()))
     });
     match result {
-        Ok(()) => Ok(Summary { cases, seed }),
+        Ok(()) => Ok(Summary { cases, seed, coverage: coverage.into_inner() }),
         Err(TestError::Fail(reason, scenario)) => {
             let mut found = verdict(&scenario.run(program), properties).err().unwrap_or_else(|| {
                 Box::new(Counterexample {
@@ -1462,10 +1829,12 @@ pub fn check_program(
                     message: format!("the minimal scenario failed once and passed when run again: {reason}"),
                     line: None,
                     seed: None,
+                    config: None,
                     log: log_of(&scenario.run(program)),
                 })
             });
             found.seed = Some(seed);
+            found.config = Some(described(cases));
             Err(found)
         }
         Err(TestError::Abort(reason)) => Err(Box::new(Counterexample {
@@ -1474,6 +1843,7 @@ pub fn check_program(
             message: format!("the runner gave up: {reason}"),
             line: None,
             seed: Some(seed),
+            config: Some(described(cases)),
             log: String::new(),
         })),
     }
@@ -1498,6 +1868,7 @@ pub fn check_log(program: &Program, log: &str, properties: &[Property]) -> Resul
             message,
             line: Some(line),
             seed: None,
+            config: None,
             log: log.to_owned(),
         })
     };
@@ -1514,4 +1885,32 @@ pub fn check_log(program: &Program, log: &str, properties: &[Property]) -> Resul
     exec.check_replay();
     verdict(&exec.run, properties)?;
     Ok(exec.run)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_environment_overrides_cases_and_seed_and_a_bad_value_is_reported() {
+        let config = Config::default().cases(5).seed(9);
+        let vars = |pairs: &'static [(&'static str, &'static str)]| {
+            move |name: &str| pairs.iter().find(|(k, _)| *k == name).map(|(_, v)| (*v).to_owned())
+        };
+        assert_eq!(config.effective_with(vars(&[])), Ok((5, 9)));
+        assert_eq!(
+            config.effective_with(vars(&[("LOYALTY_TEST_CASES", "300"), ("LOYALTY_TEST_SEED", " 7 ")])),
+            Ok((300, 7))
+        );
+        assert_eq!(
+            config.effective_with(vars(&[("LOYALTY_TEST_SEED", "forty-two")])),
+            Err("LOYALTY_TEST_SEED='forty-two' is not a whole number".to_owned())
+        );
+    }
+
+    #[test]
+    fn error_kinds_read_as_words() {
+        let e = Error::InsufficientPoints { event: "e".into(), requested: 5, available: 1 };
+        assert_eq!(error_kind(&e), "insufficient points");
+    }
 }
