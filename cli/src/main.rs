@@ -6,6 +6,7 @@
 //! loyalty quote PROGRAM BASKET.json        what a basket would earn and how much may be paid in points
 //! loyalty simulate PROGRAM                 a generated population through a program
 //! loyalty compare A B [--log LOG]          one history under two programs
+//! loyalty report PROGRAM EVENTS.jsonl      retention, lifetime value, NPS, points, breakage, liability
 //! loyalty demo                             Corner Coffee over a generated year
 //! ```
 //!
@@ -30,6 +31,7 @@ mod check;
 mod compare;
 mod input;
 mod quote;
+mod report;
 mod run;
 mod simulate;
 
@@ -136,6 +138,23 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// The program's numbers over an event log: retention, churn, orders,
+    /// lifetime value, NPS, segments, points, breakage, what is owed, per rule.
+    Report {
+        /// The program file.
+        program: PathBuf,
+        /// The event log (JSONL, as `run` reads it).
+        events: PathBuf,
+        /// The start of the period (RFC 3339); default: the first event.
+        #[arg(long)]
+        from: Option<String>,
+        /// The end of the period, exclusive (RFC 3339); default: just after the last event.
+        #[arg(long)]
+        until: Option<String>,
+        /// JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
     /// What a basket would earn, and how much of it could be paid with points.
     Quote {
         /// The program file.
@@ -179,6 +198,9 @@ fn main() -> ExitCode {
             run::run(&program, &events, members.as_deref(), members_out.as_deref(), json)
         }
         Command::Demo { json } => simulate::demo(json),
+        Command::Report { program, events, from, until, json } => {
+            report::run(&program, &events, from.as_deref(), until.as_deref(), json)
+        }
         Command::Compare { a, b, log, members, days, seed, json } => {
             let behaviour = loyalty_sim::Behaviour { members, days, seed, ..loyalty_sim::Behaviour::default() };
             compare::run(&a, &b, log.as_deref(), &behaviour, json)

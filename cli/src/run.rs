@@ -10,15 +10,15 @@ use serde_json::json;
 use crate::{input, InputError, Outcome};
 
 /// One line of the log: the member it names (envelopes only) and the event.
-struct Line {
-    number: usize,
-    member: Option<String>,
-    event: Event,
+pub(crate) struct Line {
+    pub(crate) number: usize,
+    pub(crate) member: Option<String>,
+    pub(crate) event: Event,
 }
 
 /// Decodes every line before anything is applied: a log with a bad line is
 /// refused whole, naming the line.
-fn decode(path: &Path, text: &str) -> Result<Vec<Line>, InputError> {
+pub(crate) fn decode(path: &Path, text: &str) -> Result<Vec<Line>, InputError> {
     let mut lines = Vec::new();
     for (i, raw) in text.lines().enumerate() {
         let number = i + 1;
@@ -113,9 +113,9 @@ pub fn run(
 }
 
 /// An event the engine refused, with the member it was for.
-type Refused = Box<(Option<String>, loyalty::Error)>;
+pub(crate) type Refused = Box<(Option<String>, loyalty::Error)>;
 
-fn apply(
+pub(crate) fn apply(
     program: &Program,
     members: &mut BTreeMap<String, Member>,
     counters: &mut MemoryCounters,

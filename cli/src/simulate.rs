@@ -46,8 +46,20 @@ pub fn demo(as_json: bool) -> Result<Outcome, InputError> {
     let behaviour = Behaviour { typical_unit_price_cents: 25_000, ..Behaviour::default() };
     let sim = simulate(&program, &behaviour).map_err(|e| InputError(e.to_string()))?;
     let summary = Summary::of(&program, &sim);
+    // The program's numbers over the year, from the same receipts.
+    let mut analytics = loyalty::analytics::Analytics::new();
+    for d in &sim.log {
+        analytics.record(&d.event, &d.receipt);
+    }
+    let year = loyalty::analytics::Interval::new(
+        behaviour.start,
+        behaviour.start + chrono::Duration::days(i64::from(behaviour.days)),
+    );
+    let report = analytics.report(&program, &year, &loyalty::analytics::Config::default());
     if as_json {
-        out!("{}", summary.json());
+        let mut json = summary.json();
+        json["report"] = serde_json::to_value(&report)?;
+        out!("{json}");
         return Ok(Outcome::Ok);
     }
     out!(
@@ -58,6 +70,8 @@ pub fn demo(as_json: bool) -> Result<Outcome, InputError> {
         behaviour.seed
     );
     summary.print(&program, &behaviour);
+    out!("\n--- the year's numbers (loyalty report) ---");
+    crate::report::print(&program, &report);
     // Statements of the three biggest spenders.
     let mut spend: BTreeMap<&str, Decimal> = BTreeMap::new();
     for d in &sim.log {

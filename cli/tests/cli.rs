@@ -312,3 +312,33 @@ fn compare_replays_one_history_under_two_programs() {
     assert_eq!(c["a"], c["b"]);
     assert_eq!(c["members"], serde_json::json!([]));
 }
+
+#[test]
+fn report_gives_the_programs_numbers_over_a_log() {
+    let program = sample("programs/home_appliance.toml");
+    let log = sample("data/home_appliance.jsonl");
+    let out = loyalty(&["report", "--json", program.to_str().unwrap(), log.to_str().unwrap()]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let r: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+    let purchases = std::fs::read_to_string(&log).unwrap().matches(r#""type":"purchase""#).count();
+    assert_eq!(r["orders"].as_u64().unwrap() as usize, purchases);
+    assert_eq!(r["purchasers"], 1);
+    // The same numbers as text, and a period that starts after the log ends has no orders.
+    let (human, _) = text(&loyalty(&["report", program.to_str().unwrap(), log.to_str().unwrap()]));
+    assert!(human.contains(&format!("orders            {purchases} by 1 customers")), "{human}");
+    let later = loyalty(&[
+        "report",
+        "--json",
+        "--from",
+        "2030-01-01T00:00:00Z",
+        "--until",
+        "2031-01-01T00:00:00Z",
+        program.to_str().unwrap(),
+        log.to_str().unwrap(),
+    ]);
+    let r: serde_json::Value = serde_json::from_str(text(&later).0.trim()).unwrap();
+    assert_eq!(r["orders"], 0);
+    let bad = loyalty(&["report", "--from", "soon", program.to_str().unwrap(), log.to_str().unwrap()]);
+    assert_eq!(bad.status.code(), Some(3));
+}
