@@ -29,6 +29,7 @@ macro_rules! out {
 
 mod check;
 mod compare;
+mod html;
 mod input;
 mod quote;
 mod report;
@@ -89,6 +90,9 @@ enum Command {
         /// JSON instead of text.
         #[arg(long)]
         json: bool,
+        /// Also write the year's report as one self-contained HTML page with charts.
+        #[arg(long, value_name = "FILE")]
+        html: Option<PathBuf>,
     },
     /// Run a generated population through a program (seeded: the same seed, the same run).
     Simulate {
@@ -154,6 +158,10 @@ enum Command {
         /// JSON instead of text.
         #[arg(long)]
         json: bool,
+        /// Also write the report as one self-contained HTML page with charts (liability and
+        /// breakage by month, tiers, earn and burn by rule, cohort retention).
+        #[arg(long, value_name = "FILE")]
+        html: Option<PathBuf>,
     },
     /// What a basket would earn, and how much of it could be paid with points.
     Quote {
@@ -171,6 +179,17 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+}
+
+/// A progress bar on standard error for a long run: drawn only when
+/// standard error is a terminal, so pipes and scripts never see it.
+pub fn progress(len: u64, what: &'static str) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::new(len);
+    if let Ok(style) = indicatif::ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} ({eta} left)") {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar.set_message(what);
+    bar
 }
 
 /// How a command ended.
@@ -197,9 +216,12 @@ fn main() -> ExitCode {
         Command::Run { program, events, members, members_out, json } => {
             run::run(&program, &events, members.as_deref(), members_out.as_deref(), json)
         }
-        Command::Demo { json } => simulate::demo(json),
-        Command::Report { program, events, from, until, json } => {
-            report::run(&program, &events, from.as_deref(), until.as_deref(), json)
+        Command::Demo { json, html } => match html {
+            Some(path) => report::demo_html(&path).and_then(|()| simulate::demo(json)),
+            None => simulate::demo(json),
+        },
+        Command::Report { program, events, from, until, json, html } => {
+            report::run(&program, &events, from.as_deref(), until.as_deref(), json, html.as_deref())
         }
         Command::Compare { a, b, log, members, days, seed, json } => {
             let behaviour = loyalty_sim::Behaviour { members, days, seed, ..loyalty_sim::Behaviour::default() };

@@ -5,10 +5,10 @@ use std::path::Path;
 
 use chrono::{DateTime, Utc};
 use loyalty::analytics::{Analytics, Config, Interval, Report};
-use loyalty::{format_points, Member, MemoryCounters, Program};
+use loyalty::{format_points, EventKind, Member, MemoryCounters, Program};
 use rust_decimal::Decimal;
 
-use crate::{input, run, InputError, Outcome};
+use crate::{html, input, run, InputError, Outcome};
 
 /// Parses an optional RFC 3339 option.
 fn instant(name: &str, value: Option<&str>) -> Result<Option<DateTime<Utc>>, InputError> {
@@ -24,6 +24,7 @@ pub fn run(
     from: Option<&str>,
     until: Option<&str>,
     as_json: bool,
+    html: Option<&Path>,
 ) -> Result<Outcome, InputError> {
     let program = input::program(program_path)?;
     let log = run::decode(log_path, &input::read(log_path)?)?;
@@ -32,22 +33,74 @@ pub fn run(
     let mut counters = MemoryCounters::default();
     let mut analytics = Analytics::new();
     let mut latest = None;
+    let mut purchases: Vec<(String, DateTime<Utc>)> = Vec::new();
+    let bar = crate::progress(log.len() as u64, "applying events");
     for line in &log {
+        bar.inc(1);
         match run::apply(&program, &mut members, &mut counters, &mut latest, line) {
-            Ok(receipt) => analytics.record(&line.event, &receipt),
+            Ok(receipt) => {
+                // Applied purchases, for the cohorts of the HTML page.
+                if matches!(line.event.kind, EventKind::Purchase(_)) {
+                    purchases.push((receipt.member.to_string(), line.event.at));
+                }
+                analytics.record(&line.event, &receipt);
+            }
             Err(refused) => analytics.refused(refused.0.as_deref().unwrap_or_default(), &line.event),
         }
     }
+    bar.finish_and_clear();
     let first = log.iter().map(|l| l.event.at).min().unwrap_or_default();
     let last = log.iter().map(|l| l.event.at).max().unwrap_or_default();
     let interval = Interval::new(from.unwrap_or(first), until.unwrap_or(last + chrono::Duration::seconds(1)));
     let report = analytics.report(&program, &interval, &Config::default());
+    if let Some(path) = html {
+        let sources = html::Sources {
+            program: &program,
+            analytics: &analytics,
+            report: &report,
+            members: &members,
+            purchases: &purchases,
+            span: (first, last),
+        };
+        html::write(path, &sources)?;
+    }
     if as_json {
         out!("{}", serde_json::to_string(&report)?);
     } else {
         print(&program, &report);
     }
     Ok(Outcome::Ok)
+}
+
+/// `loyalty demo --html`: the page of the demo's year. The demo is seeded,
+/// so this is the year `loyalty demo` prints (the same program and
+/// behaviour as `simulate::demo`; the HTML test checks the numbers agree).
+pub fn demo_html(path: &Path) -> Result<(), InputError> {
+    let program = Program::from_toml_str(include_str!("../../examples/programs/corner_coffee.toml"))
+        .map_err(|e| InputError(e.to_string()))?;
+    let behaviour = loyalty_sim::Behaviour { typical_unit_price_cents: 25_000, ..loyalty_sim::Behaviour::default() };
+    let sim = loyalty_sim::simulate(&program, &behaviour).map_err(|e| InputError(e.to_string()))?;
+    let mut analytics = Analytics::new();
+    let mut purchases: Vec<(String, DateTime<Utc>)> = Vec::new();
+    for d in &sim.log {
+        analytics.record(&d.event, &d.receipt);
+        if matches!(d.event.kind, EventKind::Purchase(_)) {
+            purchases.push((d.member.clone(), d.event.at));
+        }
+    }
+    let year = Interval::new(behaviour.start, behaviour.start + chrono::Duration::days(i64::from(behaviour.days)));
+    let report = analytics.report(&program, &year, &Config::default());
+    let first = sim.log.iter().map(|d| d.event.at).min().unwrap_or(behaviour.start);
+    let last = sim.log.iter().map(|d| d.event.at).max().unwrap_or(behaviour.start);
+    let sources = html::Sources {
+        program: &program,
+        analytics: &analytics,
+        report: &report,
+        members: &sim.members,
+        purchases: &purchases,
+        span: (first, last),
+    };
+    html::write(path, &sources)
 }
 
 fn or_dash(v: Option<Decimal>) -> String {

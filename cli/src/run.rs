@@ -75,7 +75,9 @@ pub fn run(
     let log = decode(events_path, &input::read(events_path)?)?;
     let mut counters = MemoryCounters::default();
     let (mut latest, mut applied, mut refused) = (None::<String>, 0_usize, 0_usize);
+    let bar = crate::progress(log.len() as u64, "applying events");
     for line in &log {
+        bar.inc(1);
         let outcome = apply(&program, &mut members, &mut counters, &mut latest, line);
         match outcome {
             Ok(receipt) => {
@@ -98,6 +100,7 @@ pub fn run(
             }
         }
     }
+    bar.finish_and_clear();
     if !as_json {
         summary(&program, &members, applied, refused);
     }

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use loyalty::{format_points, Member, Program};
-use loyalty_sim::{simulate, Behaviour, Simulation};
+use loyalty_sim::{simulate_with, Behaviour, Simulation};
 use rust_decimal::Decimal;
 use serde_json::json;
 
@@ -22,7 +22,7 @@ pub fn run(
     as_json: bool,
 ) -> Result<Outcome, InputError> {
     let program = input::program(program_path)?;
-    let sim = simulate(&program, behaviour).map_err(|e| InputError(format!("{}: {e}", program_path.display())))?;
+    let sim = generate(&program, behaviour).map_err(|e| InputError(format!("{}: {e}", program_path.display())))?;
     if let Some(path) = log {
         std::fs::write(path, sim.to_jsonl()).map_err(|e| InputError(format!("{}: {e}", path.display())))?;
     }
@@ -44,7 +44,7 @@ pub fn demo(as_json: bool) -> Result<Outcome, InputError> {
     let program = Program::from_toml_str(CORNER_COFFEE).map_err(|e| InputError(e.to_string()))?;
     // Café prices: a typical item around 250 RUB.
     let behaviour = Behaviour { typical_unit_price_cents: 25_000, ..Behaviour::default() };
-    let sim = simulate(&program, &behaviour).map_err(|e| InputError(e.to_string()))?;
+    let sim = generate(&program, &behaviour).map_err(|e| InputError(e.to_string()))?;
     let summary = Summary::of(&program, &sim);
     // The program's numbers over the year, from the same receipts.
     let mut analytics = loyalty::analytics::Analytics::new();
@@ -90,6 +90,17 @@ pub fn demo(as_json: bool) -> Result<Outcome, InputError> {
         "\nThe same in JSON: loyalty demo --json. Any program: loyalty simulate PROGRAM --members N --days D --seed S."
     );
     Ok(Outcome::Ok)
+}
+
+/// Runs the simulation with a progress bar of the days simulated.
+fn generate(program: &Program, behaviour: &Behaviour) -> Result<Simulation, loyalty::Error> {
+    let bar = crate::progress(u64::from(behaviour.days), "simulating days");
+    let start = behaviour.start;
+    let sim = simulate_with(program, behaviour, &mut |at| {
+        bar.set_position(u64::try_from((at - start).num_days()).unwrap_or(0));
+    });
+    bar.finish_and_clear();
+    sim
 }
 
 /// Program-wide numbers of a simulation.

@@ -261,6 +261,25 @@ struct World<'p> {
 /// assert_eq!(sim.members.len(), 5);
 /// ```
 pub fn simulate(program: &Program, behaviour: &Behaviour) -> Result<Simulation, loyalty::Error> {
+    simulate_with(program, behaviour, &mut |_| {})
+}
+
+/// [`simulate`], telling `progress` the instant the simulation has reached
+/// after each event (for a progress bar; it sees nothing else and changes
+/// nothing).
+///
+/// ```
+/// # let program = loyalty::Program::from_json_str(r#"{"id":"p","currency":"EUR","time_zone":"UTC","categories":["x"]}"#).unwrap();
+/// let mut last = None;
+/// let behaviour = loyalty_sim::Behaviour { members: 3, days: 30, ..Default::default() };
+/// loyalty_sim::simulate_with(&program, &behaviour, &mut |at| last = Some(at)).unwrap();
+/// assert!(last.unwrap() <= behaviour.start + chrono::Duration::days(30));
+/// ```
+pub fn simulate_with(
+    program: &Program,
+    behaviour: &Behaviour,
+    progress: &mut dyn FnMut(DateTime<Utc>),
+) -> Result<Simulation, loyalty::Error> {
     let mut rng = ChaCha8Rng::seed_from_u64(behaviour.seed);
     let spec = program.spec();
     let mut categories = spec.categories.clone();
@@ -313,6 +332,7 @@ pub fn simulate(program: &Program, behaviour: &Behaviour) -> Result<Simulation, 
     }
     while let Some(Reverse((at, _, next))) = world.queue.pop() {
         world.step(at, next)?;
+        progress(at);
     }
     // Statements at the end of the period: expiries and lapses up to it.
     let ids: Vec<String> = world.members.keys().cloned().collect();
