@@ -128,6 +128,16 @@
 //! * [`engagement`]: welcome and birthday bonuses, referrals, activities,
 //!   challenges and badges, member-chosen promotions, goodwill limits,
 //!   transfers, A/B campaign variants, and time signals.
+//! * [`analytics`]: retention, churn, lifetime value, RFM, NPS, breakage,
+//!   liability and the IFRS 15 deferred-revenue schedule over an event log.
+//! * [`Program::lint`]: warnings about a program that loads but will not do
+//!   what its designer meant (unreachable tiers, dead rules, look-alike names).
+//! * `testing` (feature `testing`): a property-test kit that checks a
+//!   program against the engine's invariants and the designer's properties.
+//!
+//! Around the crate: `loyalty-cli` (the `loyalty` command), `loyalty-sim`
+//! (a seeded generator of member behaviour and what-if replays) and
+//! `loyalty-ffi` (the C ABI).
 //!
 //! See `docs/design.md` in the repository for the reasons behind these
 //! choices and where they depart from the founding design.
