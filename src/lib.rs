@@ -170,9 +170,9 @@ pub use engagement::{
 pub use engine::{Applied, Quote, EARLIEST, LATEST};
 pub use error::{Error, Result};
 pub use event::{
-    Activity, Adjust, AssignTier, Basket, CancelReward, Capture, ChoosePromotion, Enroll, Event, EventKind, Hold,
-    Line, Profile, Purchase, Redeem, RedeemReward, ReferralReward, Return, ReturnLine, StatusChange, Subscribe,
-    TransferIn, TransferOut, UseReward, Void, ID_LEN_MAX, LINES_MAX,
+    Activity, Adjust, AssignTier, Basket, CancelReward, Capture, ChoosePromotion, Enroll, Event, EventKind, Hold, Line,
+    Profile, Purchase, Redeem, RedeemReward, ReferralReward, Return, ReturnLine, StatusChange, Subscribe, TransferIn,
+    TransferOut, UseReward, Void, ID_LEN_MAX, LINES_MAX,
 };
 pub use lint::Warning;
 pub use member::{
