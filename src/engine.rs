@@ -1073,7 +1073,10 @@ impl<'p, 'm> Work<'p, 'm> {
     /// receipt, compacts the member and remembers the event. `balances` are
     /// the member's after the event (compaction drops only empty lots, so
     /// they hold after it too).
-    fn commit(mut self, event: &Event, fingerprint: u64, balances: crate::Balances) -> Arc<Receipt> {
+    ///
+    /// By reference, the receipt's lists taken out: a `Work` (with its undo
+    /// log inline) is large, and moving it into a by-value call copies it.
+    fn commit(&mut self, event: &Event, fingerprint: u64, balances: crate::Balances) -> Arc<Receipt> {
         self.compact();
         debug_assert_eq!(balances, self.m.balances());
         let mut seq = self.m.next_entry;
@@ -1103,15 +1106,15 @@ impl<'p, 'm> Work<'p, 'm> {
             kind: Text::from_static(event.kind.name()),
             member: self.m.id.clone(),
             at: event.at,
-            entries: self.entries,
-            explanations: self.explanations,
+            entries: std::mem::take(&mut self.entries),
+            explanations: std::mem::take(&mut self.explanations),
             balances,
             next_expiries,
             shortfall: self.shortfall,
             paid: self.paid,
-            notes: self.notes,
+            notes: std::mem::take(&mut self.notes),
             tier: program.tiers.as_ref().and_then(|_| self.m.tier.current.clone()),
-            signals: self.signals,
+            signals: std::mem::take(&mut self.signals),
             variants: program
                 .spec
                 .campaigns
@@ -1126,7 +1129,7 @@ impl<'p, 'm> Work<'p, 'm> {
 
         let limits = &program.spec.limits;
         let recent = &mut self.m.recent;
-        recent.push(Processed { id: self.id, fingerprint, at: event.at, receipt: Some(Arc::clone(&receipt)) });
+        recent.push(Processed { id: self.id.clone(), fingerprint, at: event.at, receipt: Some(Arc::clone(&receipt)) });
         let excess = recent.len().saturating_sub(limits.remember_events as usize);
         recent.drain(..excess);
         let keep_from = recent.len().saturating_sub(limits.keep_receipts as usize);
@@ -1389,16 +1392,18 @@ impl<'p, 'm> Work<'p, 'm> {
                 let rule = &program.earn[o.rule];
                 let id = &rule.id;
                 self.count_day(date, "earn", id, || Id::shared(&rule.day_key), o.points)?;
-                // One look-up when the counter exists; a second to insert a new one.
-                match self.m.lifetime.get_mut(&**id) {
-                    Some(v) => {
-                        let old = *v;
-                        *v = add(old, o.points, "a lifetime counter")?;
+                // One look-up, whether the counter exists or is new: the key
+                // shares the program's rule id (no copy; a reference count
+                // more and less when the counter exists, far cheaper than a
+                // second search of the map).
+                match self.m.lifetime.entry(Id::shared(id)) {
+                    std::collections::btree_map::Entry::Occupied(mut e) => {
+                        let old = *e.get();
+                        *e.get_mut() = add(old, o.points, "a lifetime counter")?;
                         self.undo.lifetime.push((id, Some(old)));
                     }
-                    None => {
-                        // The key shares the program's rule id: no copy.
-                        self.m.lifetime.insert(Id::shared(id), o.points);
+                    std::collections::btree_map::Entry::Vacant(e) => {
+                        e.insert(o.points);
                         self.undo.lifetime.push((id, None));
                     }
                 }
