@@ -271,6 +271,11 @@ fn line_matches(rule: &CompiledEarn, p: &Priced<'_>) -> bool {
 
 #[inline]
 fn context_matches(rule: &CompiledEarn, ctx: &Context<'_>) -> bool {
+    if rule.context_free {
+        // Every check below passes but the partner's: a partner's purchase
+        // earns only by rules that list the partner.
+        return ctx.partner.is_none();
+    }
     let w = &rule.when;
     if !w.channels.is_empty() && !ctx.channel.is_some_and(|c| w.channels.iter().any(|x| x == c)) {
         return false;
