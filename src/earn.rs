@@ -271,6 +271,11 @@ fn line_matches(rule: &CompiledEarn, p: &Priced<'_>) -> bool {
 
 #[inline]
 fn context_matches(rule: &CompiledEarn, ctx: &Context<'_>) -> bool {
+    if rule.context_free {
+        // Every check below passes but the partner's: a partner's purchase
+        // earns only by rules that list the partner.
+        return ctx.partner.is_none();
+    }
     let w = &rule.when;
     if !w.channels.is_empty() && !ctx.channel.is_some_and(|c| w.channels.iter().any(|x| x == c)) {
         return false;
@@ -330,6 +335,9 @@ fn context_matches(rule: &CompiledEarn, ctx: &Context<'_>) -> bool {
 /// Adds the split of `total` over `weights` (see [`allocate`]) into `sums`;
 /// `None` on overflow.
 fn allocate_add(total: Points, weights: &[i128], sums: &mut [Points]) -> Option<()> {
+    if split_add_small(total, weights, sums)? {
+        return Some(());
+    }
     let mut small = [0; 16];
     let mut large = Vec::new();
     let parts = match small.get_mut(..weights.len()) {
@@ -344,6 +352,53 @@ fn allocate_add(total: Points, weights: &[i128], sums: &mut [Points]) -> Option<
         *s = s.checked_add(*p)?;
     }
     Some(())
+}
+
+/// [`allocate_add`] in 64 bits, straight into `sums`, when [`split_small`]
+/// would apply to a positive total (every weight and their sum fit a `u64`):
+/// a basket's split, almost always, without the general path's 128-bit sum
+/// and its parts written apart and added after. The same parts, unit for
+/// unit. `Some(false)`, with nothing written, when it does not apply; `None`
+/// on overflow.
+#[inline]
+fn split_add_small(total: Points, weights: &[i128], sums: &mut [Points]) -> Option<bool> {
+    let n = weights.len();
+    if total <= 0 || n == 0 || n > 16 || sums.len() < n {
+        return Some(false);
+    }
+    let mut w64 = [0_u64; 16];
+    let mut sum: u64 = 0;
+    for (slot, w) in w64.iter_mut().zip(weights) {
+        let Ok(w) = u64::try_from(w.unsigned_abs()) else { return Some(false) };
+        *slot = w;
+        let Some(s) = sum.checked_add(w) else { return Some(false) };
+        sum = s;
+    }
+    let whole = total as u64; // > 0
+    if sum == 0 || whole.checked_mul(sum).is_none() {
+        return Some(false);
+    }
+    // Remainders plus one, as in `split_small`.
+    let mut rest = [0_u64; 16];
+    let mut given: u64 = 0;
+    for i in 0..n {
+        let p = whole * w64[i];
+        let q = p / sum; // ≤ whole ≤ i64::MAX
+        sums[i] = sums[i].checked_add(q as Points)?;
+        given += q;
+        rest[i] = p % sum + 1;
+    }
+    for _ in 0..whole - given {
+        let mut best = 0;
+        for i in 1..n {
+            if rest[i] > rest[best] {
+                best = i;
+            }
+        }
+        sums[best] = sums[best].checked_add(1)?;
+        rest[best] = 0;
+    }
+    Some(true)
 }
 
 /// Splits `total` over non-negative `weights` in proportion, largest
@@ -876,6 +931,16 @@ mod tests {
             if split_small(whole, sum, &weights, &mut small) {
                 split_wide(whole, sum, &weights, &mut wide);
                 assert_eq!(small, wide, "whole {whole}, weights {weights:?}");
+            }
+            // The direct split into sums gives the same parts, added in.
+            let base: Vec<Points> = (0..n).map(|_| (next() % 100) as Points).collect();
+            let mut direct = base.clone();
+            let total = whole as Points;
+            if split_add_small(total, &weights, &mut direct) == Some(true) {
+                let mut wide = vec![0; n];
+                split_wide(whole, sum, &weights, &mut wide);
+                let want: Vec<Points> = base.iter().zip(&wide).map(|(b, w)| b + w).collect();
+                assert_eq!(direct, want, "whole {whole}, weights {weights:?}");
             }
         }
     }

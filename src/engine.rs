@@ -154,6 +154,10 @@ struct Undo<'p> {
 }
 
 impl<'p> Undo<'p> {
+    /// The scalar fields and list lengths of `m`, with the per-record
+    /// lists empty: [`Undo::record`] fills them in place. (Collecting them
+    /// into the struct literal built each inline list apart and copied it
+    /// in, then copied the whole ≈ 1.4 KB log again into the `Work`.)
     fn of(m: &Member, tiers: bool) -> Undo<'p> {
         Undo {
             clock: m.clock,
@@ -161,9 +165,9 @@ impl<'p> Undo<'p> {
             next_entry: m.next_entry,
             debt: m.debt,
             totals: m.totals,
-            lots: m.lots.iter().map(|l| (l.remaining, l.held, l.pending, l.expires_at)).collect(),
-            holds: m.holds.iter().map(|h| (h.status, h.closed_at)).collect(),
-            days: m.days.iter().map(|d| (d.points, d.count)).collect(),
+            lots: SmallVec::new(),
+            holds: SmallVec::new(),
+            days: SmallVec::new(),
             lifetime: SmallVec::new(),
             lifetime_owned: Vec::new(),
             last_purchase: m.last_purchase,
@@ -185,8 +189,16 @@ impl<'p> Undo<'p> {
                 history: Vec::new(),
             }),
             tier_history: m.tier.history.len(),
-            rewards: m.rewards.iter().map(|r| (r.status, r.closed_at)).collect(),
+            rewards: SmallVec::new(),
         }
+    }
+
+    /// The fields of `m`'s records that an event changes in place.
+    fn record(&mut self, m: &Member) {
+        self.lots.extend(m.lots.iter().map(|l| (l.remaining, l.held, l.pending, l.expires_at)));
+        self.holds.extend(m.holds.iter().map(|h| (h.status, h.closed_at)));
+        self.days.extend(m.days.iter().map(|d| (d.points, d.count)));
+        self.rewards.extend(m.rewards.iter().map(|r| (r.status, r.closed_at)));
     }
 
     fn restore(self, m: &mut Member) {
@@ -927,7 +939,7 @@ impl<'p, 'm> Work<'p, 'm> {
     fn new(program: &'p Program, m: &'m mut Member) -> Work<'p, 'm> {
         let clock = m.clock;
         let available_before = (!program.spec.rewards.is_empty()).then(|| m.balances().available);
-        Work {
+        let mut work = Work {
             program,
             undo: Undo::of(m, program.tiers.is_some()),
             m,
@@ -950,7 +962,9 @@ impl<'p, 'm> Work<'p, 'm> {
             counter_takes: Vec::new(),
             counter_gives: Vec::new(),
             available_before,
-        }
+        };
+        work.undo.record(work.m);
+        work
     }
 
     /// Applies the event to the member and returns the receipt; on error
@@ -1073,7 +1087,10 @@ impl<'p, 'm> Work<'p, 'm> {
     /// receipt, compacts the member and remembers the event. `balances` are
     /// the member's after the event (compaction drops only empty lots, so
     /// they hold after it too).
-    fn commit(mut self, event: &Event, fingerprint: u64, balances: crate::Balances) -> Arc<Receipt> {
+    ///
+    /// By reference, the receipt's lists taken out: a `Work` (with its undo
+    /// log inline) is large, and moving it into a by-value call copies it.
+    fn commit(&mut self, event: &Event, fingerprint: u64, balances: crate::Balances) -> Arc<Receipt> {
         self.compact();
         debug_assert_eq!(balances, self.m.balances());
         let mut seq = self.m.next_entry;
@@ -1103,15 +1120,15 @@ impl<'p, 'm> Work<'p, 'm> {
             kind: Text::from_static(event.kind.name()),
             member: self.m.id.clone(),
             at: event.at,
-            entries: self.entries,
-            explanations: self.explanations,
+            entries: std::mem::take(&mut self.entries),
+            explanations: std::mem::take(&mut self.explanations),
             balances,
             next_expiries,
             shortfall: self.shortfall,
             paid: self.paid,
-            notes: self.notes,
+            notes: std::mem::take(&mut self.notes),
             tier: program.tiers.as_ref().and_then(|_| self.m.tier.current.clone()),
-            signals: self.signals,
+            signals: std::mem::take(&mut self.signals),
             variants: program
                 .spec
                 .campaigns
@@ -1126,7 +1143,7 @@ impl<'p, 'm> Work<'p, 'm> {
 
         let limits = &program.spec.limits;
         let recent = &mut self.m.recent;
-        recent.push(Processed { id: self.id, fingerprint, at: event.at, receipt: Some(Arc::clone(&receipt)) });
+        recent.push(Processed { id: self.id.clone(), fingerprint, at: event.at, receipt: Some(Arc::clone(&receipt)) });
         let excess = recent.len().saturating_sub(limits.remember_events as usize);
         recent.drain(..excess);
         let keep_from = recent.len().saturating_sub(limits.keep_receipts as usize);
@@ -1389,16 +1406,18 @@ impl<'p, 'm> Work<'p, 'm> {
                 let rule = &program.earn[o.rule];
                 let id = &rule.id;
                 self.count_day(date, "earn", id, || Id::shared(&rule.day_key), o.points)?;
-                // One look-up when the counter exists; a second to insert a new one.
-                match self.m.lifetime.get_mut(&**id) {
-                    Some(v) => {
-                        let old = *v;
-                        *v = add(old, o.points, "a lifetime counter")?;
+                // One look-up, whether the counter exists or is new: the key
+                // shares the program's rule id (no copy; a reference count
+                // more and less when the counter exists, far cheaper than a
+                // second search of the map).
+                match self.m.lifetime.entry(Id::shared(id)) {
+                    std::collections::btree_map::Entry::Occupied(mut e) => {
+                        let old = *e.get();
+                        *e.get_mut() = add(old, o.points, "a lifetime counter")?;
                         self.undo.lifetime.push((id, Some(old)));
                     }
-                    None => {
-                        // The key shares the program's rule id: no copy.
-                        self.m.lifetime.insert(Id::shared(id), o.points);
+                    std::collections::btree_map::Entry::Vacant(e) => {
+                        e.insert(o.points);
                         self.undo.lifetime.push((id, None));
                     }
                 }
@@ -1440,7 +1459,12 @@ impl<'p, 'm> Work<'p, 'm> {
                 .iter()
                 .zip(earned.lines.iter().copied().chain(std::iter::repeat(0)))
                 .map(|(p, points)| LineRecord {
-                    quantity: Amount::from_decimal(p.line.quantity.decimal().normalize()),
+                    // Quantities are whole numbers (scale 0) almost always,
+                    // and a nonzero one of scale 0 is already normalized.
+                    quantity: Amount::from_decimal(match p.line.quantity.decimal() {
+                        q if q.scale() == 0 && !q.is_zero() => q,
+                        q => q.normalize(),
+                    }),
                     returned: Amount::ZERO,
                     amount: as_amount(p.amount),
                     points,

@@ -283,7 +283,7 @@ pub struct Processed {
 /// let json = member.to_json();
 /// assert_eq!(loyalty::Member::from_json_str(&json).unwrap(), member);
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Member {
     pub(crate) format: u32,
@@ -335,6 +335,84 @@ pub struct Member {
     /// Members this one referred and was rewarded for: (referee, when).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub(crate) referrals: Vec<(crate::Id, DateTime<Utc>)>,
+}
+
+/// A list cloned with room for `room` more elements: the next event then
+/// appends without reallocating (and copying) the list.
+fn roomy<T: Clone>(list: &[T], room: usize) -> Vec<T> {
+    let mut out = Vec::with_capacity(list.len() + room);
+    out.extend_from_slice(list);
+    out
+}
+
+/// A copy of the state. The lists a purchase appends to (lots, daily
+/// counters, purchase records, remembered events) get room for one event's
+/// additions: a derived clone holds them at exactly their length, so the
+/// next `apply` on the copy would reallocate each of them to add one element.
+impl Clone for Member {
+    fn clone(&self) -> Member {
+        // Every field by name: a field added to `Member` fails to compile here.
+        let Member {
+            format,
+            id,
+            program,
+            enrolled_at,
+            profile,
+            clock,
+            next_lot,
+            next_entry,
+            lots,
+            holds,
+            debt,
+            totals,
+            days,
+            lifetime,
+            purchases,
+            burns,
+            recent,
+            tier,
+            last_purchase,
+            rewards,
+            referred_by,
+            challenges,
+            badges,
+            transfers_in,
+            status,
+            chosen,
+            referrals,
+        } = self;
+        Member {
+            format: *format,
+            id: id.clone(),
+            program: program.clone(),
+            enrolled_at: *enrolled_at,
+            profile: profile.clone(),
+            clock: *clock,
+            next_lot: *next_lot,
+            next_entry: *next_entry,
+            // A purchase adds a lot (and a bonus may add another).
+            lots: roomy(lots, 2),
+            holds: holds.clone(),
+            debt: *debt,
+            totals: *totals,
+            // A purchase counts each rule that gave points, and the day.
+            days: roomy(days, 8),
+            lifetime: lifetime.clone(),
+            purchases: roomy(purchases, 1),
+            burns: burns.clone(),
+            recent: roomy(recent, 1),
+            tier: tier.clone(),
+            last_purchase: *last_purchase,
+            rewards: rewards.clone(),
+            referred_by: referred_by.clone(),
+            challenges: challenges.clone(),
+            badges: badges.clone(),
+            transfers_in: transfers_in.clone(),
+            status: *status,
+            chosen: chosen.clone(),
+            referrals: referrals.clone(),
+        }
+    }
 }
 
 impl Member {

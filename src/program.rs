@@ -554,6 +554,11 @@ pub(crate) struct CompiledEarn {
     /// of its per-line numerators.
     pub(crate) shape: crate::earn::Shape,
     pub(crate) div: i128,
+    /// True when no condition on the event's context applies (channel,
+    /// store, dates, weekdays, time of day, chosen day, variants, partners,
+    /// tiers, birthday, attributes): the rule then matches every context
+    /// but a partner's purchase, without checking each condition.
+    pub(crate) context_free: bool,
 }
 
 /// A compiled burn rule.
@@ -1588,6 +1593,7 @@ fn compile(spec: ProgramSpec) -> Result<Program> {
         let w = &rule.when;
         let name = if rule.name.is_empty() { &rule.id } else { &rule.name };
         let shape = rule.shape();
+        let tiers = w.tiers.iter().filter_map(|t| level_index(t)).fold(0, |mask, i| mask | 1 << i);
         earn.push(CompiledEarn {
             index,
             id: rule.id.as_str().into(),
@@ -1607,7 +1613,7 @@ fn compile(spec: ProgramSpec) -> Result<Program> {
                 Some(m) => Some(to_money(m.decimal()).ok_or_else(too_precise)?),
                 None => None,
             },
-            tiers: w.tiers.iter().filter_map(|t| level_index(t)).fold(0, |mask, i| mask | 1 << i),
+            tiers,
             when: rule.when.clone(),
             caps: rule.caps.clone(),
             script: match &rule.script {
@@ -1622,6 +1628,18 @@ fn compile(spec: ProgramSpec) -> Result<Program> {
             },
             shape,
             div: shape.divisor(extra_den_fine, rate_den_money),
+            context_free: w.channels.is_empty()
+                && w.stores.is_empty()
+                && w.from.is_none()
+                && w.until.is_none()
+                && w.weekdays.is_empty()
+                && w.time_of_day.is_none()
+                && w.chosen.is_none()
+                && w.variants.is_empty()
+                && w.partners.is_empty()
+                && tiers == 0
+                && w.birthday.is_none()
+                && w.attributes.is_empty(),
         });
     }
     let mut burn = Vec::with_capacity(spec.burn.len());
