@@ -4,7 +4,7 @@
 //!
 //! ```sh
 //! cargo bench -p loyalty-sim --bench replay                            # 60 000 members, ≈ 1 M events
-//! LOYALTY_REPLAY_MEMBERS=100000 cargo bench -p loyalty-sim --bench replay
+//! LOYALTY_REPLAY_MEMBERS=100000 LOYALTY_REPLAY_DAYS=200 cargo bench -p loyalty-sim --bench replay   # 100 000 members, ≈ 1.1 M events
 //! ```
 //!
 //! It prints the number of events, the replay's wall time and events per
@@ -53,7 +53,8 @@ const PETSHOP: &str = include_str!("../../examples/programs/petshop.toml");
 fn main() {
     let members: u32 = std::env::var("LOYALTY_REPLAY_MEMBERS").ok().and_then(|v| v.parse().ok()).unwrap_or(60_000);
     let program = Program::from_toml_str(PETSHOP).expect("the sample program");
-    let behaviour = Behaviour { members, seed: 2026, typical_unit_price_cents: 150_000, ..Behaviour::default() };
+    let days: u32 = std::env::var("LOYALTY_REPLAY_DAYS").ok().and_then(|v| v.parse().ok()).unwrap_or(365);
+    let behaviour = Behaviour { members, days, seed: 2026, typical_unit_price_cents: 150_000, ..Behaviour::default() };
 
     let started = Instant::now();
     let sim = simulate(&program, &behaviour).expect("the simulation");
