@@ -8,63 +8,7 @@ use std::hint::black_box;
 use criterion::{criterion_group, BatchSize, Criterion};
 use loyalty::{Basket, Event, Member, Program};
 
-const PROGRAM: &str = r#"
-id = "bench"
-currency = "RUB"
-time_zone = "Europe/Moscow"
-categories = ["coffee", "food", "merch", "alcohol"]
-pending = { hours = 24 }
-earning_base.exclude_categories = ["alcohol"]
-
-[expiry]
-kind = "after"
-period = { months = 6 }
-round_to = "end_of_month"
-
-# Base: 1 point per 10 RUB, floor per transaction.
-[[earn]]
-id = "base"
-kind = "per_amount"
-points = 1
-per = "10"
-
-# Tier multiplier: Gold members earn x1.2 on base.
-[[earn]]
-id = "gold"
-kind = "multiplier"
-factor = "1.2"
-applies_to = ["base"]
-when.attributes = { tier = "gold" }
-
-# Promotion 1: Tuesday 15-18 double points on coffee.
-[[earn]]
-id = "tuesday"
-kind = "multiplier"
-factor = "2"
-applies_to = ["base"]
-when.categories = ["coffee"]
-when.weekdays = ["tue"]
-when.time_of_day = { from = "15:00", until = "18:00" }
-
-# Promotion 2: 5 % back on food.
-[[earn]]
-id = "food"
-kind = "percent"
-percent = "5"
-when.categories = ["food"]
-
-# Promotion 3: 50 bonus points for a basket of 1000 RUB or more, capped per day.
-[[earn]]
-id = "big-basket"
-kind = "fixed"
-points = 50
-when.min_basket = "1000"
-caps.per_day = 100
-
-[[burn]]
-id = "rewards"
-min_points = 25
-"#;
+const PROGRAM: &str = include_str!("program.toml");
 
 /// The same program with Gold as a real tier level (300 points earned in a
 /// rolling 12 months, ×1.2 as the implicit rule `tier:gold`, points that never

@@ -19,58 +19,8 @@ use loyalty::{
 use loyalty::{LOYALTY_FORMAT_TOML, LOYALTY_OK};
 use loyalty_core::{Event, Member, Program};
 
-const PROGRAM: &str = r#"
-id = "bench"
-currency = "RUB"
-time_zone = "Europe/Moscow"
-categories = ["coffee", "food", "merch", "alcohol"]
-pending = { hours = 24 }
-earning_base.exclude_categories = ["alcohol"]
-
-[expiry]
-kind = "after"
-period = { months = 6 }
-round_to = "end_of_month"
-
-[[earn]]
-id = "base"
-kind = "per_amount"
-points = 1
-per = "10"
-
-[[earn]]
-id = "gold"
-kind = "multiplier"
-factor = "1.2"
-applies_to = ["base"]
-when.attributes = { tier = "gold" }
-
-[[earn]]
-id = "tuesday"
-kind = "multiplier"
-factor = "2"
-applies_to = ["base"]
-when.categories = ["coffee"]
-when.weekdays = ["tue"]
-when.time_of_day = { from = "15:00", until = "18:00" }
-
-[[earn]]
-id = "food"
-kind = "percent"
-percent = "5"
-when.categories = ["food"]
-
-[[earn]]
-id = "big-basket"
-kind = "fixed"
-points = 50
-when.min_basket = "1000"
-caps.per_day = 100
-
-[[burn]]
-id = "rewards"
-min_points = 25
-"#;
+/// The program of the engine's own `apply` bench, so the two benches measure the same work.
+const PROGRAM: &str = include_str!("../../benches/program.toml");
 
 /// Tuesday 2026-12-15 16:30 Moscow.
 const AT: &str = "2026-12-15T13:30:00Z";
