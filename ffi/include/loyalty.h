@@ -298,9 +298,10 @@ loyalty_result loyalty_program_load(const char *text,
  *
  * # Safety
  *
- * `program` must be NULL or a handle from [`loyalty_program_load`] that was
- * not freed yet, and no other thread may be using it. Freeing a handle twice
- * is the caller's bug and is not detected.
+ * `program` should be NULL or a handle from [`loyalty_program_load`] that
+ * was not freed yet, and no other thread may be using it. A pointer that is
+ * not a live handle (freed already, or never returned) is not freed: the
+ * call does nothing but set this thread's last error message.
  */
 void loyalty_program_free(const struct loyalty_program *program);
 
@@ -358,14 +359,15 @@ loyalty_result loyalty_program_quote(const struct loyalty_program *program,
 
 /**
  * Frees a string the library returned through a `char **` out-parameter.
- * NULL is a no-op.
+ * NULL is a no-op. A pointer that is not a live string of this library (one
+ * freed already, a static one of `loyalty_version` or
+ * `loyalty_result_name`, or any other) is not freed: the call does nothing
+ * but set this thread's last error message.
  *
  * # Safety
  *
- * `s` must be NULL or a string returned by this library and not freed yet.
- * Freeing a string twice, or freeing a string the library did not return
- * (including the static ones of `loyalty_version` and
- * `loyalty_result_name`), is the caller's bug and cannot be detected.
+ * `s` should be NULL or a string returned by this library and not freed
+ * yet; other pointers are refused as above, never dereferenced.
  */
 void loyalty_string_free(char *s);
 

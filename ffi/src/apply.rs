@@ -7,7 +7,7 @@ use std::ffi::c_char;
 use loyalty_core::{Event, Member};
 
 use crate::error::loyalty_result;
-use crate::guard::{c_string, give, guard, input, non_null, non_null_out};
+use crate::guard::{c_string, give, guard, input, live_program, non_null, non_null_out};
 use crate::program::loyalty_program;
 
 /// Starts a member from an `enroll` event (`Program::start`): no member
@@ -32,7 +32,7 @@ pub unsafe extern "C" fn loyalty_program_start(
     receipt_out: *mut *mut c_char,
 ) -> loyalty_result {
     guard(|| {
-        non_null(program, "program")?;
+        live_program(program)?;
         non_null(event_json, "event_json")?;
         non_null_out(member_out, "member_out")?;
         non_null_out(receipt_out, "receipt_out")?;
@@ -85,7 +85,7 @@ pub unsafe extern "C" fn loyalty_program_apply(
     duplicate_out: *mut bool,
 ) -> loyalty_result {
     guard(|| {
-        non_null(program, "program")?;
+        live_program(program)?;
         non_null(member_json, "member_json")?;
         non_null(event_json, "event_json")?;
         non_null_out(member_out, "member_out")?;

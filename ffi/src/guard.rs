@@ -72,6 +72,19 @@ pub(crate) fn non_null<T>(ptr: *const T, name: &str) -> Result<(), Failure> {
 }
 
 /// Refuses a NULL out-parameter, naming it.
+/// Checks that a program handle is one `loyalty_program_load` returned and
+/// that was not freed.
+pub(crate) fn live_program(ptr: *const crate::loyalty_program) -> Result<(), Failure> {
+    non_null(ptr, "program")?;
+    if !crate::live::is_live(&crate::live::PROGRAMS, ptr) {
+        return Err(Failure::new(
+            LOYALTY_ERROR_INVALID_ARGUMENT,
+            "program: not a live handle (freed already, or not from loyalty_program_load)",
+        ));
+    }
+    Ok(())
+}
+
 pub(crate) fn non_null_out<T>(ptr: *mut T, name: &str) -> Result<(), Failure> {
     non_null(ptr.cast_const(), name)
 }
@@ -119,8 +132,10 @@ pub(crate) fn c_string(s: String, name: &str) -> Result<CString, Failure> {
 ///
 /// `out` must be valid for a write of a pointer.
 pub(crate) unsafe fn give(out: *mut *mut c_char, s: CString) {
+    let raw = s.into_raw();
+    crate::live::add(&crate::live::STRINGS, raw);
     // SAFETY: checked non-NULL by the caller of `give`; writable per the C contract.
-    unsafe { out.write(s.into_raw()) };
+    unsafe { out.write(raw) };
 }
 
 #[cfg(test)]

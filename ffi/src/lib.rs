@@ -66,6 +66,7 @@ pub mod string;
 pub mod version;
 
 mod guard;
+mod live;
 
 pub use apply::{loyalty_program_apply, loyalty_program_start};
 pub use error::{loyalty_last_error_message, loyalty_result, loyalty_result::*, loyalty_result_name};

@@ -6,7 +6,7 @@ use std::ffi::c_char;
 use loyalty_core::Program;
 
 use crate::error::loyalty_result;
-use crate::guard::{c_string, give, guard, input, non_null, non_null_out, Failure};
+use crate::guard::{c_string, give, guard, input, live_program, non_null, non_null_out, Failure};
 
 /// A loaded program: opaque, immutable and thread-safe.
 ///
@@ -73,6 +73,7 @@ pub unsafe extern "C" fn loyalty_program_load(
         };
         let program = if json { Program::from_json_str(source)? } else { Program::from_toml_str(source)? };
         let handle = Box::into_raw(Box::new(loyalty_program { program }));
+        crate::live::add(&crate::live::PROGRAMS, handle);
         // SAFETY: checked non-NULL above; writable per the contract.
         unsafe { program_out.write(handle) };
         Ok(())
@@ -83,12 +84,21 @@ pub unsafe extern "C" fn loyalty_program_load(
 ///
 /// # Safety
 ///
-/// `program` must be NULL or a handle from [`loyalty_program_load`] that was
-/// not freed yet, and no other thread may be using it. Freeing a handle twice
-/// is the caller's bug and is not detected.
+/// `program` should be NULL or a handle from [`loyalty_program_load`] that
+/// was not freed yet, and no other thread may be using it. A pointer that is
+/// not a live handle (freed already, or never returned) is not freed: the
+/// call does nothing but set this thread's last error message.
 #[no_mangle]
 pub unsafe extern "C" fn loyalty_program_free(program: *const loyalty_program) {
     if program.is_null() {
+        return;
+    }
+    if !crate::live::take(&crate::live::PROGRAMS, program) {
+        let _ = std::panic::catch_unwind(|| {
+            crate::error::set_last_error(
+                "loyalty_program_free: not a live program handle, or freed already; nothing was freed".into(),
+            )
+        });
         return;
     }
     let _ = std::panic::catch_unwind(|| {
@@ -122,7 +132,7 @@ pub unsafe extern "C" fn loyalty_program_lint(
     warnings_out: *mut *mut c_char,
 ) -> loyalty_result {
     guard(|| {
-        non_null(program, "program")?;
+        live_program(program)?;
         non_null_out(warnings_out, "warnings_out")?;
         // SAFETY: a live handle per the contract.
         let program = unsafe { &(*program).program };

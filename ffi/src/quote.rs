@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use loyalty_core::{Basket, Member};
 
 use crate::error::loyalty_result;
-use crate::guard::{c_string, give, guard, input, non_null, non_null_out, Failure};
+use crate::guard::{c_string, give, guard, input, live_program, non_null, non_null_out, Failure};
 use crate::program::loyalty_program;
 
 /// Quotes a basket for a member at an instant.
@@ -40,7 +40,7 @@ pub unsafe extern "C" fn loyalty_program_quote(
     quote_out: *mut *mut c_char,
 ) -> loyalty_result {
     guard(|| {
-        non_null(program, "program")?;
+        live_program(program)?;
         non_null(member_json, "member_json")?;
         non_null(basket_json, "basket_json")?;
         non_null(at, "at")?;

@@ -9,17 +9,26 @@
 use std::ffi::{c_char, CString};
 
 /// Frees a string the library returned through a `char **` out-parameter.
-/// NULL is a no-op.
+/// NULL is a no-op. A pointer that is not a live string of this library (one
+/// freed already, a static one of `loyalty_version` or
+/// `loyalty_result_name`, or any other) is not freed: the call does nothing
+/// but set this thread's last error message.
 ///
 /// # Safety
 ///
-/// `s` must be NULL or a string returned by this library and not freed yet.
-/// Freeing a string twice, or freeing a string the library did not return
-/// (including the static ones of `loyalty_version` and
-/// `loyalty_result_name`), is the caller's bug and cannot be detected.
+/// `s` should be NULL or a string returned by this library and not freed
+/// yet; other pointers are refused as above, never dereferenced.
 #[no_mangle]
 pub unsafe extern "C" fn loyalty_string_free(s: *mut c_char) {
     if s.is_null() {
+        return;
+    }
+    if !crate::live::take(&crate::live::STRINGS, s) {
+        let _ = std::panic::catch_unwind(|| {
+            crate::error::set_last_error(
+                "loyalty_string_free: not a string this library returned, or freed already; nothing was freed".into(),
+            )
+        });
         return;
     }
     let _ = std::panic::catch_unwind(|| {

@@ -380,9 +380,32 @@ int main(void) {
     loyalty_string_free(NULL); /* a no-op */
     loyalty_program_free(NULL); /* a no-op */
     passed += 2;
-    /* Freeing a string twice, or a string the library did not return, is the
-     * caller's bug: the library cannot tell a freed pointer from a live one,
-     * so it is not exercised here (valgrind would rightly call it an error). */
+    /* A string freed twice: the library keeps the pointers it handed out, so
+     * the second free is refused (nothing freed, a message) instead of
+     * corrupting the heap; valgrind sees no invalid free. */
+    {
+        char *twice = NULL, *r = NULL;
+        const loyalty_program *p2 = NULL;
+        EXPECT(loyalty_program_load(PROGRAM, len(PROGRAM), LOYALTY_FORMAT_TOML, &p2), LOYALTY_OK, "");
+        EXPECT(loyalty_program_start(p2, ENROLL, len(ENROLL), &twice, &r), LOYALTY_OK, "");
+        loyalty_string_free(r);
+        loyalty_string_free(twice);
+        loyalty_string_free(twice); /* the double free */
+        CHECK(strstr(last_error(), "freed already") != NULL, "double free of a string: '%s'", last_error());
+        /* A pointer the library never returned: refused the same way. */
+        char mine[] = "not the library's";
+        loyalty_string_free(mine);
+        CHECK(strstr(last_error(), "not a string this library returned") != NULL, "foreign string: '%s'",
+              last_error());
+        /* A program handle freed twice, and a call on a freed handle. */
+        loyalty_program_free(p2);
+        loyalty_program_free(p2);
+        CHECK(strstr(last_error(), "freed already") != NULL, "double free of a handle: '%s'", last_error());
+        char *m2 = NULL, *r2 = NULL;
+        EXPECT(loyalty_program_start(p2, ENROLL, len(ENROLL), &m2, &r2), LOYALTY_ERROR_INVALID_ARGUMENT,
+               "not a live handle");
+        CHECK(m2 == NULL && r2 == NULL, "outputs untouched on a freed handle");
+    }
 
     two_threads_share_one_handle(program);
 
