@@ -3,33 +3,27 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use loyalty::{format_points, Event};
+use loyalty::format_points;
 use loyalty_sim::whatif::{compare, Comparison, Figures, History};
 use loyalty_sim::{simulate, Behaviour};
 use serde_json::json;
 
-use crate::{input, InputError, Outcome};
+use crate::{input, run, InputError, Outcome};
 
-/// Reads a history: JSONL of events and `{"member", "event"}` envelopes
-/// (a bare event belongs to the member of the latest `enroll`).
+/// Reads a history the way `run` reads a log (every line decoded before
+/// anything is used): a bare event belongs to the member of the latest
+/// `enroll`.
 fn history(path: &Path) -> Result<History, InputError> {
-    let text = input::read(path)?;
-    let mut out = Vec::new();
     let mut latest: Option<String> = None;
-    for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
-        let at = |m: String| InputError(format!("{}:{}: {m}", path.display(), i + 1));
-        let value: serde_json::Value = serde_json::from_str(line).map_err(|e| at(e.to_string()))?;
-        let (member, event) = match (value.get("member").and_then(|m| m.as_str()), value.get("event")) {
-            (Some(m), Some(e)) => (Some(m.to_owned()), Event::from_json_str(&e.to_string())),
-            _ => (None, Event::from_json_str(line)),
-        };
-        let event = event.map_err(|e| at(e.to_string()))?;
-        if let loyalty::EventKind::Enroll(enroll) = &event.kind {
+    let mut out = Vec::new();
+    for line in run::decode(path, &input::read(path)?)? {
+        if let loyalty::EventKind::Enroll(enroll) = &line.event.kind {
             latest = Some(enroll.member.clone());
         }
-        let member =
-            member.or_else(|| latest.clone()).ok_or_else(|| at("no member: start with an enroll event".into()))?;
-        out.push((member, event));
+        let member = line.member.or_else(|| latest.clone()).ok_or_else(|| {
+            InputError(format!("{}:{}: no member: start with an enroll event", path.display(), line.number))
+        })?;
+        out.push((member, line.event));
     }
     Ok(out)
 }

@@ -141,10 +141,8 @@ impl Summary {
                 *tiers.entry(status.tier.to_owned()).or_default() += 1;
             }
         }
-        let spec = program.spec();
-        let scale = spec.points.scale;
-        let units = Decimal::from(outstanding + pending) / Decimal::from(10_i64.pow(scale));
-        let liability = (units * spec.points.value.decimal()).round_dp(2);
+        let scale = program.spec().points.scale;
+        let liability = loyalty_sim::whatif::liability(program, outstanding + pending);
         Summary {
             members: sim.members.len(),
             events,

@@ -168,10 +168,21 @@ pub fn figures(program: &Program, replay: &Replay) -> Figures {
             *f.per_rule.entry(e.rule.as_str().to_owned()).or_default() += e.points;
         }
     }
-    let spec = program.spec();
-    let units = Decimal::from(f.outstanding + f.pending) / Decimal::from(10_i64.pow(spec.points.scale));
-    f.liability = (units * spec.points.value.decimal()).round_dp(2);
+    f.liability = liability(program, f.outstanding + f.pending);
     f
+}
+
+/// What `points` (in the program's point units) are worth at the program's
+/// point value, rounded to cents.
+///
+/// ```
+/// # let program = loyalty::Program::from_json_str(r#"{"id":"p","currency":"EUR","time_zone":"UTC","points":{"scale":2,"value":"0.5"}}"#).unwrap();
+/// assert_eq!(loyalty_sim::whatif::liability(&program, 1050).to_string(), "5.25");   // 10.50 points × 0.5
+/// ```
+pub fn liability(program: &Program, points: i64) -> Decimal {
+    let spec = program.spec();
+    let units = Decimal::from(points) / Decimal::from(10_i64.pow(spec.points.scale));
+    (units * spec.points.value.decimal()).round_dp(2)
 }
 
 /// One member whose figures differ between the two programs.
