@@ -1172,10 +1172,12 @@ impl<'p, 'm> Work<'p, 'm> {
                 due.push((e, 2, i));
             }
         }
-        due.sort();
+        due.sort_unstable();
         let mut again = false;
         let lots_before = self.m.lots.len();
-        for (at, what, i) in due {
+        // By copy from the list in place (moving a `SmallVec` into its
+        // iterator copies its inline buffer).
+        for &(at, what, i) in due.iter() {
             self.tier_ends(at);
             self.birthdays(at)?;
             match what {
@@ -1775,7 +1777,7 @@ impl<'p, 'm> Work<'p, 'm> {
             }
         }
         if let Some(uses) = s.uses_per_day {
-            let date = local_date(program.zone, event.at);
+            let date = self.event_at.local(program.zone).date();
             if day_and_month(&self.m.days, "burn", &s.id, date).2 >= uses {
                 return Err(refuse(format!("already used {uses} times today")));
             }
@@ -1823,7 +1825,7 @@ impl<'p, 'm> Work<'p, 'm> {
             closed_at: None,
         });
         let key = || Id::from(format!("burn:{}", rule.spec.id));
-        self.count_day(local_date(program.zone, event.at), "burn", &rule.spec.id, key, h.points)?;
+        self.count_day(self.event_at.local(program.zone).date(), "burn", &rule.spec.id, key, h.points)?;
         self.notes.push(format!("hold open until {}", timeout_at.to_rfc3339()));
         Ok(())
     }
@@ -1919,19 +1921,16 @@ impl<'p, 'm> Work<'p, 'm> {
         }
         let paid = self.check_burn(event, rule, r.points, r.order.as_deref().unwrap_or(&event.id), &r.lines)?;
         let takes = self.take_free(r.points);
+        // One text for every lot's entry (a copy shares it).
+        let reason = Text::from(format!("paid {paid} {} with points", program.spec.currency));
         for t in &takes {
-            self.post(
-                EntryKind::Burn,
-                -t.points,
-                event.at,
-                Some(t.lot),
-                Some(&rule.spec.id),
-                Text::from(format!("paid {paid} {} with points", program.spec.currency)),
-            );
+            self.post(EntryKind::Burn, -t.points, event.at, Some(t.lot), Some(&rule.spec.id), reason.clone());
         }
         self.m.totals.burned = add(self.m.totals.burned, r.points, "burned points")?;
         let key = || Id::from(format!("burn:{}", rule.spec.id));
-        self.count_day(local_date(program.zone, event.at), "burn", &rule.spec.id, key, r.points)?;
+        // The event's local date, known since the event started.
+        let date = self.event_at.local(program.zone).date();
+        self.count_day(date, "burn", &rule.spec.id, key, r.points)?;
         self.m.burns.push(BurnRecord {
             event: event.id.clone(),
             order: r.order.clone().unwrap_or_else(|| event.id.clone()),
@@ -1979,88 +1978,65 @@ impl<'p, 'm> Work<'p, 'm> {
     }
 
     /// Drops what the bounds say is no longer needed.
+    ///
+    /// Every bound here is one that holds in every zone
+    /// ([`Period::before_bounds`]): a record is dropped once it is surely
+    /// past its window, and one near the window's edge waits for a later
+    /// event. Nothing depends on the exact edge: a return checks its own
+    /// window exactly, and a late event's bound is checked before it is
+    /// applied. So compaction needs no search of the zone's transitions
+    /// (it used to find the exact edges whenever a record was near one:
+    /// with a year's return window and weekly purchases, on most events).
     fn compact(&mut self) {
         let program = self.program;
-        let zone = program.zone;
         let limits = &program.spec.limits;
         let at = self.m.clock;
         self.m.lots.retain(|l| l.remaining > 0);
-        // The late-window bound and the return-window cutoff each cost a
-        // search of the zone's transitions. Bounds that hold in every zone
-        // (`Period::before_bounds`) keep or drop almost every record
-        // without it; the exact instant is found only for a record that
-        // falls between them.
         const DAY: i64 = 86_400;
         let instant = |secs: i64| DateTime::from_timestamp(secs, 0);
         let secs = at.timestamp();
-        let clock = |work: &Self| work.moment(at);
-        let late_exact = |work: &Self| limits.late_window.before_in(clock(work), zone).unwrap_or(clock(work));
-        let mut late_moment = None;
-        let (late_earliest, late_latest) = limits.late_window.before_bounds(secs);
-        let closed_before =
-            |h: &HoldRecord, t: DateTime<Utc>| h.status != HoldStatus::Open && h.closed_at.is_some_and(|c| c < t);
-        match instant(late_latest) {
-            Some(latest) if !self.m.holds.iter().any(|h| closed_before(h, latest)) => {}
-            _ => {
-                let late = *late_moment.get_or_insert_with(|| late_exact(self));
-                self.m.holds.retain(|h| !closed_before(h, late.utc));
+        // The earliest instant the late window can start at, whatever the zone.
+        let (late_earliest, _) = limits.late_window.before_bounds(secs);
+        let late_floor = instant(late_earliest);
+        if let Some(floor) = late_floor {
+            if self.m.holds.iter().any(|h| h.status != HoldStatus::Open && h.closed_at.is_some_and(|c| c < floor)) {
+                self.m.holds.retain(|h| h.status == HoldStatus::Open || h.closed_at.is_none_or(|c| c >= floor));
             }
         }
         // Records older than the return window (with a day to spare for
         // calendar clamping) can no longer be returned against.
-        let (earliest, latest) = limits.return_window.before_bounds(secs);
-        match instant(earliest - DAY).zip(instant(latest - DAY)) {
-            Some((drop_below, keep))
-                if {
-                    let sure = |t: DateTime<Utc>| t < drop_below || t >= keep;
-                    self.m.purchases.iter().all(|p| sure(p.at)) && self.m.burns.iter().all(|b| sure(b.at))
-                } =>
-            {
-                if self.m.purchases.iter().any(|p| p.at < keep) {
-                    self.m.purchases.retain(|p| p.at >= keep);
-                }
-                if self.m.burns.iter().any(|b| b.at < keep) {
-                    self.m.burns.retain(|b| b.at >= keep);
-                }
+        let (earliest, _) = limits.return_window.before_bounds(secs);
+        if let Some(drop_below) = instant(earliest - DAY) {
+            if self.m.purchases.iter().any(|p| p.at < drop_below) {
+                self.m.purchases.retain(|p| p.at >= drop_below);
             }
-            _ => {
-                let cutoff = limits
-                    .return_window
-                    .before_in(clock(self), zone)
-                    .and_then(|c| c.utc.checked_sub_signed(chrono::Duration::days(1)));
-                if let Some(cutoff) = cutoff {
-                    self.m.purchases.retain(|p| p.at >= cutoff);
-                    self.m.burns.retain(|b| b.at >= cutoff);
-                }
+            if self.m.burns.iter().any(|b| b.at < drop_below) {
+                self.m.burns.retain(|b| b.at >= drop_below);
             }
         }
         // Daily counters: keep the months and weeks a late event may still
         // fall in (scripts read this week's and this month's purchases).
         // The earlier of the month's and the week's first day: back by the
-        // larger of the day of the month and the day of the week.
+        // larger of the day of the month and the day of the week. The local
+        // date of an instant is within a day of its UTC date.
         let keep_from = |oldest: NaiveDate| {
             let back = oldest.day0().max(oldest.weekday().num_days_from_monday());
             oldest.checked_sub_days(chrono::Days::new(u64::from(back))).unwrap_or(oldest)
         };
-        // The local date of an instant is within a day of its UTC date.
-        let day_bounds = instant(late_earliest - DAY).zip(instant(late_latest + DAY));
-        match day_bounds.map(|(first, last)| (keep_from(first.date_naive()), keep_from(last.date_naive()))) {
-            Some((drop_below, keep)) if self.m.days.iter().all(|d| d.date < drop_below || d.date >= keep) => {
-                self.m.days.retain(|d| d.date >= keep);
-            }
-            _ => {
-                let late = *late_moment.get_or_insert_with(|| late_exact(self));
-                let from = keep_from(late.local(zone).date());
+        let late_first_day = instant(late_earliest - DAY).map(|t| t.date_naive());
+        if let Some(from) = late_first_day.map(keep_from) {
+            if self.m.days.iter().any(|d| d.date < from) {
                 self.m.days.retain(|d| d.date >= from);
             }
         }
         // Tier records: a return reaches back to the oldest purchase kept, a
-        // late event to the late window (exact bound: programs with tiers only).
+        // late event to the late window (programs with tiers only).
         if program.tiers.is_some() {
-            let late = *late_moment.get_or_insert_with(|| late_exact(self));
-            let oldest = late.local(zone).date();
-            let oldest_purchase = self.m.purchases.first().map(|p| local_date(zone, p.at));
-            self.tier_compact(oldest_purchase.map_or(oldest, |p| p.min(oldest)), late.utc);
+            if let (Some(late_day), Some(floor)) = (late_first_day, late_floor) {
+                let day_before = |t: DateTime<Utc>| t.date_naive().pred_opt().unwrap_or(NaiveDate::MIN);
+                let oldest_purchase = self.m.purchases.first().map(|p| day_before(p.at));
+                self.tier_compact(oldest_purchase.map_or(late_day, |p| p.min(late_day)), floor);
+            }
         }
         // Closed rewards and received transfers are kept a year and a day
         // (per-member limits per year count them; `ever` limits keep their

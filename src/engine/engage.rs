@@ -26,6 +26,23 @@ pub(crate) fn birthday_in(birth: NaiveDate, year: i32) -> Option<NaiveDate> {
     NaiveDate::from_ymd_opt(year, birth.month(), birth.day()).or_else(|| NaiveDate::from_ymd_opt(year, 2, 28))
 }
 
+/// False when no local start of a birthday of `birth` can fall in
+/// `(after, upto]`, in any zone: a local date starts between a day before
+/// its UTC midnight and 49 hours after it (an offset is under a day either
+/// way; a DST gap shifts the start by at most 25 hours), so within
+/// (midnight − 1 day, midnight + 3 days).
+fn birthday_may_start(birth: NaiveDate, after: DateTime<Utc>, upto: DateTime<Utc>) -> bool {
+    const BEFORE: i64 = 86_400;
+    const AFTER: i64 = 3 * 86_400;
+    let (lo, hi) = (after.timestamp(), upto.timestamp());
+    (after.year().saturating_sub(1)..=upto.year().saturating_add(1)).any(|y| {
+        birthday_in(birth, y).is_none_or(|d| {
+            let midnight = d.and_time(chrono::NaiveTime::MIN).and_utc().timestamp();
+            midnight - BEFORE <= hi && midnight + AFTER > lo
+        })
+    })
+}
+
 impl Work<'_, '_> {
     /// Credits a bonus lot (available at once, the program's expiry) and explains it.
     fn bonus(&mut self, points: Points, at: DateTime<Utc>, rule: &Id, name: &str) -> Result<()> {
@@ -170,6 +187,14 @@ impl Work<'_, '_> {
         if upto <= self.bonus_clock {
             return Ok(());
         }
+        // Most calls cover a few days far from any birthday (see
+        // `birthday_may_start`): only a birthday that may start in
+        // (clock, upto] needs the zone.
+        if self.next_birthday.is_none() && !birthday_may_start(birth, self.bonus_clock, upto) {
+            // None is due up to `upto`: later calls up to it return at once.
+            self.bonus_clock = upto;
+            return Ok(());
+        }
         // The next birthday after the clock, worked out once per event.
         let next = match self.next_birthday {
             Some(next) => next,
@@ -209,6 +234,15 @@ impl Work<'_, '_> {
             let mut soon: Vec<(DateTime<Utc>, Points)> = Vec::new();
             for lot in self.m.lots.iter().filter(|l| l.remaining > l.held) {
                 let Some(at) = lot.expires_at.filter(|e| *e > now) else { continue };
+                // The warning instant's bounds in any zone decide for almost
+                // every lot: only one whose warning may fall in (before, now]
+                // needs the zone.
+                let (earliest, latest) = within.before_bounds(at.timestamp());
+                // (Whole seconds: `latest` bounds the warning's second, so
+                // it is surely not after `before` only below `before`'s second.)
+                if latest < before.timestamp() || earliest > now.timestamp() {
+                    continue;
+                }
                 let Some(warn) = within.before(at, program.zone) else { continue };
                 if warn > before && warn <= now {
                     match soon.iter_mut().find(|(t, _)| *t == at) {
@@ -414,5 +448,58 @@ impl Work<'_, '_> {
         let name = if promo.name.is_empty() { &promo.id } else { &promo.name };
         self.notes.push(format!("{name} chosen for {}", c.date));
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The zone-free test never says "no" when a birthday does start in the
+    /// interval: zones far east and west of UTC, a skipped day (Apia, 30
+    /// December 2011), DST changes at midnight (Santiago) and half-hour ones
+    /// (Lord Howe), for every day of 2010–2013 and intervals from an hour
+    /// to three days.
+    #[test]
+    fn birthday_bounds_hold_in_every_zone() {
+        let zones = [
+            chrono_tz::Pacific::Kiritimati,
+            chrono_tz::Pacific::Pago_Pago,
+            chrono_tz::Pacific::Apia,
+            chrono_tz::America::Santiago,
+            chrono_tz::Australia::Lord_Howe,
+            chrono_tz::Europe::Moscow,
+            chrono_tz::UTC,
+        ];
+        let births = ["1990-02-28", "1992-02-29", "1985-12-30", "1979-12-31", "2000-01-01", "1970-09-06", "1988-04-05"];
+        for zone in zones {
+            for birth in births {
+                let birth: NaiveDate = birth.parse().unwrap();
+                for year in 2010..=2013 {
+                    let Some(start) = birthday_in(birth, year).and_then(|d| crate::time::start_of_day(zone, d)) else {
+                        continue;
+                    };
+                    for width in [3_600, 86_400, 3 * 86_400] {
+                        // Intervals (after, after + width] that contain the start, at its edges and inside.
+                        for back in [0, 1, width / 2, width - 1] {
+                            let upto =
+                                start + chrono::Duration::seconds(width - back - 1).max(chrono::Duration::zero());
+                            let after = upto - chrono::Duration::seconds(width);
+                            if after < start && start <= upto {
+                                assert!(
+                                    birthday_may_start(birth, after, upto),
+                                    "{zone} {birth} {year}: start {start} in ({after}, {upto}]"
+                                );
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        // And far from the birthday it says no.
+        let birth: NaiveDate = "1990-06-15".parse().unwrap();
+        let at = |s: &str| s.parse::<DateTime<Utc>>().unwrap();
+        assert!(!birthday_may_start(birth, at("2026-03-01T00:00:00Z"), at("2026-06-10T00:00:00Z")));
+        assert!(birthday_may_start(birth, at("2026-03-01T00:00:00Z"), at("2026-06-14T00:00:01Z")));
     }
 }
