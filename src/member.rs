@@ -38,11 +38,13 @@ pub struct Lot {
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub pending: bool,
     /// When the points were earned.
+    #[serde(with = "crate::time::instant")]
     pub earned_at: DateTime<Utc>,
     /// When the points become (or became) available.
+    #[serde(with = "crate::time::instant")]
     pub available_at: DateTime<Utc>,
     /// When the points expire (usable strictly before); `None` never.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "crate::time::instant::option")]
     pub expires_at: Option<DateTime<Utc>>,
     /// The event that created the lot.
     pub source: crate::Id,
@@ -100,7 +102,7 @@ pub struct Take {
     /// The lot's sequence number.
     pub lot: u64,
     /// The lot's expiry instant (kept so a refund can restore it).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "crate::time::instant::option")]
     pub expires_at: Option<DateTime<Utc>>,
     /// Points taken.
     pub points: Points,
@@ -146,13 +148,15 @@ pub struct HoldRecord {
     /// Where they are reserved.
     pub takes: Vec<Take>,
     /// When the hold was made.
+    #[serde(with = "crate::time::instant")]
     pub at: DateTime<Utc>,
     /// When an open hold is released.
+    #[serde(with = "crate::time::instant")]
     pub timeout_at: DateTime<Utc>,
     /// Its state.
     pub status: HoldStatus,
     /// When it was captured, voided or released.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "crate::time::instant::option")]
     pub closed_at: Option<DateTime<Utc>>,
 }
 
@@ -165,6 +169,7 @@ pub struct BurnRecord {
     /// The order paid.
     pub order: String,
     /// When.
+    #[serde(with = "crate::time::instant")]
     pub at: DateTime<Utc>,
     /// Points burned.
     pub points: Points,
@@ -199,6 +204,7 @@ pub struct PurchaseRecord {
     /// The order id.
     pub order: crate::Id,
     /// When.
+    #[serde(with = "crate::time::instant")]
     pub at: DateTime<Utc>,
     /// The lot its points went into.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -269,6 +275,7 @@ pub struct Processed {
     /// A stable fingerprint of the payload.
     pub fingerprint: u64,
     /// The event instant.
+    #[serde(with = "crate::time::instant")]
     pub at: DateTime<Utc>,
     /// The receipt, for the latest `limits.keep_receipts` events.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -289,8 +296,10 @@ pub struct Member {
     pub(crate) format: u32,
     pub(crate) id: crate::Id,
     pub(crate) program: String,
+    #[serde(with = "crate::time::instant")]
     pub(crate) enrolled_at: DateTime<Utc>,
     pub(crate) profile: Profile,
+    #[serde(with = "crate::time::instant")]
     pub(crate) clock: DateTime<Utc>,
     pub(crate) next_lot: u64,
     pub(crate) next_entry: u64,
@@ -313,7 +322,7 @@ pub struct Member {
     pub(crate) recent: Vec<Processed>,
     #[serde(default, skip_serializing_if = "crate::tier::TierState::is_empty")]
     pub(crate) tier: crate::tier::TierState,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "crate::time::instant::option")]
     pub(crate) last_purchase: Option<DateTime<Utc>>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub(crate) rewards: Vec<crate::reward::IssuedReward>,
@@ -517,13 +526,24 @@ impl Member {
         struct Head {
             format: u32,
         }
-        let head: Head = serde_json::from_str(text).map_err(|e| state_error(text, &e))?;
-        if head.format != MEMBER_FORMAT {
+        // A state this release wrote starts with its format: read there, it
+        // spares a first pass over the whole text. Any other text (the
+        // fields in another order, spaces) is read for `format` first.
+        let written = text.strip_prefix("{\"format\":").and_then(|rest| {
+            let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+            let after = rest.as_bytes().get(digits).copied();
+            if digits == 0 || digits > 9 || !matches!(after, Some(b',' | b'}')) {
+                return None;
+            }
+            rest[..digits].parse::<u32>().ok()
+        });
+        let format = match written {
+            Some(format) => format,
+            None => serde_json::from_str::<Head>(text).map_err(|e| state_error(text, &e))?.format,
+        };
+        if format != MEMBER_FORMAT {
             return Err(Error::MemberState {
-                reason: format!(
-                    "format {} is not readable by this release (it reads format {MEMBER_FORMAT})",
-                    head.format
-                ),
+                reason: format!("format {} is not readable by this release (it reads format {MEMBER_FORMAT})", format),
             });
         }
         serde_json::from_str(text).map_err(|e| state_error(text, &e))

@@ -495,6 +495,7 @@ pub struct Entry {
     pub points: Points,
     /// When it took effect (an expiry happens at the lot's expiry instant,
     /// not at the event that noticed it).
+    #[serde(with = "crate::time::instant")]
     pub at: DateTime<Utc>,
     /// The lot moved, if one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -674,6 +675,7 @@ pub struct Balances {
 #[serde(deny_unknown_fields)]
 pub struct Expiring {
     /// The expiry instant: points are usable strictly before it.
+    #[serde(with = "crate::time::instant")]
     pub at: DateTime<Utc>,
     /// The local date of that instant in the program's zone
     /// ("120 points expire on 2027-07-01").
@@ -694,6 +696,7 @@ pub struct Receipt {
     /// The member id.
     pub member: Id,
     /// The event instant.
+    #[serde(with = "crate::time::instant")]
     pub at: DateTime<Utc>,
     /// The ledger entries posted, in order.
     pub entries: Vec<Entry>,
@@ -740,6 +743,7 @@ pub enum Signal {
     /// The member reached a higher tier level.
     TierUp {
         /// When.
+        #[serde(with = "crate::time::instant")]
         at: DateTime<Utc>,
         /// The level before.
         from: Id,
@@ -749,6 +753,7 @@ pub enum Signal {
     /// The member fell to a lower tier level.
     TierDown {
         /// When.
+        #[serde(with = "crate::time::instant")]
         at: DateTime<Utc>,
         /// The level before.
         from: Id,
@@ -768,13 +773,16 @@ pub enum Signal {
         /// The points.
         points: Points,
         /// When they expire.
+        #[serde(with = "crate::time::instant")]
         at: DateTime<Utc>,
     },
     /// The member has not bought for the program's `signals.at_risk_after`.
     AtRisk {
         /// The last purchase (or the enrolment).
+        #[serde(with = "crate::time::instant")]
         since: DateTime<Utc>,
         /// When the member became at risk.
+        #[serde(with = "crate::time::instant")]
         at: DateTime<Utc>,
     },
     /// The member's purchase qualified their referral: apply a
@@ -800,7 +808,7 @@ pub enum Signal {
         /// Points sent.
         points: Points,
         /// The earliest expiry of the points sent (pass it on in `transfer_in`).
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[serde(default, skip_serializing_if = "Option::is_none", with = "crate::time::instant::option")]
         expires_at: Option<DateTime<Utc>>,
     },
     /// The member can now afford a reward they may take.
@@ -813,8 +821,10 @@ pub enum Signal {
     /// The member has not bought for the program's `signals.lapsed_after`.
     Lapsed {
         /// The last purchase (or the enrolment).
+        #[serde(with = "crate::time::instant")]
         since: DateTime<Utc>,
         /// When the member lapsed.
+        #[serde(with = "crate::time::instant")]
         at: DateTime<Utc>,
     },
 }

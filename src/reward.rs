@@ -228,14 +228,15 @@ pub struct IssuedReward {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub code: Option<String>,
     /// When it was taken.
+    #[serde(with = "crate::time::instant")]
     pub issued_at: DateTime<Utc>,
     /// When it expires if not used.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "crate::time::instant::option")]
     pub expires_at: Option<DateTime<Utc>>,
     /// Where it is in its life.
     pub status: RewardStatus,
     /// When it was used, expired or cancelled.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "crate::time::instant::option")]
     pub closed_at: Option<DateTime<Utc>>,
     /// The shared counters it took from, and how much.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

@@ -227,7 +227,7 @@ pub struct TierDay {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub level: Option<Id>,
     /// Until when that level is kept (`None`: for ever).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "crate::time::instant::option")]
     pub until: Option<DateTime<Utc>>,
 }
 
@@ -254,9 +254,10 @@ pub struct TierHold {
     /// Why.
     pub kind: HoldKind,
     /// From when.
+    #[serde(with = "crate::time::instant")]
     pub since: DateTime<Utc>,
     /// Until when (`None`: for ever).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "crate::time::instant::option")]
     pub until: Option<DateTime<Utc>>,
 }
 
@@ -265,6 +266,7 @@ pub struct TierHold {
 #[serde(deny_unknown_fields)]
 pub struct TierChange {
     /// When.
+    #[serde(with = "crate::time::instant")]
     pub at: DateTime<Utc>,
     /// The level before.
     pub from: Id,
@@ -313,7 +315,7 @@ pub struct NextTier<'p> {
     pub needed: Amount,
     /// For calendar and membership years: the instant the current window
     /// ends, by which `needed` must be reached before the progress restarts.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "crate::time::instant::option")]
     pub by: Option<DateTime<Utc>>,
 }
 
@@ -333,7 +335,7 @@ pub struct TierStatus<'p> {
     pub points_never_expire: bool,
     /// When the member falls below this level if nothing more happens
     /// (`None`: never, or the base level).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "crate::time::instant::option")]
     pub until: Option<DateTime<Utc>>,
     /// The progress (the measure summed over the window) on the instant's day.
     pub progress: Amount,
