@@ -804,3 +804,57 @@ fn state_error(text: &str, e: &serde_json::Error) -> Error {
     let (line, column, message) = json_error(text, e);
     Error::MemberState { reason: format!("line {line}, column {column}: {message}") }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn member() -> Member {
+        let program = crate::Program::from_json_str(
+            r#"{"id":"p","currency":"EUR","time_zone":"Europe/Paris","categories":["x"],
+                "earn":[{"id":"base","kind":"per_amount","points":1,"per":"1"}]}"#,
+        )
+        .unwrap();
+        let mut m = program.enroll("m-1", "2026-03-01T10:00:00Z".parse().unwrap(), Default::default()).unwrap();
+        let sale = crate::Event::from_json_str(
+            r#"{"id":"s1","at":"2026-03-02T10:00:00.250Z","type":"purchase",
+                "lines":[{"sku":"a","category":"x","quantity":"1","unit_price":"12"}]}"#,
+        )
+        .unwrap();
+        program.apply(&mut m, &sale).unwrap();
+        m
+    }
+
+    /// Instants written by hand in other RFC 3339 forms read as the same
+    /// instants, and are written back in the engine's form.
+    #[test]
+    fn other_instant_forms_decode_to_the_same_member() {
+        let m = member();
+        let json = m.to_json();
+        assert!(json.contains(r#""2026-03-02T10:00:00.250Z""#), "{json}");
+        let offsets = json.replace(r#"Z""#, r#"+00:00""#).replace("T10:", " 11:").replace("+00:00", "+01:00");
+        assert_ne!(offsets, json);
+        let again = Member::from_json_str(&offsets).unwrap();
+        assert_eq!(again, m);
+        assert_eq!(again.to_json(), json);
+    }
+
+    /// The format is checked wherever it is: first as written, later in a
+    /// state whose fields were reordered, with spaces.
+    #[test]
+    fn the_format_is_checked_wherever_it_is() {
+        let json = member().to_json();
+        let rest = json.strip_prefix(r#"{"format":1,"#).unwrap();
+        let moved = format!("{{{}, \"format\": 1}}", &rest[..rest.len() - 1]);
+        assert_eq!(Member::from_json_str(&moved).unwrap(), member());
+        for text in
+            [json.replacen(r#"{"format":1,"#, r#"{"format":2,"#, 1), moved.replace(r#""format": 1"#, r#""format": 2"#)]
+        {
+            let err = Member::from_json_str(&text).unwrap_err().to_string();
+            assert!(err.contains("format 2 is not readable by this release"), "{err}");
+        }
+        // Not a number where the format goes: the whole text is read, and the error points at it.
+        let err = Member::from_json_str(&json.replacen(r#"{"format":1,"#, r#"{"format":"1","#, 1)).unwrap_err();
+        assert!(err.to_string().contains("line 1, column 13: invalid type: string \"1\", expected u32"), "{err}");
+    }
+}
