@@ -800,9 +800,25 @@ impl Member {
 }
 
 /// A decoding error of a member state, with its line and column.
+/// The error of a member state that did not decode: where (line, column)
+/// and, for a value of the wrong kind, which field (`lots[2].expires_at`),
+/// found by decoding the text again with the path tracked (on failure only:
+/// decoding without it is faster).
+#[cold]
+#[inline(never)]
 fn state_error(text: &str, e: &serde_json::Error) -> Error {
     let (line, column, message) = json_error(text, e);
-    Error::MemberState { reason: format!("line {line}, column {column}: {message}") }
+    let path = e
+        .is_data()
+        .then(|| serde_path_to_error::deserialize::<_, Member>(&mut serde_json::Deserializer::from_str(text)).err())
+        .flatten()
+        .map(|tracked| tracked.path().to_string())
+        .filter(|path| path != ".");
+    let reason = match path {
+        Some(path) => format!("line {line}, column {column}: {path}: {message}"),
+        None => format!("line {line}, column {column}: {message}"),
+    };
+    Error::MemberState { reason }
 }
 
 #[cfg(test)]
@@ -855,6 +871,9 @@ mod tests {
         }
         // Not a number where the format goes: the whole text is read, and the error points at it.
         let err = Member::from_json_str(&json.replacen(r#"{"format":1,"#, r#"{"format":"1","#, 1)).unwrap_err();
-        assert!(err.to_string().contains("line 1, column 13: invalid type: string \"1\", expected u32"), "{err}");
+        assert!(
+            err.to_string().contains("line 1, column 13: format: invalid type: string \"1\", expected u32"),
+            "{err}"
+        );
     }
 }

@@ -446,6 +446,9 @@ fn member_rows(good: &str) -> Vec<(&'static str, String, Check)> {
         ("an unknown field", good.replacen("\"format\":1,", "\"format\":1,\"colour\":\"red\",", 1), state("unknown field `colour`")),
         ("a truncated state", good[..good.len() / 2].to_owned(), state("EOF while parsing")),
         ("not JSON", "format = 1".to_owned(), state("line 1, column 2: expected ident")),
+        ("a format that is not a number", good.replacen("\"format\":1,", "\"format\":\"1\",", 1), state("line 1, column 13: format: invalid type: string \"1\", expected u32")),
+        ("a lot's instant that is not one", good.replacen("\"earned_at\":\"", "\"earned_at\":\"yesterday ", 1), state(": lots[0].earned_at: input contains invalid characters")),
+        ("a lot's points that are text", good.replacen("\"remaining\":", "\"remaining\":\"ten\",\"x\":", 1), state(": lots[0].remaining: invalid type: string \"ten\", expected i64")),
     ]
 }
 
