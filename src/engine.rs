@@ -1979,39 +1979,68 @@ impl<'p, 'm> Work<'p, 'm> {
 
     /// Drops what the bounds say is no longer needed.
     ///
-    /// Every bound here is one that holds in every zone
-    /// ([`Period::before_bounds`]): a record is dropped once it is surely
-    /// past its window, and one near the window's edge waits for a later
-    /// event. Nothing depends on the exact edge: a return checks its own
-    /// window exactly, and a late event's bound is checked before it is
-    /// applied. So compaction needs no search of the zone's transitions
-    /// (it used to find the exact edges whenever a record was near one:
-    /// with a year's return window and weekly purchases, on most events).
+    /// Purchase, burn and closed hold records go exactly at their window's
+    /// edge: later events look them up (an order id already used, points
+    /// to give back on a return, a hold to capture). Their edge costs a
+    /// search of the zone's transitions, made only when a record falls
+    /// between bounds that hold in every zone ([`Period::before_bounds`]).
+    /// Daily counters and tier records no event can read once they are
+    /// older than the late window's earliest possible start (an event reads
+    /// its own week, month and tier window); those go by that bound alone,
+    /// with no search.
     fn compact(&mut self) {
         let program = self.program;
+        let zone = program.zone;
         let limits = &program.spec.limits;
         let at = self.m.clock;
         self.m.lots.retain(|l| l.remaining > 0);
+        // The late-window bound and the return-window cutoff each cost a
+        // search of the zone's transitions. Bounds that hold in every zone
+        // (`Period::before_bounds`) keep or drop almost every record
+        // without it; the exact instant is found only for a record that
+        // falls between them.
         const DAY: i64 = 86_400;
         let instant = |secs: i64| DateTime::from_timestamp(secs, 0);
         let secs = at.timestamp();
-        // The earliest instant the late window can start at, whatever the zone.
-        let (late_earliest, _) = limits.late_window.before_bounds(secs);
-        let late_floor = instant(late_earliest);
-        if let Some(floor) = late_floor {
-            if self.m.holds.iter().any(|h| h.status != HoldStatus::Open && h.closed_at.is_some_and(|c| c < floor)) {
-                self.m.holds.retain(|h| h.status == HoldStatus::Open || h.closed_at.is_none_or(|c| c >= floor));
+        let clock = |work: &Self| work.moment(at);
+        let late_exact = |work: &Self| limits.late_window.before_in(clock(work), zone).unwrap_or(clock(work));
+        let mut late_moment = None;
+        let (late_earliest, late_latest) = limits.late_window.before_bounds(secs);
+        let closed_before =
+            |h: &HoldRecord, t: DateTime<Utc>| h.status != HoldStatus::Open && h.closed_at.is_some_and(|c| c < t);
+        match instant(late_latest) {
+            Some(latest) if !self.m.holds.iter().any(|h| closed_before(h, latest)) => {}
+            _ => {
+                let late = *late_moment.get_or_insert_with(|| late_exact(self));
+                self.m.holds.retain(|h| !closed_before(h, late.utc));
             }
         }
         // Records older than the return window (with a day to spare for
         // calendar clamping) can no longer be returned against.
-        let (earliest, _) = limits.return_window.before_bounds(secs);
-        if let Some(drop_below) = instant(earliest - DAY) {
-            if self.m.purchases.iter().any(|p| p.at < drop_below) {
-                self.m.purchases.retain(|p| p.at >= drop_below);
+        let (earliest, latest) = limits.return_window.before_bounds(secs);
+        match instant(earliest - DAY).zip(instant(latest - DAY)) {
+            Some((drop_below, keep))
+                if {
+                    let sure = |t: DateTime<Utc>| t < drop_below || t >= keep;
+                    self.m.purchases.iter().all(|p| sure(p.at)) && self.m.burns.iter().all(|b| sure(b.at))
+                } =>
+            {
+                if self.m.purchases.iter().any(|p| p.at < keep) {
+                    self.m.purchases.retain(|p| p.at >= keep);
+                }
+                if self.m.burns.iter().any(|b| b.at < keep) {
+                    self.m.burns.retain(|b| b.at >= keep);
+                }
             }
-            if self.m.burns.iter().any(|b| b.at < drop_below) {
-                self.m.burns.retain(|b| b.at >= drop_below);
+            _ => {
+                let cutoff = limits
+                    .return_window
+                    .before_in(clock(self), zone)
+                    .and_then(|c| c.utc.checked_sub_signed(chrono::Duration::days(1)));
+                if let Some(cutoff) = cutoff {
+                    self.m.purchases.retain(|p| p.at >= cutoff);
+                    self.m.burns.retain(|b| b.at >= cutoff);
+                }
             }
         }
         // Daily counters: keep the months and weeks a late event may still
@@ -2023,6 +2052,7 @@ impl<'p, 'm> Work<'p, 'm> {
             let back = oldest.day0().max(oldest.weekday().num_days_from_monday());
             oldest.checked_sub_days(chrono::Days::new(u64::from(back))).unwrap_or(oldest)
         };
+        let late_floor = instant(late_earliest);
         let late_first_day = instant(late_earliest - DAY).map(|t| t.date_naive());
         if let Some(from) = late_first_day.map(keep_from) {
             if self.m.days.iter().any(|d| d.date < from) {

@@ -808,10 +808,15 @@ impl Member {
 #[inline(never)]
 fn state_error(text: &str, e: &serde_json::Error) -> Error {
     let (line, column, message) = json_error(text, e);
+    // The path only of the same error (the first pass, reading `format`
+    // alone, may have failed where a whole member fails elsewhere first).
+    let same =
+        |t: &serde_json::Error| t.line() == e.line() && t.column() == e.column() && t.to_string() == e.to_string();
     let path = e
         .is_data()
         .then(|| serde_path_to_error::deserialize::<_, Member>(&mut serde_json::Deserializer::from_str(text)).err())
         .flatten()
+        .filter(|tracked| same(tracked.inner()))
         .map(|tracked| tracked.path().to_string())
         .filter(|path| path != ".");
     let reason = match path {
@@ -869,6 +874,11 @@ mod tests {
             let err = Member::from_json_str(&text).unwrap_err().to_string();
             assert!(err.contains("format 2 is not readable by this release"), "{err}");
         }
+        // A state without its format and with a bad instant: the error is the
+        // format's, with no field path borrowed from the other one.
+        let both = json.replacen(r#"{"format":1,"#, "{", 1).replacen(r#""clock":""#, r#""clock":"x"#, 1);
+        let err = Member::from_json_str(&both).unwrap_err().to_string();
+        assert!(err.ends_with(": missing field `format`") && !err.contains("clock:"), "{err}");
         // Not a number where the format goes: the whole text is read, and the error points at it.
         let err = Member::from_json_str(&json.replacen(r#"{"format":1,"#, r#"{"format":"1","#, 1)).unwrap_err();
         assert!(
