@@ -1029,6 +1029,11 @@ impl<'p, 'm> Work<'p, 'm> {
         period.after(from, self.program.zone).ok_or_else(|| Error::overflow(what))
     }
 
+    /// The event's local date (its local time is known since it started).
+    fn event_date(&self) -> NaiveDate {
+        self.event_at.local(self.program.zone).date()
+    }
+
     /// `at` as a [`Moment`], its local time known when it is the event's.
     fn moment(&self, at: DateTime<Utc>) -> Moment {
         if at == self.event_at.utc {
@@ -1777,7 +1782,7 @@ impl<'p, 'm> Work<'p, 'm> {
             }
         }
         if let Some(uses) = s.uses_per_day {
-            let date = self.event_at.local(program.zone).date();
+            let date = self.event_date();
             if day_and_month(&self.m.days, "burn", &s.id, date).2 >= uses {
                 return Err(refuse(format!("already used {uses} times today")));
             }
@@ -1825,7 +1830,7 @@ impl<'p, 'm> Work<'p, 'm> {
             closed_at: None,
         });
         let key = || Id::from(format!("burn:{}", rule.spec.id));
-        self.count_day(self.event_at.local(program.zone).date(), "burn", &rule.spec.id, key, h.points)?;
+        self.count_day(self.event_date(), "burn", &rule.spec.id, key, h.points)?;
         self.notes.push(format!("hold open until {}", timeout_at.to_rfc3339()));
         Ok(())
     }
@@ -1929,7 +1934,7 @@ impl<'p, 'm> Work<'p, 'm> {
         self.m.totals.burned = add(self.m.totals.burned, r.points, "burned points")?;
         let key = || Id::from(format!("burn:{}", rule.spec.id));
         // The event's local date, known since the event started.
-        let date = self.event_at.local(program.zone).date();
+        let date = self.event_date();
         self.count_day(date, "burn", &rule.spec.id, key, r.points)?;
         self.m.burns.push(BurnRecord {
             event: event.id.clone(),

@@ -117,7 +117,7 @@ impl Work<'_, '_> {
             }
             return Ok(());
         };
-        let date = self.event_at.local(program.zone).date();
+        let date = self.event_date();
         let id = Id::from(rule.id.as_str());
         let label = if rule.name.is_empty() { &rule.id } else { &rule.name };
         let (_, _, today) = crate::earn::day_and_month(&self.m.days, "activity", &rule.id, date);
@@ -155,7 +155,7 @@ impl Work<'_, '_> {
         let Some(r) = program.spec.adjust_reasons.get(reason) else { return Ok((points, None)) };
         let mut allowed = points;
         if let Some(max) = r.max_per_month {
-            let date = self.event_at.local(program.zone).date();
+            let date = self.event_date();
             let (_, month, _) = crate::earn::day_and_month(&self.m.days, "adjust", reason, date);
             allowed = points.min((max - month).max(0));
             if allowed < points {
@@ -305,7 +305,7 @@ impl Work<'_, '_> {
             ));
         }
         if let Some(limit) = spec.max_per_referrer {
-            let date = self.event_at.local(program.zone).date();
+            let date = self.event_date();
             let count =
                 self.m.referrals.iter().filter(|(_, at)| limit.per.same(local_date(program.zone, *at), date)).count();
             if count >= limit.count as usize {
@@ -333,7 +333,7 @@ impl Work<'_, '_> {
             self.undo.challenges = Some((self.m.challenges.clone(), self.m.badges.len()));
         }
         let money = crate::number::money_to_decimal(amount).unwrap_or_default();
-        let date = self.event_at.local(program.zone).date();
+        let date = self.event_date();
         for c in &program.spec.challenges {
             let i = match self.m.challenges.iter().position(|p| p.id.as_str() == c.id) {
                 Some(i) => i,
@@ -417,7 +417,7 @@ impl Work<'_, '_> {
             what: "promotion",
             id: c.promotion.clone(),
         })?;
-        let today = self.event_at.local(program.zone).date();
+        let today = self.event_date();
         if c.date < today {
             return Err(Error::event(&event.id, "date", format!("{} is before the event's date {today}", c.date)));
         }

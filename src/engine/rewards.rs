@@ -69,7 +69,7 @@ impl Work<'_, '_> {
         if let Some(why) = self.ineligible(reward, event.at) {
             return Err(refused(event, &reward.id, why));
         }
-        let date = self.event_at.local(program.zone).date();
+        let date = self.event_date();
         if let Some(limit) = reward.per_member {
             let taken = self
                 .m

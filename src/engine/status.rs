@@ -83,7 +83,7 @@ impl Work<'_, '_> {
     }
 
     fn transfer_limit(&mut self, event: &Event, kind: &str, max: Option<Points>, points: Points) -> Result<()> {
-        let date = self.event_at.local(self.program.zone).date();
+        let date = self.event_date();
         if let Some(max) = max {
             let (_, month, _) = crate::earn::day_and_month(&self.m.days, "transfer", kind, date);
             if month.saturating_add(points) > max {

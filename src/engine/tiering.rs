@@ -210,7 +210,7 @@ impl Work<'_, '_> {
     /// Counts `value` (and a script's verdict) on the record of the event's
     /// day, and signals when that brings the member close to the next level.
     fn tier_count_today(&mut self, tiers: &Tiers, value: Decimal, scripted: Option<usize>) -> Result<()> {
-        let date = self.event_at.local(self.program.zone).date();
+        let date = self.event_date();
         let enrolled = self.enrolled_date();
         // Adding to the day's record adds as much to the day's progress.
         let before = tiers.progress(&self.m.tier, enrolled, date);
