@@ -145,8 +145,13 @@ struct Undo<'p> {
     burns: usize,
     /// `refunded` of burn records before a return changed it.
     burns_changed: Vec<(usize, Points)>,
-    /// The tier state but its history, for programs with tiers.
+    /// The tier state but its history, kept by [`Work::tier_mut`] before
+    /// the event's first change to it.
     tier: Option<crate::tier::TierState>,
+    /// The whole tier state as it was, to check in debug builds that every
+    /// change went through [`Work::tier_mut`].
+    #[cfg(debug_assertions)]
+    tier_before: crate::tier::TierState,
     /// The length of the tier history (events only append to it).
     tier_history: usize,
     /// (status, closed_at) of the issued rewards there were.
@@ -158,7 +163,7 @@ impl<'p> Undo<'p> {
     /// lists empty: [`Undo::record`] fills them in place. (Collecting them
     /// into the struct literal built each inline list apart and copied it
     /// in, then copied the whole ≈ 1.4 KB log again into the `Work`.)
-    fn of(m: &Member, tiers: bool) -> Undo<'p> {
+    fn of(m: &Member) -> Undo<'p> {
         Undo {
             clock: m.clock,
             next_lot: m.next_lot,
@@ -181,13 +186,9 @@ impl<'p> Undo<'p> {
             purchases_changed: Vec::new(),
             burns: m.burns.len(),
             burns_changed: Vec::new(),
-            tier: tiers.then(|| crate::tier::TierState {
-                current: m.tier.current.clone(),
-                days: m.tier.days.clone(),
-                carried: m.tier.carried,
-                holds: m.tier.holds.clone(),
-                history: Vec::new(),
-            }),
+            tier: None,
+            #[cfg(debug_assertions)]
+            tier_before: m.tier.clone(),
             tier_history: m.tier.history.len(),
             rewards: SmallVec::new(),
         }
@@ -201,7 +202,18 @@ impl<'p> Undo<'p> {
         self.rewards.extend(m.rewards.iter().map(|r| (r.status, r.closed_at)));
     }
 
+    /// In debug builds: a tier state not kept by [`Work::tier_mut`] did
+    /// not change.
+    fn check_tier(&self, m: &Member) {
+        #[cfg(debug_assertions)]
+        if self.tier.is_none() {
+            assert_eq!(m.tier, self.tier_before, "the tier state changed without Work::tier_mut");
+        }
+        let _ = m;
+    }
+
     fn restore(self, m: &mut Member) {
+        self.check_tier(m);
         m.clock = self.clock;
         m.next_lot = self.next_lot;
         m.next_entry = self.next_entry;
@@ -941,7 +953,7 @@ impl<'p, 'm> Work<'p, 'm> {
         let available_before = (!program.spec.rewards.is_empty()).then(|| m.balances().available);
         let mut work = Work {
             program,
-            undo: Undo::of(m, program.tiers.is_some()),
+            undo: Undo::of(m),
             m,
             // Set by `apply_event`; a shared empty id allocates nothing.
             id: {
@@ -1096,6 +1108,7 @@ impl<'p, 'm> Work<'p, 'm> {
     /// By reference, the receipt's lists taken out: a `Work` (with its undo
     /// log inline) is large, and moving it into a by-value call copies it.
     fn commit(&mut self, event: &Event, fingerprint: u64, balances: crate::Balances) -> Arc<Receipt> {
+        self.undo.check_tier(self.m);
         self.compact();
         debug_assert_eq!(balances, self.m.balances());
         let mut seq = self.m.next_entry;
@@ -1308,6 +1321,24 @@ impl<'p, 'm> Work<'p, 'm> {
             }
         }
         takes
+    }
+
+    /// The member's tier state, to change. The event's first call keeps a
+    /// copy (but the history, which events only append to) to put back if
+    /// the event fails: most events change no tier record, and copying
+    /// the records for every event was a tenth of a replay.
+    fn tier_mut(&mut self) -> &mut crate::tier::TierState {
+        if self.undo.tier.is_none() {
+            let t = &self.m.tier;
+            self.undo.tier = Some(crate::tier::TierState {
+                current: t.current.clone(),
+                days: t.days.clone(),
+                carried: t.carried,
+                holds: t.holds.clone(),
+                history: Vec::new(),
+            });
+        }
+        &mut self.m.tier
     }
 
     fn new_lot(

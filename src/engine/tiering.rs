@@ -97,7 +97,7 @@ impl Work<'_, '_> {
     /// Records a change of level: history, signal, current level.
     fn tier_change(&mut self, tiers: &Tiers, at: DateTime<Utc>, from: usize, to: usize, reason: String) {
         let (from_id, to_id) = (tiers.id(from).clone(), tiers.id(to).clone());
-        let state = &mut self.m.tier;
+        let state = self.tier_mut();
         state.current = Some(to_id.clone());
         // Trimmed to HISTORY_MAX by `tier_compact`, after the event cannot fail.
         state.history.push(crate::tier::TierChange { at, from: from_id.clone(), to: to_id.clone(), reason });
@@ -114,9 +114,13 @@ impl Work<'_, '_> {
         if upto <= self.tier_clock {
             return;
         }
+        if tiers.next_end(&self.m.tier, self.tier_clock, upto).is_none() {
+            self.tier_clock = upto;
+            return;
+        }
         let mut changes = Vec::new();
-        let enrolled = self.enrolled_date();
-        tiers.run_ends(&mut self.m.tier, self.program.zone, enrolled, self.tier_clock, upto, &mut changes);
+        let (enrolled, zone, after) = (self.enrolled_date(), self.program.zone, self.tier_clock);
+        tiers.run_ends(self.tier_mut(), zone, enrolled, after, upto, &mut changes);
         self.tier_clock = upto;
         for c in changes {
             let reason = match tiers.spec.downgrade {
@@ -156,7 +160,7 @@ impl Work<'_, '_> {
         scripted: Option<usize>,
         known: Option<Decimal>,
     ) -> Result<()> {
-        let state = &mut self.m.tier;
+        let state = self.tier_mut();
         let i = match state.days.binary_search_by_key(&date, |d| d.date) {
             Ok(i) => i,
             Err(i) => {
@@ -173,8 +177,8 @@ impl Work<'_, '_> {
                 day.scripted = Some(tiers.id(s).clone());
             }
         }
-        let enrolled = self.enrolled_date();
-        tiers.rework(&mut self.m.tier, self.program.zone, enrolled, date, known);
+        let (enrolled, zone) = (self.enrolled_date(), self.program.zone);
+        tiers.rework(self.tier_mut(), zone, enrolled, date, known);
         Ok(())
     }
 
@@ -296,9 +300,10 @@ impl Work<'_, '_> {
             }
             super::check_instant(&event.id, until)?;
         }
-        self.m.tier.holds.retain(|h| h.kind != HoldKind::Assigned);
+        let state = self.tier_mut();
+        state.holds.retain(|h| h.kind != HoldKind::Assigned);
         if let Some(level) = level.filter(|&l| l > 0) {
-            self.m.tier.holds.push(TierHold {
+            state.holds.push(TierHold {
                 level: tiers.id(level).clone(),
                 kind: HoldKind::Assigned,
                 since: event.at,
@@ -329,7 +334,12 @@ impl Work<'_, '_> {
         let from = paid_until.unwrap_or(event.at);
         let until = self.later(sub.period, from, "a subscription period")?;
         super::check_instant(&event.id, until)?;
-        self.m.tier.holds.push(TierHold { level: id.clone(), kind: HoldKind::Paid, since: from, until: Some(until) });
+        self.tier_mut().holds.push(TierHold {
+            level: id.clone(),
+            kind: HoldKind::Paid,
+            since: from,
+            until: Some(until),
+        });
         self.notes.push(format!("subscription '{id}' paid until {}", until.with_timezone(&self.program.zone)));
         Ok(())
     }
@@ -341,7 +351,7 @@ impl Work<'_, '_> {
         let clock = self.m.clock;
         let now = tiers.level_after(&self.m.tier, clock);
         if self.m.tier.current.is_none() {
-            self.m.tier.current = Some(tiers.id(now).clone());
+            self.tier_mut().current = Some(tiers.id(now).clone());
             return;
         }
         let cur = tiers.current(&self.m.tier);
