@@ -145,11 +145,11 @@ struct Undo<'p> {
     burns: usize,
     /// `refunded` of burn records before a return changed it.
     burns_changed: Vec<(usize, Points)>,
-    /// The tier state but its history, kept by [`Work::tier_mut`] before
-    /// the event's first change to it.
-    tier: Option<crate::tier::TierState>,
-    /// The whole tier state as it was, to check in debug builds that every
-    /// change went through [`Work::tier_mut`].
+    /// What the event changed of the tier state, as it was: kept by
+    /// [`Work::tier_mut`] and [`Work::tier_days_mut`] before the changes.
+    tier: Option<TierUndo>,
+    /// The whole tier state as it was, to check in debug builds that the
+    /// undo log puts it back exactly.
     #[cfg(debug_assertions)]
     tier_before: crate::tier::TierState,
     /// The length of the tier history (events only append to it).
@@ -202,12 +202,18 @@ impl<'p> Undo<'p> {
         self.rewards.extend(m.rewards.iter().map(|r| (r.status, r.closed_at)));
     }
 
-    /// In debug builds: a tier state not kept by [`Work::tier_mut`] did
-    /// not change.
+    /// In debug builds: the undo log puts the tier state back as it was
+    /// (so every change went through [`Work::tier_mut`] or
+    /// [`Work::tier_days_mut`]).
     fn check_tier(&self, m: &Member) {
         #[cfg(debug_assertions)]
-        if self.tier.is_none() {
-            assert_eq!(m.tier, self.tier_before, "the tier state changed without Work::tier_mut");
+        {
+            let mut t = m.tier.clone();
+            if let Some(u) = &self.tier {
+                u.clone().put_back(&mut t);
+            }
+            t.history.truncate(self.tier_history);
+            assert_eq!(t, self.tier_before, "the tier state changed without Work::tier_mut");
         }
         let _ = m;
     }
@@ -266,10 +272,31 @@ impl<'p> Undo<'p> {
             m.burns[i].refunded = refunded;
         }
         if let Some(tier) = self.tier {
-            let mut history = std::mem::take(&mut m.tier.history);
-            history.truncate(self.tier_history);
-            m.tier = crate::tier::TierState { history, ..tier };
+            tier.put_back(&mut m.tier);
+            m.tier.history.truncate(self.tier_history);
         }
+    }
+}
+
+/// A tier state's parts as they were before an event changed them: the
+/// level, carried total and holds, and the records from `days_from` on
+/// (those before it are as they were; events only append to the history).
+#[derive(Clone)]
+struct TierUndo {
+    current: Option<Id>,
+    carried: crate::Amount,
+    holds: Vec<crate::tier::TierHold>,
+    days_from: usize,
+    days: Vec<crate::tier::TierDay>,
+}
+
+impl TierUndo {
+    fn put_back(self, t: &mut crate::tier::TierState) {
+        t.current = self.current;
+        t.carried = self.carried;
+        t.holds = self.holds;
+        t.days.truncate(self.days_from);
+        t.days.extend(self.days);
     }
 }
 
@@ -1323,20 +1350,38 @@ impl<'p, 'm> Work<'p, 'm> {
         takes
     }
 
-    /// The member's tier state, to change. The event's first call keeps a
-    /// copy (but the history, which events only append to) to put back if
-    /// the event fails: most events change no tier record, and copying
-    /// the records for every event was a tenth of a replay.
+    /// The member's tier state, to change all but its daily records (see
+    /// [`Work::tier_days_mut`]). The event's first call keeps the level,
+    /// carried total and holds, to put back if the event fails: most
+    /// events change no tier record, and copying the whole state for
+    /// every event was a tenth of a replay.
     fn tier_mut(&mut self) -> &mut crate::tier::TierState {
         if self.undo.tier.is_none() {
             let t = &self.m.tier;
-            self.undo.tier = Some(crate::tier::TierState {
+            self.undo.tier = Some(TierUndo {
                 current: t.current.clone(),
-                days: t.days.clone(),
                 carried: t.carried,
                 holds: t.holds.clone(),
-                history: Vec::new(),
+                days_from: t.days.len(),
+                days: Vec::new(),
             });
+        }
+        &mut self.m.tier
+    }
+
+    /// The member's tier state, to change its records of `from` and later
+    /// days too: keeps those records as they were (a purchase changes the
+    /// record of its own day, usually the last one).
+    fn tier_days_mut(&mut self, from: NaiveDate) -> &mut crate::tier::TierState {
+        self.tier_mut();
+        let first = self.m.tier.days.partition_point(|d| d.date < from);
+        if let Some(u) = self.undo.tier.as_mut() {
+            // Records before `days_from` are still as they were.
+            if first < u.days_from {
+                let earlier = self.m.tier.days[first..u.days_from].iter().cloned();
+                u.days.splice(0..0, earlier);
+                u.days_from = first;
+            }
         }
         &mut self.m.tier
     }

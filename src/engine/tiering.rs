@@ -160,7 +160,7 @@ impl Work<'_, '_> {
         scripted: Option<usize>,
         known: Option<Decimal>,
     ) -> Result<()> {
-        let state = self.tier_mut();
+        let state = self.tier_days_mut(date);
         let i = match state.days.binary_search_by_key(&date, |d| d.date) {
             Ok(i) => i,
             Err(i) => {
@@ -178,7 +178,7 @@ impl Work<'_, '_> {
             }
         }
         let (enrolled, zone) = (self.enrolled_date(), self.program.zone);
-        tiers.rework(self.tier_mut(), zone, enrolled, date, known);
+        tiers.rework(self.tier_days_mut(date), zone, enrolled, date, known);
         Ok(())
     }
 
