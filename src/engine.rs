@@ -888,7 +888,7 @@ impl Program {
     pub fn tier(&self, member: &Member, at: DateTime<Utc>) -> Option<crate::tier::TierStatus<'_>> {
         let tiers = self.tiers.as_ref()?;
         let mut state = member.tier.clone();
-        let enrolled = local_date(self.zone, member.enrolled_at);
+        let enrolled = crate::time::enrolment_date(self.zone, member.enrolled_at);
         let mut changes = Vec::new();
         tiers.run_ends(&mut state, self.zone, enrolled, member.clock, at, &mut changes);
         let date = local_date(self.zone, at);

@@ -663,7 +663,7 @@ impl Views {
 fn member_view(program: &crate::Program, member: &crate::Member, date: NaiveDate) -> MemberView {
     let scale = program.scale();
     let balances = member.balances();
-    let enrolled = crate::time::local_date(program.zone, member.enrolled_at);
+    let enrolled = crate::time::enrolment_date(program.zone, member.enrolled_at);
     let week_start = date - chrono::Duration::days(i64::from(date.weekday().num_days_from_monday()));
     let (mut today, mut week, mut month) = (0, 0, 0);
     for d in member.days.iter().filter(|d| d.key == "purchases:") {

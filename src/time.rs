@@ -307,6 +307,24 @@ pub(crate) fn expiry_date(zone: Tz, at: DateTime<Utc>) -> NaiveDate {
     })
 }
 
+/// [`local_date`] of a member's enrolment instant, remembered per thread
+/// (one entry): a tier program reads it in every event, and a host or a
+/// replay often applies several events of one member in a row. Exact: the
+/// memo holds what the conversion gave.
+pub(crate) fn enrolment_date(zone: Tz, at: DateTime<Utc>) -> NaiveDate {
+    thread_local! {
+        static MEMO: std::cell::Cell<Option<(Tz, DateTime<Utc>, NaiveDate)>> = const { std::cell::Cell::new(None) };
+    }
+    MEMO.with(|memo| match memo.get() {
+        Some((z, t, date)) if z == zone && t == at => date,
+        _ => {
+            let date = local_date(zone, at);
+            memo.set(Some((zone, at, date)));
+            date
+        }
+    })
+}
+
 /// Where an expiry instant is moved to: the end of its local day, month or
 /// year. An end is the first instant of the next day, month or year, because
 /// points are usable strictly before their expiry instant.
@@ -743,8 +761,9 @@ pub(crate) mod instant {
 mod tests {
     use super::*;
 
-    /// The memo of expiry dates gives what a conversion gives, whatever the
-    /// order of zones and instants (hits, misses, evictions).
+    /// The memos of expiry and enrolment dates give what a conversion
+    /// gives, whatever the order of zones and instants (hits, misses,
+    /// evictions).
     #[test]
     fn remembered_expiry_dates_are_exact() {
         let zones = [chrono_tz::Europe::Moscow, chrono_tz::Pacific::Apia, chrono_tz::America::New_York];
@@ -755,6 +774,7 @@ mod tests {
             // Few distinct instants, so entries are hit and evicted.
             let at = utc(2011, 12, 29, 0, 0) + Duration::hours((seed >> 59) as i64 * 7);
             assert_eq!(expiry_date(zone, at), local_date(zone, at), "{zone} {at}");
+            assert_eq!(enrolment_date(zone, at), local_date(zone, at), "{zone} {at}");
         }
     }
 

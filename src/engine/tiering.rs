@@ -87,7 +87,7 @@ impl Work<'_, '_> {
         match self.enrolled_on {
             Some(d) => d,
             None => {
-                let d = local_date(self.program.zone, self.m.enrolled_at);
+                let d = crate::time::enrolment_date(self.program.zone, self.m.enrolled_at);
                 self.enrolled_on = Some(d);
                 d
             }
