@@ -4,8 +4,12 @@
 //!
 //! ```sh
 //! cargo bench -p loyalty-sim --bench replay                            # 60 000 members, ≈ 1 M events
-//! LOYALTY_REPLAY_MEMBERS=100000 LOYALTY_REPLAY_DAYS=200 cargo bench -p loyalty-sim --bench replay   # 100 000 members, ≈ 1.1 M events
+//! LOYALTY_REPLAY_MEMBERS=100000 LOYALTY_REPLAY_DAYS=200 cargo bench -p loyalty-sim --bench replay   # 100 000 members, ≈ 1.26 M events
+//! LOYALTY_REPLAY_PROGRAM=home_appliance cargo bench -p loyalty-sim --bench replay   # another sample program
 //! ```
+//!
+//! The program is Petshop unless `LOYALTY_REPLAY_PROGRAM` names another of
+//! the samples (`corner_coffee`, `home_appliance`).
 //!
 //! It prints the number of events, the replay's wall time and events per
 //! second (best of three, one thread), and the heap held per member: all
@@ -48,13 +52,22 @@ fn held() -> isize {
     HELD.load(Ordering::Relaxed)
 }
 
-const PETSHOP: &str = include_str!("../../examples/programs/petshop.toml");
+const SAMPLES: [(&str, &str, i64); 3] = [
+    ("petshop", include_str!("../../examples/programs/petshop.toml"), 150_000),
+    ("corner_coffee", include_str!("../../examples/programs/corner_coffee.toml"), 35_000),
+    ("home_appliance", include_str!("../../examples/programs/home_appliance.toml"), 2_500_000),
+];
 
 fn main() {
     let members: u32 = std::env::var("LOYALTY_REPLAY_MEMBERS").ok().and_then(|v| v.parse().ok()).unwrap_or(60_000);
-    let program = Program::from_toml_str(PETSHOP).expect("the sample program");
+    let name = std::env::var("LOYALTY_REPLAY_PROGRAM").unwrap_or_else(|_| "petshop".into());
+    let Some(&(_, text, typical_unit_price_cents)) = SAMPLES.iter().find(|s| s.0 == name) else {
+        panic!("LOYALTY_REPLAY_PROGRAM: no sample program '{name}' (petshop, corner_coffee, home_appliance)");
+    };
+    let program = Program::from_toml_str(text).expect("the sample program");
+    println!("program: {name}");
     let days: u32 = std::env::var("LOYALTY_REPLAY_DAYS").ok().and_then(|v| v.parse().ok()).unwrap_or(365);
-    let behaviour = Behaviour { members, days, seed: 2026, typical_unit_price_cents: 150_000, ..Behaviour::default() };
+    let behaviour = Behaviour { members, days, seed: 2026, typical_unit_price_cents, ..Behaviour::default() };
 
     let started = Instant::now();
     let sim = simulate(&program, &behaviour).expect("the simulation");
@@ -101,9 +114,10 @@ fn main() {
     // count the room `Clone` keeps for the next event).
     let before = held();
     let mut m = program.enroll("ten", "2026-01-05T10:00:00Z".parse().unwrap(), Default::default()).unwrap();
+    let category = &program.spec().categories[0];
     for i in 0..10 {
         let e = Event::from_json_str(&format!(
-            r#"{{"id":"p{i}","at":"2026-0{}-{:02}T10:00:00Z","type":"purchase","lines":[{{"sku":"food-1","category":"food","quantity":"1","unit_price":"1500"}}]}}"#,
+            r#"{{"id":"p{i}","at":"2026-0{}-{:02}T10:00:00Z","type":"purchase","lines":[{{"sku":"sku-1","category":"{category}","quantity":"1","unit_price":"1500"}}]}}"#,
             1 + i / 4,
             6 + (i % 4) * 7
         ))

@@ -54,6 +54,16 @@ pub struct Replay {
 /// events apply to the member they name. Refused events are kept aside and
 /// the replay goes on. No receipt is kept ([`replay_with`] shows each one).
 ///
+/// Every result is what applying the events in the history's order gives,
+/// but members share no state except the counters of rewards with shared
+/// stock or budgets, so each member's events are replayed together, in
+/// their order in the history: the member's state stays in the cache from
+/// one of its events to the next, instead of one member after another
+/// being fetched from memory. Where the program has shared counters, the
+/// replay records every call to them; if a reward was refused for want of
+/// stock, or the calls in the history's order would not all give the same
+/// answers, it replays again in the history's order.
+///
 /// ```
 /// # let program = loyalty::Program::from_json_str(r#"{"id":"p","currency":"EUR","time_zone":"UTC","categories":["x"]}"#).unwrap();
 /// let history = loyalty_sim::simulate(&program, &Default::default()).unwrap().history();
@@ -61,21 +71,29 @@ pub struct Replay {
 /// assert!(replay.refused.is_empty());
 /// ```
 pub fn replay(program: &Program, history: &[(String, Event)]) -> Replay {
-    replay_with(program, history, |_, _| {})
+    if !shares_counters(program) {
+        return replay_by_member(program, history, Gather::new(|_, _| {}, MemoryCounters::default())).0;
+    }
+    let (replay, calls) = replay_by_member(program, history, Gather::new(|_, _| {}, Recorded::default()));
+    if calls.same_in_history_order() {
+        replay
+    } else {
+        replay_in_order(program, history, |_, _| {})
+    }
+}
+
+/// Whether the program's rewards have shared stock or budgets.
+fn shares_counters(program: &Program) -> bool {
+    program.spec().rewards.iter().any(|r| r.stock.is_some() || r.budget.is_some())
 }
 
 /// [`replay`], showing `each` every receipt with its event's index in the
 /// history.
 ///
-/// Members share no state unless the program's rewards have shared stock
-/// or budgets, so each member's events are replayed together, in their
-/// order in the history: the member's state stays in the cache from one of
-/// its events to the next, instead of one member after another being
-/// fetched from memory. Every result is what applying the events in the
-/// history's order gives, but `each` sees the receipts member by member
-/// (each member's in the history's order). With shared stock or budgets,
-/// where one member's reward can use up another's, the events are replayed
-/// in the history's order.
+/// Like [`replay`], it replays member by member, so `each` sees the
+/// receipts member by member (each member's in the history's order). For
+/// a program with shared stock or budgets it replays in the history's
+/// order, and `each` sees them in that order.
 ///
 /// ```
 /// # let program = loyalty::Program::from_json_str(r#"{"id":"p","currency":"EUR","time_zone":"UTC","categories":["x"]}"#).unwrap();
@@ -88,25 +106,85 @@ pub fn replay(program: &Program, history: &[(String, Event)]) -> Replay {
 /// assert!(replay.refused.is_empty() && seen.iter().all(|&s| s));
 /// ```
 pub fn replay_with(program: &Program, history: &[(String, Event)], each: impl FnMut(usize, &Receipt)) -> Replay {
-    let shared = program.spec().rewards.iter().any(|r| r.stock.is_some() || r.budget.is_some());
-    if shared {
+    if shares_counters(program) {
         replay_in_order(program, history, each)
     } else {
-        replay_by_member(program, history, each)
+        replay_by_member(program, history, Gather::new(each, MemoryCounters::default())).0
+    }
+}
+
+/// Shared counters that record every call, with the place in the history
+/// of the event that made it.
+#[derive(Default)]
+struct Recorded {
+    counters: MemoryCounters,
+    /// The event being applied.
+    event: usize,
+    /// (event, key, amount, limit of a take or `None` for a give-back).
+    calls: Vec<(usize, String, i64, Option<i64>)>,
+    /// A take was refused.
+    refused: bool,
+}
+
+impl loyalty::Counters for Recorded {
+    fn take(&mut self, key: &str, amount: i64, limit: i64) -> bool {
+        let taken = self.counters.take(key, amount, limit);
+        self.refused |= !taken;
+        self.calls.push((self.event, key.to_owned(), amount, Some(limit)));
+        taken
+    }
+    fn give_back(&mut self, key: &str, amount: i64) {
+        self.counters.give_back(key, amount);
+        self.calls.push((self.event, key.to_owned(), amount, None));
+    }
+}
+
+impl Recorded {
+    /// Whether the events would have had the same answers from the counters
+    /// in the history's order: every take was granted, and is granted again
+    /// when the calls are made in the order of their events (an event's own
+    /// calls in their order). The engine reads nothing else of the
+    /// counters, so every event then has the same result in both orders.
+    fn same_in_history_order(mut self) -> bool {
+        if self.refused {
+            return false;
+        }
+        self.calls.sort_by_key(|c| c.0);
+        let mut counters = MemoryCounters::default();
+        self.calls.iter().all(|(_, key, amount, limit)| match limit {
+            Some(limit) => loyalty::Counters::take(&mut counters, key, *amount, *limit),
+            None => {
+                loyalty::Counters::give_back(&mut counters, key, *amount);
+                true
+            }
+        })
+    }
+}
+
+/// The counters a replay passes to the engine, told which event is applied.
+trait ReplayCounters: loyalty::Counters {
+    fn at_event(&mut self, _i: usize) {}
+}
+
+impl ReplayCounters for MemoryCounters {}
+
+impl ReplayCounters for Recorded {
+    fn at_event(&mut self, i: usize) {
+        self.event = i;
     }
 }
 
 /// What a replay gathers as it goes.
-struct Gather<F> {
+struct Gather<F, C> {
     each: F,
     per_rule: BTreeMap<String, i64>,
     refused: Vec<(usize, String, loyalty::Error)>,
-    counters: MemoryCounters,
+    counters: C,
 }
 
-impl<F: FnMut(usize, &Receipt)> Gather<F> {
-    fn new(each: F) -> Gather<F> {
-        Gather { each, per_rule: BTreeMap::new(), refused: Vec::new(), counters: MemoryCounters::default() }
+impl<F: FnMut(usize, &Receipt), C: ReplayCounters> Gather<F, C> {
+    fn new(each: F, counters: C) -> Gather<F, C> {
+        Gather { each, per_rule: BTreeMap::new(), refused: Vec::new(), counters }
     }
 
     /// Event `i` for member `who`: starts the member on its first accepted
@@ -117,7 +195,10 @@ impl<F: FnMut(usize, &Receipt)> Gather<F> {
                 *slot = Some(m);
                 Arc::new(r)
             }),
-            (_, Some(m)) => program.apply_with(m, event, &mut self.counters).map(|a| a.receipt),
+            (_, Some(m)) => {
+                self.counters.at_event(i);
+                program.apply_with(m, event, &mut self.counters).map(|a| a.receipt)
+            }
             (_, None) => Err(loyalty::Error::Enrollment {
                 event: event.id.clone(),
                 reason: format!("member '{who}' is not enrolled"),
@@ -139,7 +220,8 @@ impl<F: FnMut(usize, &Receipt)> Gather<F> {
         }
     }
 
-    fn finish(mut self, members: Vec<(String, Member)>) -> Replay {
+    /// The replay, and the counters as the replay left them.
+    fn finish(mut self, members: Vec<(String, Member)>) -> (Replay, C) {
         self.refused.sort_by_key(|r| r.0);
         // In id order, by sorting their places: sorting the members
         // themselves moves each (hundreds of bytes) a dozen times.
@@ -148,14 +230,14 @@ impl<F: FnMut(usize, &Receipt)> Gather<F> {
         let mut members: Vec<Option<(String, Member)>> = members.into_iter().map(Some).collect();
         // A sorted input builds the tree without sorting again.
         let members = by_id.into_iter().filter_map(|i| members[i as usize].take()).collect();
-        Replay { members, per_rule: self.per_rule, refused: self.refused }
+        (Replay { members, per_rule: self.per_rule, refused: self.refused }, self.counters)
     }
 }
 
 /// The replay in the history's order (shared counters: members depend on
 /// one another's order).
 fn replay_in_order(program: &Program, history: &[(String, Event)], each: impl FnMut(usize, &Receipt)) -> Replay {
-    let mut gather = Gather::new(each);
+    let mut gather = Gather::new(each, MemoryCounters::default());
     // Members found by a hash of their id: a tree of members keyed by id
     // costs a dozen string comparisons and as many cache misses per event
     // over 100 000 members, and splitting its nodes (each holds members
@@ -169,11 +251,15 @@ fn replay_in_order(program: &Program, history: &[(String, Event)], each: impl Fn
         });
         gather.step(program, i, who, &mut members[slot].1, event);
     }
-    gather.finish(members.into_iter().filter_map(|(who, m)| Some((who.to_owned(), m?))).collect())
+    gather.finish(members.into_iter().filter_map(|(who, m)| Some((who.to_owned(), m?))).collect()).0
 }
 
-/// The replay member by member (no shared counters).
-fn replay_by_member(program: &Program, history: &[(String, Event)], each: impl FnMut(usize, &Receipt)) -> Replay {
+/// The replay member by member.
+fn replay_by_member<F: FnMut(usize, &Receipt), C: ReplayCounters>(
+    program: &Program,
+    history: &[(String, Event)],
+    mut gather: Gather<F, C>,
+) -> (Replay, C) {
     // Each event's member as a number, in order of first appearance.
     let mut index: HashMap<&str, usize> = HashMap::new();
     let mut names: Vec<&str> = Vec::new();
@@ -204,7 +290,6 @@ fn replay_by_member(program: &Program, history: &[(String, Event)], each: impl F
     }
     drop((slots, next));
 
-    let mut gather = Gather::new(each);
     let mut members = Vec::with_capacity(names.len());
     for (s, who) in names.into_iter().enumerate() {
         let mut member = None;
@@ -406,7 +491,8 @@ mod tests {
             }
             let (mut ra, mut rb) = (Vec::new(), Vec::new());
             let a = replay_in_order(&program, &history, |i, r| ra.push((i, r.clone())));
-            let b = replay_by_member(&program, &history, |i, r| rb.push((i, r.clone())));
+            let gather = Gather::new(|i, r: &Receipt| rb.push((i, r.clone())), MemoryCounters::default());
+            let b = replay_by_member(&program, &history, gather).0;
             let refused: Vec<String> = a.refused.iter().map(|r| r.2.to_string()).collect();
             for (r, id) in refused.iter().zip(["g1", "l1", "l2", "l5", "f1"]) {
                 assert!(r.starts_with(&format!("event '{id}'")), "{refused:?}");
@@ -425,8 +511,69 @@ mod tests {
         }
     }
 
-    /// With shared stock (Corner Coffee's master class), one member's
-    /// reward can use up another's: the replay keeps the history's order.
+    /// Corner Coffee's master class has 12 seats a month, shared by all
+    /// members. `n` members (in order of first appearance) get 500 points
+    /// and book a seat a minute apart after the generated history, then
+    /// `cancel` (if any) cancels its booking.
+    fn master_class(n: usize, late: Option<usize>, cancel: Option<usize>) -> (Program, History) {
+        let program = Program::from_toml_str(include_str!("../../examples/programs/corner_coffee.toml")).unwrap();
+        let behaviour = crate::Behaviour { members: 40, days: 60, seed: 5, ..crate::Behaviour::default() };
+        let mut history = crate::simulate(&program, &behaviour).unwrap().history();
+        let mut ids: Vec<String> = Vec::new();
+        for (who, _) in &history {
+            if !ids.contains(who) {
+                ids.push(who.clone());
+            }
+        }
+        let end = history.iter().map(|(_, e)| e.at).max().unwrap();
+        let at = |minutes: i64| (end + chrono::Duration::minutes(minutes)).to_rfc3339();
+        let mut push = |who: &str, json: String| history.push((who.to_owned(), event(&json)));
+        let booking = ids.iter().take(n).chain(late.map(|k| &ids[k]));
+        for (k, who) in booking.enumerate() {
+            let t = 1 + 2 * k as i64;
+            push(who, format!(r#"{{"id":"x-{k}","at":"{}","type":"adjust","points":500,"reason":"gift"}}"#, at(t)));
+            push(
+                who,
+                format!(r#"{{"id":"mc-{k}","at":"{}","type":"redeem_reward","reward":"master-class"}}"#, at(t + 1)),
+            );
+        }
+        if let Some(k) = cancel {
+            push(&ids[k], format!(r#"{{"id":"c-{k}","at":"{}","type":"cancel_reward","issued":"mc-{k}"}}"#, at(100)));
+        }
+        (program, history)
+    }
+
+    /// The member-by-member replay of a program with shared stock: kept when
+    /// the stock answers as it would in the history's order, replayed in
+    /// that order when not; the same result either way.
+    #[test]
+    fn shared_stock_replays_member_by_member_only_when_the_order_cannot_matter() {
+        let same = |program: &Program, history: &History| {
+            let (a, b) = (replay(program, history), replay_in_order(program, history, |_, _| {}));
+            assert_eq!(a.members, b.members);
+            assert_eq!(a.refused, b.refused);
+            assert_eq!(a.per_rule, b.per_rule);
+            let gather = Gather::new(|_, _: &Receipt| {}, Recorded::default());
+            let (_, calls) = replay_by_member(program, history, gather);
+            (calls.same_in_history_order(), b.refused.len())
+        };
+        // 11 seats and a cancellation: every booking is granted in any order.
+        let (program, history) = master_class(11, None, Some(3));
+        assert_eq!(same(&program, &history), (true, 0));
+        // 14 bookings: the last two are refused in the history's order.
+        let (program, history) = master_class(14, None, None);
+        assert_eq!(same(&program, &history), (false, 2));
+        // 12 bookings, then a 13th by a member who comes later in the
+        // history, then the 4th member cancels: in the history's order the
+        // 13th is refused (the seat comes back after it). Member by member,
+        // the cancellation comes first and every booking is granted; the
+        // calls in the history's order tell them apart.
+        let (program, history) = master_class(12, Some(20), Some(3));
+        assert_eq!(same(&program, &history), (false, 1));
+    }
+
+    /// With shared stock, `replay_with` shows the receipts in the history's
+    /// order (it replays in that order).
     #[test]
     fn shared_stock_keeps_the_history_order() {
         let program = Program::from_toml_str(include_str!("../../examples/programs/corner_coffee.toml")).unwrap();
