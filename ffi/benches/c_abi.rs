@@ -1,6 +1,7 @@
-//! One `apply` through the C ABI (JSON in, JSON out, strings freed) beside
-//! the same work in Rust (decode member and event, apply, encode member and
-//! receipt) and the bare `Program::apply`.
+//! One `apply` through the C ABI (JSON in, JSON out, strings freed) and on a
+//! member handle (event JSON in, receipt JSON out) beside the same work in
+//! Rust (decode member and event, apply, encode member and receipt) and the
+//! bare `Program::apply`.
 //!
 //! The program, member history and 5-line basket are those of the engine's
 //! own `benches/apply.rs` (the issue-1 bench), so the bare `apply` row can be
@@ -14,7 +15,8 @@ use std::ptr;
 
 use criterion::{criterion_group, BatchSize, Criterion};
 use loyalty::{
-    loyalty_program, loyalty_program_apply, loyalty_program_free, loyalty_program_load, loyalty_string_free,
+    loyalty_member, loyalty_member_free, loyalty_member_from_json, loyalty_program, loyalty_program_apply,
+    loyalty_program_apply_member, loyalty_program_free, loyalty_program_load, loyalty_string_free,
 };
 use loyalty::{LOYALTY_FORMAT_TOML, LOYALTY_OK};
 use loyalty_core::{Event, Member, Program};
@@ -117,6 +119,50 @@ fn c_abi_no_copy(program: *const loyalty_program, member: &str, event: &str) {
     }
 }
 
+/// A member handle, freed when dropped.
+struct Handle(*mut loyalty_member);
+
+impl Handle {
+    fn from_json(json: &str) -> Handle {
+        let mut member = ptr::null_mut();
+        // SAFETY: the text is valid for its length; `member` is local.
+        let rc = unsafe { loyalty_member_from_json(json.as_ptr().cast(), json.len(), &mut member) };
+        assert_eq!(rc, LOYALTY_OK);
+        Handle(member)
+    }
+}
+
+impl Drop for Handle {
+    fn drop(&mut self) {
+        // SAFETY: a live handle from `loyalty_member_from_json`, freed once.
+        unsafe { loyalty_member_free(self.0) };
+    }
+}
+
+/// One apply to a member handle through the C ABI: the event's JSON in, the
+/// receipt's JSON out and freed (what a C host that keeps its members in
+/// handles pays per event).
+fn c_abi_handle(program: *const loyalty_program, member: &Handle, event: &str) {
+    let (mut receipt_out, mut duplicate) = (ptr::null_mut::<c_char>(), true);
+    // SAFETY: live handles; the text is valid for its length; the
+    // out-parameters are local.
+    let rc = unsafe {
+        loyalty_program_apply_member(
+            program,
+            member.0,
+            event.as_ptr().cast(),
+            event.len(),
+            &mut receipt_out,
+            &mut duplicate,
+        )
+    };
+    assert_eq!(rc, LOYALTY_OK);
+    assert!(!duplicate, "a new event each time");
+    black_box(receipt_out);
+    // SAFETY: returned by the library on success; freed once.
+    unsafe { loyalty_string_free(receipt_out) };
+}
+
 fn bench(c: &mut Criterion) {
     let (program, member, event_json) = setup();
     let member_json = member.to_json();
@@ -132,6 +178,13 @@ fn bench(c: &mut Criterion) {
     let mut group = c.benchmark_group("apply, 5-line basket (the issue-1 bench)");
     group.bench_function("C ABI: loyalty_program_apply, JSON in and out, strings freed", |b| {
         b.iter(|| c_abi_no_copy(handle, black_box(&member_json), black_box(&event_json)))
+    });
+    group.bench_function("C ABI: loyalty_program_apply_member on a handle, receipt freed", |b| {
+        b.iter_batched_ref(
+            || Handle::from_json(&member_json),
+            |m| c_abi_handle(handle, m, black_box(&event_json)),
+            BatchSize::SmallInput,
+        )
     });
     group.bench_function("Rust: decode member and event, apply, encode member and receipt", |b| {
         b.iter(|| rust_json(&program, black_box(&member_json), black_box(&event_json)))
@@ -159,9 +212,10 @@ fn bench(c: &mut Criterion) {
 
 /// A fixed number of calls, for instruction counts that CPU contention does
 /// not blur: `LOYALTY_COUNT=<what>:<n>` with `what` one of `c-abi`,
-/// `rust-json`, `decode` (the member only), `decode-apply` (subtract
-/// `decode` for the bare `apply`), `encode` (member and receipt), `none`
-/// (the setup alone; subtract it from each). For example:
+/// `c-abi-handle` (a handle decoded from JSON, then one event applied to it:
+/// subtract `decode`), `rust-json`, `decode` (the member only),
+/// `decode-apply` (subtract `decode` for the bare `apply`), `encode`
+/// (member and receipt), `none` (the setup alone; subtract it from each). For example:
 /// `LOYALTY_COUNT=c-abi:1000 valgrind --tool=callgrind target/release/deps/c_abi-*`.
 fn count(spec: &str) {
     let (what, n) = spec.split_once(':').expect("LOYALTY_COUNT=<what>:<n>");
@@ -181,6 +235,7 @@ fn count(spec: &str) {
     for _ in 0..n {
         match what {
             "c-abi" => c_abi_no_copy(handle, black_box(&member_json), black_box(&event_json)),
+            "c-abi-handle" => c_abi_handle(handle, &Handle::from_json(black_box(&member_json)), black_box(&event_json)),
             "rust-json" => drop(black_box(rust_json(&program, black_box(&member_json), black_box(&event_json)))),
             "decode" => drop(black_box(Member::from_json_str(black_box(&member_json)).unwrap())),
             "decode-apply" => {

@@ -13,7 +13,7 @@
  * caller, who frees each once with loyalty_string_free; the message of the
  * last failure on the calling thread is copied out by
  * loyalty_last_error_message. A loyalty_program handle may be shared by any
- * number of threads.
+ * number of threads; a loyalty_member handle is used by one thread at a time.
  */
 
 #ifndef LOYALTY_H
@@ -177,6 +177,15 @@ typedef uint32_t loyalty_result;
 #endif // __cplusplus
 
 /**
+ * A member state held by the library: opaque and mutable.
+ *
+ * Created by [`loyalty_member_from_json`] or
+ * [`loyalty_program_start_member`], freed exactly once by
+ * [`loyalty_member_free`]. One thread at a time may use a handle.
+ */
+typedef struct loyalty_member loyalty_member;
+
+/**
  * A loaded program: opaque, immutable and thread-safe.
  *
  * Created by [`loyalty_program_load`], freed exactly once by
@@ -271,6 +280,109 @@ size_t loyalty_last_error_message(char *buf, size_t buf_len);
  * NUL-terminated string: never free it.
  */
 const char *loyalty_result_name(uint32_t result);
+
+/**
+ * Decodes a member state (as `loyalty_member_to_json` or
+ * `loyalty_program_apply` wrote it) into a new handle.
+ *
+ * `json` is `json_len` bytes of the state. On success writes the handle to
+ * `*member_out`; free it with `loyalty_member_free`. On failure
+ * (`LOYALTY_ERROR_MEMBER_STATE` naming line, column and field) writes
+ * nothing.
+ *
+ * # Safety
+ *
+ * `json` must be valid for reads of `json_len` bytes; `member_out` valid
+ * for a write of a pointer.
+ */
+loyalty_result loyalty_member_from_json(const char *json,
+                                        size_t json_len,
+                                        struct loyalty_member **member_out);
+
+/**
+ * Writes the member state of a handle as JSON (the same text
+ * `loyalty_program_apply` returns) to `*json_out`, a new string to free
+ * with `loyalty_string_free`.
+ *
+ * # Safety
+ *
+ * `member` must be a live handle; `json_out` valid for a write of a
+ * pointer.
+ */
+loyalty_result loyalty_member_to_json(const struct loyalty_member *member, char **json_out);
+
+/**
+ * Frees a member handle. NULL is a no-op.
+ *
+ * # Safety
+ *
+ * `member` should be NULL or a handle from this library that was not
+ * freed yet, and no other thread may be using it. A pointer that is not a
+ * live handle (freed already, or never returned) is not freed: the call
+ * does nothing but set this thread's last error message.
+ */
+void loyalty_member_free(struct loyalty_member *member);
+
+/**
+ * Starts a member from an `enroll` event, as `loyalty_program_start` does,
+ * into a new handle.
+ *
+ * On success writes the handle to `*member_out` (free it with
+ * `loyalty_member_free`) and the receipt to `*receipt_out` (a new JSON
+ * string to free with `loyalty_string_free`). On failure writes nothing.
+ *
+ * # Safety
+ *
+ * `program` must be a live handle; `event_json` valid for reads of
+ * `event_len` bytes; `member_out` and `receipt_out` valid for a write of a
+ * pointer each.
+ */
+loyalty_result loyalty_program_start_member(const struct loyalty_program *program,
+                                            const char *event_json,
+                                            size_t event_len,
+                                            struct loyalty_member **member_out,
+                                            char **receipt_out);
+
+/**
+ * Applies one event to the member of a handle, in place, as
+ * `loyalty_program_apply` does: all of it or, on error, nothing.
+ *
+ * On success the handle holds the state after the event; writes to
+ * `*receipt_out` the receipt (a new JSON string to free with
+ * `loyalty_string_free`) and to `*duplicate_out` whether the event id was
+ * applied before (a retry: the receipt is the original one and the state
+ * is unchanged). On failure the handle's state is unchanged and nothing is
+ * written.
+ *
+ * # Safety
+ *
+ * `program` and `member` must be live handles, `member` used by no other
+ * thread meanwhile; `event_json` valid for reads of `event_len` bytes;
+ * `receipt_out` and `duplicate_out` valid for one write each.
+ */
+loyalty_result loyalty_program_apply_member(const struct loyalty_program *program,
+                                            struct loyalty_member *member,
+                                            const char *event_json,
+                                            size_t event_len,
+                                            char **receipt_out,
+                                            bool *duplicate_out);
+
+/**
+ * Quotes a basket for the member of a handle, as `loyalty_program_quote`
+ * does (same basket, instant and quote JSON), changing nothing.
+ *
+ * # Safety
+ *
+ * `program` and `member` must be live handles; `basket_json` and `at` valid
+ * for reads of their lengths; `quote_out` valid for a write of a pointer.
+ */
+loyalty_result loyalty_program_quote_member(const struct loyalty_program *program,
+                                            const struct loyalty_member *member,
+                                            const char *basket_json,
+                                            size_t basket_len,
+                                            const char *at,
+                                            size_t at_len,
+                                            char **quote_out);
 
 /**
  * Loads a program from its text: `text_len` bytes at `text` (no

@@ -16,13 +16,19 @@
 //! # Conventions (after rustls-ffi)
 //!
 //! * One Rust file per exported concept: [`program`] (the handle, its load,
-//!   free and lint), [`apply`] (start and apply), [`quote`], [`string`]
-//!   (freeing returned strings), [`error`] (result codes and the last error
-//!   message), [`version`].
+//!   free and lint), [`apply`] (start and apply), [`member`] (member
+//!   handles), [`quote`], [`string`] (freeing returned strings), [`error`]
+//!   (result codes and the last error message), [`version`].
 //! * An opaque handle, [`loyalty_program`], is created by
 //!   [`loyalty_program_load`] and freed exactly once by
 //!   [`loyalty_program_free`]. It is immutable: any number of threads may use
 //!   one handle at once, as long as none of them frees it meanwhile.
+//! * A host that keeps members in memory may hold each in a
+//!   [`loyalty_member`] handle instead of its JSON: events apply to it in
+//!   place, without decoding and encoding the state each time, and
+//!   [`loyalty_member_to_json`] writes the state when the host stores it.
+//!   One thread at a time uses a member handle; it is freed exactly once by
+//!   [`loyalty_member_free`].
 //! * Every fallible function returns a [`loyalty_result`]; [`LOYALTY_OK`] is
 //!   0. Out-parameters are written only on success; on failure they keep
 //!   whatever the caller put there.
@@ -60,6 +66,7 @@
 
 pub mod apply;
 pub mod error;
+pub mod member;
 pub mod program;
 pub mod quote;
 pub mod string;
@@ -70,6 +77,10 @@ mod live;
 
 pub use apply::{loyalty_program_apply, loyalty_program_start};
 pub use error::{loyalty_last_error_message, loyalty_result, loyalty_result::*, loyalty_result_name};
+pub use member::{
+    loyalty_member, loyalty_member_free, loyalty_member_from_json, loyalty_member_to_json,
+    loyalty_program_apply_member, loyalty_program_quote_member, loyalty_program_start_member,
+};
 pub use program::{
     loyalty_program, loyalty_program_free, loyalty_program_lint, loyalty_program_load, LOYALTY_FORMAT_AUTO,
     LOYALTY_FORMAT_JSON, LOYALTY_FORMAT_TOML,

@@ -15,6 +15,8 @@ use std::sync::{Mutex, MutexGuard};
 pub(crate) static STRINGS: Mutex<BTreeSet<usize>> = Mutex::new(BTreeSet::new());
 /// Live program handles, by address.
 pub(crate) static PROGRAMS: Mutex<BTreeSet<usize>> = Mutex::new(BTreeSet::new());
+/// Live member handles, by address.
+pub(crate) static MEMBERS: Mutex<BTreeSet<usize>> = Mutex::new(BTreeSet::new());
 
 fn lock(set: &'static Mutex<BTreeSet<usize>>) -> MutexGuard<'static, BTreeSet<usize>> {
     // A panic while the lock was held cannot leave the set half-changed

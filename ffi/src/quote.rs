@@ -1,10 +1,10 @@
 //! Quotes: what a basket would earn, and how much of it points could pay,
 //! without changing anything (`Program::quote`).
 
-use std::ffi::c_char;
+use std::ffi::{c_char, CString};
 
 use chrono::{DateTime, Utc};
-use loyalty_core::{Basket, Member};
+use loyalty_core::{Basket, Member, Program};
 
 use crate::error::loyalty_result;
 use crate::guard::{c_string, give, guard, input, live_program, non_null, non_null_out, Failure};
@@ -55,20 +55,26 @@ pub unsafe extern "C" fn loyalty_program_quote(
             )
         };
         let member = Member::from_json_str(member)?;
-        let basket = decode_basket(basket)?;
-        let at = DateTime::parse_from_rfc3339(at).map_err(|e| {
-            Failure::new(
-                loyalty_result::LOYALTY_ERROR_INVALID_ARGUMENT,
-                format!("at: '{at}' is not an RFC 3339 instant: {e}"),
-            )
-        })?;
-        let quote = program.quote(&member, &basket, at.with_timezone(&Utc))?;
-        // Plain data into a String: cannot fail.
-        let quote = c_string(serde_json::to_string(&quote).unwrap_or_default(), "quote")?;
+        let quote = quote_json(program, &member, basket, at)?;
         // SAFETY: checked non-NULL above.
         unsafe { give(quote_out, quote) };
         Ok(())
     })
+}
+
+/// The quote of a basket (JSON) at an instant (RFC 3339) for a member, as
+/// JSON: what both quote functions return.
+pub(crate) fn quote_json(program: &Program, member: &Member, basket: &str, at: &str) -> Result<CString, Failure> {
+    let basket = decode_basket(basket)?;
+    let at = DateTime::parse_from_rfc3339(at).map_err(|e| {
+        Failure::new(
+            loyalty_result::LOYALTY_ERROR_INVALID_ARGUMENT,
+            format!("at: '{at}' is not an RFC 3339 instant: {e}"),
+        )
+    })?;
+    let quote = program.quote(member, &basket, at.with_timezone(&Utc))?;
+    // Plain data into a String: cannot fail.
+    c_string(serde_json::to_string(&quote).unwrap_or_default(), "quote")
 }
 
 /// A basket from JSON; an error names line and column (in characters).

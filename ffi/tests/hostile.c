@@ -10,7 +10,8 @@
  * naming line and column); out-parameters untouched on failure; the last
  * error message per thread, cut to a small buffer; two threads applying
  * events to different members through one program handle, with results equal
- * to a sequential run.
+ * to a sequential run; member handles giving what the JSON functions give,
+ * unchanged by a refused event, and refused once freed.
  *
  * Prints one line per failed check and "N passed, M failed" at the end;
  * exits 1 if any check failed.
@@ -180,6 +181,120 @@ static void *fail_elsewhere(void *arg) {
     const loyalty_program *p = NULL;
     loyalty_program_load("x = ", 4, LOYALTY_FORMAT_TOML, &p);
     return NULL;
+}
+
+/* Member handles: the same results as the JSON functions, state unchanged
+ * on failure, NULLs, a freed handle, a double free and a pointer of another
+ * kind refused. `state` is a member state (JSON) of `program`. */
+static void member_handles(const loyalty_program *program, const char *state) {
+    loyalty_member *handle = (loyalty_member *)SENTINEL;
+    EXPECT(loyalty_member_from_json(NULL, 3, &handle), LOYALTY_ERROR_NULL_ARGUMENT, "json is NULL");
+    EXPECT(loyalty_member_from_json(state, len(state), NULL), LOYALTY_ERROR_NULL_ARGUMENT, "member_out is NULL");
+    EXPECT(loyalty_member_from_json("{\"format\":1", 11, &handle), LOYALTY_ERROR_MEMBER_STATE, "member state");
+    CHECK(handle == (loyalty_member *)SENTINEL, "member_out written on failure");
+    EXPECT(loyalty_member_from_json(state, len(state), &handle), LOYALTY_OK, "");
+
+    /* The handle's state is the JSON it came from. */
+    char *json = SENTINEL;
+    EXPECT(loyalty_member_to_json(NULL, &json), LOYALTY_ERROR_NULL_ARGUMENT, "member is NULL");
+    EXPECT(loyalty_member_to_json(handle, NULL), LOYALTY_ERROR_NULL_ARGUMENT, "json_out is NULL");
+    CHECK(json == SENTINEL, "json_out written on failure");
+    EXPECT(loyalty_member_to_json(handle, &json), LOYALTY_OK, "");
+    CHECK(strcmp(json, state) == 0, "to_json gives back the state: %s", json);
+    loyalty_string_free(json);
+
+    /* An event: the same receipt and state as through JSON. */
+    static const char SALE2[] =
+        "{\"id\":\"s2\",\"at\":\"2026-03-01T11:00:00Z\",\"type\":\"purchase\",\"lines\":["
+        "{\"sku\":\"tea\",\"category\":\"drink\",\"quantity\":\"2\",\"unit_price\":\"4.50\"}]}";
+    char *next = NULL, *receipt = NULL, *receipt2 = SENTINEL;
+    bool duplicate = true;
+    EXPECT(loyalty_program_apply(program, state, len(state), SALE2, len(SALE2), &next, &receipt, &duplicate),
+           LOYALTY_OK, "");
+    duplicate = true;
+    EXPECT(loyalty_program_apply_member(NULL, handle, SALE2, len(SALE2), &receipt2, &duplicate),
+           LOYALTY_ERROR_NULL_ARGUMENT, "program is NULL");
+    EXPECT(loyalty_program_apply_member(program, NULL, SALE2, len(SALE2), &receipt2, &duplicate),
+           LOYALTY_ERROR_NULL_ARGUMENT, "member is NULL");
+    EXPECT(loyalty_program_apply_member(program, handle, NULL, 3, &receipt2, &duplicate),
+           LOYALTY_ERROR_NULL_ARGUMENT, "event_json is NULL");
+    EXPECT(loyalty_program_apply_member(program, handle, SALE2, len(SALE2), NULL, &duplicate),
+           LOYALTY_ERROR_NULL_ARGUMENT, "receipt_out is NULL");
+    EXPECT(loyalty_program_apply_member(program, handle, SALE2, len(SALE2), &receipt2, NULL),
+           LOYALTY_ERROR_NULL_ARGUMENT, "duplicate_out is NULL");
+    CHECK(receipt2 == SENTINEL && duplicate, "out-parameters written on failure");
+    EXPECT(loyalty_program_apply_member(program, handle, SALE2, len(SALE2), &receipt2, &duplicate), LOYALTY_OK, "");
+    CHECK(!duplicate && strcmp(receipt, receipt2) == 0, "receipts differ: %s / %s", receipt, receipt2);
+    loyalty_string_free(receipt2);
+    EXPECT(loyalty_member_to_json(handle, &json), LOYALTY_OK, "");
+    CHECK(strcmp(json, next) == 0, "states differ: %s / %s", json, next);
+    loyalty_string_free(json);
+
+    /* A refused event changes nothing; a retry is a duplicate. */
+    static const char OVERDRAW2[] = "{\"id\":\"r9\",\"at\":\"2026-03-01T11:05:00Z\",\"type\":\"redeem\",\"points\":999}";
+    receipt2 = SENTINEL;
+    EXPECT(loyalty_program_apply_member(program, handle, OVERDRAW2, len(OVERDRAW2), &receipt2, &duplicate),
+           LOYALTY_ERROR_INSUFFICIENT_POINTS, "999 points requested");
+    CHECK(receipt2 == SENTINEL, "receipt_out written on failure");
+    EXPECT(loyalty_program_apply_member(program, handle, "{", 1, &receipt2, &duplicate), LOYALTY_ERROR_EVENT_SYNTAX,
+           "line 1, column 1");
+    EXPECT(loyalty_program_apply_member(program, handle, SALE2, len(SALE2), &receipt2, &duplicate), LOYALTY_OK, "");
+    CHECK(duplicate && strcmp(receipt, receipt2) == 0, "a retry gives the original receipt");
+    loyalty_string_free(receipt2);
+    EXPECT(loyalty_member_to_json(handle, &json), LOYALTY_OK, "");
+    CHECK(strcmp(json, next) == 0, "a refused event or a retry changed the state: %s", json);
+    loyalty_string_free(json);
+    loyalty_string_free(receipt);
+
+    /* A quote: the same as through JSON. */
+    char *quote = NULL, *quote2 = SENTINEL;
+    EXPECT(loyalty_program_quote(program, next, len(next), BASKET, len(BASKET), AT, len(AT), &quote), LOYALTY_OK, "");
+    EXPECT(loyalty_program_quote_member(program, NULL, BASKET, len(BASKET), AT, len(AT), &quote2),
+           LOYALTY_ERROR_NULL_ARGUMENT, "member is NULL");
+    EXPECT(loyalty_program_quote_member(program, handle, BASKET, len(BASKET), "noon", 4, &quote2),
+           LOYALTY_ERROR_INVALID_ARGUMENT, "not an RFC 3339 instant");
+    CHECK(quote2 == SENTINEL, "quote_out written on failure");
+    EXPECT(loyalty_program_quote_member(program, handle, BASKET, len(BASKET), AT, len(AT), &quote2), LOYALTY_OK, "");
+    CHECK(strcmp(quote, quote2) == 0, "quotes differ: %s / %s", quote, quote2);
+    loyalty_string_free(quote);
+    loyalty_string_free(quote2);
+    loyalty_string_free(next);
+
+    /* Starting into a handle: the same member as loyalty_program_start. */
+    static const char ENROLL2[] = "{\"id\":\"e2\",\"at\":\"2026-03-01T08:00:00Z\",\"type\":\"enroll\",\"member\":\"m-2\"}";
+    loyalty_member *started = (loyalty_member *)SENTINEL;
+    char *m2 = NULL, *r2 = NULL;
+    receipt = SENTINEL;
+    EXPECT(loyalty_program_start_member(program, SALE2, len(SALE2), &started, &receipt), LOYALTY_ERROR_ENROLLMENT,
+           "starts with an enroll event");
+    EXPECT(loyalty_program_start_member(program, ENROLL2, len(ENROLL2), NULL, &receipt), LOYALTY_ERROR_NULL_ARGUMENT,
+           "member_out is NULL");
+    CHECK(started == (loyalty_member *)SENTINEL && receipt == SENTINEL, "out-parameters written on failure");
+    EXPECT(loyalty_program_start(program, ENROLL2, len(ENROLL2), &m2, &r2), LOYALTY_OK, "");
+    EXPECT(loyalty_program_start_member(program, ENROLL2, len(ENROLL2), &started, &receipt), LOYALTY_OK, "");
+    EXPECT(loyalty_member_to_json(started, &json), LOYALTY_OK, "");
+    CHECK(strcmp(json, m2) == 0 && strcmp(receipt, r2) == 0, "start_member differs from start: %s", json);
+    loyalty_string_free(json);
+    loyalty_string_free(receipt);
+    loyalty_string_free(m2);
+    loyalty_string_free(r2);
+
+    /* Freeing: NULL is a no-op; a double free, a call on a freed handle and
+     * a pointer of another kind are refused, never dereferenced as a member. */
+    loyalty_member_free(NULL);
+    passed += 1;
+    loyalty_member_free(started);
+    loyalty_member_free(started);
+    CHECK(strstr(last_error(), "freed already") != NULL, "double free of a member handle: '%s'", last_error());
+    json = SENTINEL;
+    EXPECT(loyalty_member_to_json(started, &json), LOYALTY_ERROR_INVALID_ARGUMENT, "not a live handle");
+    EXPECT(loyalty_member_to_json((const loyalty_member *)program, &json), LOYALTY_ERROR_INVALID_ARGUMENT,
+           "not a live handle");
+    CHECK(json == SENTINEL, "json_out written on failure");
+    loyalty_member_free((loyalty_member *)program);
+    CHECK(strstr(last_error(), "not a live member handle") != NULL, "a program freed as a member: '%s'",
+          last_error());
+    loyalty_member_free(handle);
 }
 
 int main(void) {
@@ -375,6 +490,9 @@ int main(void) {
     CHECK(strstr(warnings, "\"code\":\"look-alike-names\"") != NULL, "lint: %s", warnings);
     loyalty_string_free(warnings);
     loyalty_program_free(linted);
+
+    /* ---- member handles ---- */
+    member_handles(program, member);
 
     /* ---- freeing ---- */
     loyalty_string_free(NULL); /* a no-op */
