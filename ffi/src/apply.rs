@@ -7,7 +7,7 @@ use std::ffi::c_char;
 use loyalty_core::{Event, Member};
 
 use crate::error::loyalty_result;
-use crate::guard::{c_string, give, guard, input, live_program, non_null, non_null_out};
+use crate::guard::{c_string, give, guard, input, live_program, non_null, non_null_out, Failure};
 use crate::program::loyalty_program;
 
 /// Starts a member from an `enroll` event (`Program::start`): no member
@@ -37,11 +37,8 @@ pub unsafe extern "C" fn loyalty_program_start(
         non_null_out(member_out, "member_out")?;
         non_null_out(receipt_out, "receipt_out")?;
         // SAFETY: per this function's contract.
-        let (program, event) = unsafe { (&(*program).program, input(event_json, event_len, "event_json")?) };
-        let event = Event::from_json_str(event)?;
-        let (member, receipt) = program.start(&event)?;
+        let (member, receipt) = unsafe { started(program, event_json, event_len)? };
         let member = c_string(member.to_json(), "member")?;
-        let receipt = c_string(receipt.to_json(), "receipt")?;
         // SAFETY: checked non-NULL above; nothing can fail after this point.
         unsafe {
             give(member_out, member);
@@ -49,6 +46,25 @@ pub unsafe extern "C" fn loyalty_program_start(
         }
         Ok(())
     })
+}
+
+/// The member an `enroll` event starts, and the receipt as a C string: the
+/// work of both start functions once their arguments are checked.
+///
+/// # Safety
+///
+/// `program` must be a live handle, `event_json` non-NULL and valid for
+/// reads of `event_len` bytes.
+pub(crate) unsafe fn started(
+    program: *const loyalty_program,
+    event_json: *const c_char,
+    event_len: usize,
+) -> Result<(Member, std::ffi::CString), Failure> {
+    // SAFETY: per this function's contract.
+    let (program, event) = unsafe { (&(*program).program, input(event_json, event_len, "event_json")?) };
+    let event = Event::from_json_str(event)?;
+    let (member, receipt) = program.start(&event)?;
+    Ok((member, c_string(receipt.to_json(), "receipt")?))
 }
 
 /// Applies one event to a member (`Program::apply`): all of it or, on

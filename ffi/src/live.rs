@@ -34,6 +34,23 @@ pub(crate) fn take<T>(set: &'static Mutex<BTreeSet<usize>>, ptr: *const T) -> bo
     lock(set).remove(&(ptr as usize))
 }
 
+/// Frees a live pointer of `set` with `drop_it`, striking it off; NULL is a
+/// no-op. A pointer that is not live is left alone: the thread's last error
+/// becomes `"<refusal>, or freed already; nothing was freed"`. Nothing
+/// unwinds out (a free runs inside the host's cleanup).
+pub(crate) fn free<T>(set: &'static Mutex<BTreeSet<usize>>, ptr: *mut T, refusal: &str, drop_it: impl FnOnce(*mut T)) {
+    if ptr.is_null() {
+        return;
+    }
+    if !take(set, ptr) {
+        let _ = std::panic::catch_unwind(|| {
+            crate::error::set_last_error(format!("{refusal}, or freed already; nothing was freed"))
+        });
+        return;
+    }
+    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || drop_it(ptr)));
+}
+
 /// Whether a pointer is live.
 pub(crate) fn is_live<T>(set: &'static Mutex<BTreeSet<usize>>, ptr: *const T) -> bool {
     lock(set).contains(&(ptr as usize))

@@ -171,20 +171,9 @@ pub unsafe extern "C" fn loyalty_member_to_json(
 /// does nothing but set this thread's last error message.
 #[no_mangle]
 pub unsafe extern "C" fn loyalty_member_free(member: *mut loyalty_member) {
-    if member.is_null() {
-        return;
-    }
-    if !crate::live::take(&crate::live::MEMBERS, member) {
-        let _ = std::panic::catch_unwind(|| {
-            crate::error::set_last_error(
-                "loyalty_member_free: not a live member handle, or freed already; nothing was freed".into(),
-            )
-        });
-        return;
-    }
-    let _ = std::panic::catch_unwind(|| {
+    crate::live::free(&crate::live::MEMBERS, member, "loyalty_member_free: not a live member handle", |m| {
         // SAFETY: a live handle from `give_member`, per the contract.
-        drop(unsafe { Box::from_raw(member) });
+        drop(unsafe { Box::from_raw(m) })
     });
 }
 
@@ -214,10 +203,7 @@ pub unsafe extern "C" fn loyalty_program_start_member(
         non_null_out(member_out, "member_out")?;
         non_null_out(receipt_out, "receipt_out")?;
         // SAFETY: per this function's contract.
-        let (program, event) = unsafe { (&(*program).program, input(event_json, event_len, "event_json")?) };
-        let event = Event::from_json_str(event)?;
-        let (member, receipt) = program.start(&event)?;
-        let receipt = c_string(receipt.to_json(), "receipt")?;
+        let (member, receipt) = unsafe { crate::apply::started(program, event_json, event_len)? };
         // SAFETY: checked non-NULL above; nothing can fail after this point.
         unsafe {
             give_member(member_out, member);

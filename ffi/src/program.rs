@@ -90,21 +90,15 @@ pub unsafe extern "C" fn loyalty_program_load(
 /// call does nothing but set this thread's last error message.
 #[no_mangle]
 pub unsafe extern "C" fn loyalty_program_free(program: *const loyalty_program) {
-    if program.is_null() {
-        return;
-    }
-    if !crate::live::take(&crate::live::PROGRAMS, program) {
-        let _ = std::panic::catch_unwind(|| {
-            crate::error::set_last_error(
-                "loyalty_program_free: not a live program handle, or freed already; nothing was freed".into(),
-            )
-        });
-        return;
-    }
-    let _ = std::panic::catch_unwind(|| {
-        // SAFETY: a live handle from `loyalty_program_load`, per the contract.
-        drop(unsafe { Box::from_raw(program.cast_mut()) });
-    });
+    crate::live::free(
+        &crate::live::PROGRAMS,
+        program.cast_mut(),
+        "loyalty_program_free: not a live program handle",
+        |p| {
+            // SAFETY: a live handle from `loyalty_program_load`, per the contract.
+            drop(unsafe { Box::from_raw(p) })
+        },
+    );
 }
 
 /// The program's lint warnings (see `Program::lint` in the Rust docs) as a

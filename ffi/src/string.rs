@@ -20,19 +20,8 @@ use std::ffi::{c_char, CString};
 /// yet; other pointers are refused as above, never dereferenced.
 #[no_mangle]
 pub unsafe extern "C" fn loyalty_string_free(s: *mut c_char) {
-    if s.is_null() {
-        return;
-    }
-    if !crate::live::take(&crate::live::STRINGS, s) {
-        let _ = std::panic::catch_unwind(|| {
-            crate::error::set_last_error(
-                "loyalty_string_free: not a string this library returned, or freed already; nothing was freed".into(),
-            )
-        });
-        return;
-    }
-    let _ = std::panic::catch_unwind(|| {
+    crate::live::free(&crate::live::STRINGS, s, "loyalty_string_free: not a string this library returned", |s| {
         // SAFETY: a string from `CString::into_raw` in this library, per the contract.
-        drop(unsafe { CString::from_raw(s) });
+        drop(unsafe { CString::from_raw(s) })
     });
 }
