@@ -236,7 +236,12 @@ struct World<'p> {
     program: &'p Program,
     rng: ChaCha8Rng,
     people: Vec<Person>,
-    members: BTreeMap<String, Member>,
+    /// Each person's member state, once they joined (by person: a tree of
+    /// members by id costs a dozen string comparisons and cache misses per
+    /// event).
+    members: Vec<Option<Member>>,
+    /// How many people have joined.
+    joined_count: usize,
     counters: MemoryCounters,
     queue: BinaryHeap<Reverse<(DateTime<Utc>, u64, Next)>>,
     seq: u64,
@@ -247,6 +252,50 @@ struct World<'p> {
     /// Unit price level per category, in cents.
     prices: Vec<(String, i64)>,
     activities: Vec<String>,
+    /// The members so far, by the rank of their id among all the people's
+    /// ids (the order of `members`' keys): a referrer is drawn as the k-th.
+    joined: Ranks,
+    /// Each person's rank, and the person of each rank.
+    rank_of: Vec<usize>,
+    by_rank: Vec<usize>,
+}
+
+/// A set of ranks 0..n that finds its k-th smallest member in O(log n) (a
+/// Fenwick tree of counts). Drawing a referrer used to collect every
+/// member's id for each draw: quadratic in the population (seconds at
+/// 100 000 members).
+struct Ranks {
+    tree: Vec<u32>,
+}
+
+impl Ranks {
+    fn new(n: usize) -> Ranks {
+        Ranks { tree: vec![0; n + 1] }
+    }
+
+    fn insert(&mut self, rank: usize) {
+        let mut i = rank + 1;
+        while i < self.tree.len() {
+            self.tree[i] += 1;
+            i += i & i.wrapping_neg();
+        }
+    }
+
+    /// The k-th smallest rank in the set (k from 0); `k` must be less than
+    /// the set's size.
+    fn kth(&self, k: usize) -> usize {
+        let (mut at, mut left) = (0, k as u32);
+        let mut step = (self.tree.len() - 1).checked_next_power_of_two().unwrap_or(0);
+        while step > 0 {
+            let next = at + step;
+            if next < self.tree.len() && self.tree[next] <= left {
+                at = next;
+                left -= self.tree[next];
+            }
+            step /= 2;
+        }
+        at
+    }
 }
 
 /// Runs the population of `behaviour` through `program`.
@@ -299,7 +348,8 @@ pub fn simulate_with(
         program,
         rng,
         people: Vec::new(),
-        members: BTreeMap::new(),
+        members: Vec::new(),
+        joined_count: 0,
         counters: MemoryCounters::default(),
         queue: BinaryHeap::new(),
         seq: 0,
@@ -309,6 +359,9 @@ pub fn simulate_with(
         behaviour: behaviour.clone(),
         prices,
         activities: spec.activities.iter().map(|a| a.id.clone()).collect(),
+        joined: Ranks::new(behaviour.members as usize),
+        rank_of: Vec::new(),
+        by_rank: Vec::new(),
     };
     let joining_seconds = i64::from(behaviour.days) * 86_400 * 6 / 10;
     for i in 0..behaviour.members {
@@ -330,17 +383,30 @@ pub fn simulate_with(
         });
         world.push(at, Next::Join(world.people.len() - 1));
     }
+    world.members = (0..world.people.len()).map(|_| None).collect();
+    world.by_rank = (0..world.people.len()).collect();
+    world.by_rank.sort_by(|&a, &b| world.people[a].id.cmp(&world.people[b].id));
+    world.rank_of = vec![0; world.people.len()];
+    for (rank, &person) in world.by_rank.iter().enumerate() {
+        world.rank_of[person] = rank;
+    }
     while let Some(Reverse((at, _, next))) = world.queue.pop() {
         world.step(at, next)?;
         progress(at);
     }
-    // Statements at the end of the period: expiries and lapses up to it.
-    let ids: Vec<String> = world.members.keys().cloned().collect();
-    for id in ids {
-        let event = Event { id: format!("{id}/end"), at: end, kind: EventKind::Advance };
-        world.apply(&id, event);
+    // Statements at the end of the period: expiries and lapses up to it,
+    // member by member in the order of their ids.
+    let by_rank = std::mem::take(&mut world.by_rank);
+    for &i in &by_rank {
+        if world.members[i].is_some() {
+            let event = Event { id: format!("{}/end", world.people[i].id), at: end, kind: EventKind::Advance };
+            world.apply(i, event);
+        }
     }
-    Ok(Simulation { log: world.log, members: world.members, refused: world.refused })
+    // In id order already: the tree is built without sorting.
+    let members =
+        by_rank.iter().filter_map(|&i| Some((world.people[i].id.clone(), world.members[i].take()?))).collect();
+    Ok(Simulation { log: world.log, members, refused: world.refused })
 }
 
 impl World<'_> {
@@ -359,9 +425,11 @@ impl World<'_> {
         format!("{}/{what}{}", p.id, p.events)
     }
 
-    /// Applies an event; keeps it in the log if the engine accepts it.
-    fn apply(&mut self, member: &str, event: Event) -> Option<Arc<Receipt>> {
-        let m = self.members.get_mut(member)?;
+    /// Applies an event to person `i`'s member; keeps it in the log if the
+    /// engine accepts it.
+    fn apply(&mut self, i: usize, event: Event) -> Option<Arc<Receipt>> {
+        let member = self.people[i].id.as_str();
+        let m = self.members[i].as_mut()?;
         match self.program.apply_with(m, &event, &mut self.counters) {
             Ok(applied) => {
                 let receipt = Arc::clone(&applied.receipt);
@@ -416,13 +484,11 @@ impl World<'_> {
             Next::Return { member, purchase, line, quantity } => {
                 let id = self.next_id(member, "r");
                 let kind = EventKind::Return(Return { purchase, lines: vec![ReturnLine { line, quantity }] });
-                let who = self.people[member].id.clone();
-                self.apply(&who, Event { id, at, kind });
+                self.apply(member, Event { id, at, kind });
             }
             Next::Activity { member, name, value } => {
                 let id = self.next_id(member, "a");
-                let who = self.people[member].id.clone();
-                self.apply(&who, Event { id, at, kind: EventKind::Activity(Activity { name, value }) });
+                self.apply(member, Event { id, at, kind: EventKind::Activity(Activity { name, value }) });
             }
         }
         Ok(())
@@ -432,11 +498,12 @@ impl World<'_> {
         let year = self.rng.random_range(1950..2007);
         let birth_date = NaiveDate::from_ymd_opt(year, self.rng.random_range(1..=12), self.rng.random_range(1..=28));
         let referred_by = (self.program.spec().referral.is_some()
-            && !self.members.is_empty()
+            && self.joined_count > 0
             && self.rng.random_range(0..100) < self.behaviour.referral_percent)
             .then(|| {
-                let ids: Vec<&String> = self.members.keys().collect();
-                ids[self.rng.random_range(0..ids.len())].clone()
+                // The k-th of the members' ids in order.
+                let k = self.rng.random_range(0..self.joined_count);
+                self.people[self.by_rank[self.joined.kth(k)]].id.clone()
             });
         let id = self.people[i].id.clone();
         let event = Event {
@@ -449,7 +516,9 @@ impl World<'_> {
             }),
         };
         let (member, receipt) = self.program.start(&event)?;
-        self.members.insert(id.clone(), member);
+        self.members[i] = Some(member);
+        self.joined_count += 1;
+        self.joined.insert(self.rank_of[i]);
         self.log.push(Delivered { member: id, event, receipt: Arc::new(receipt) });
         self.schedule_visit(i, at);
         Ok(())
@@ -474,7 +543,6 @@ impl World<'_> {
     }
 
     fn visit(&mut self, i: usize, at: DateTime<Utc>) {
-        let who = self.people[i].id.clone();
         let lines = self.basket();
         let id = self.next_id(i, "p");
         let kind = EventKind::Purchase(Purchase {
@@ -484,7 +552,7 @@ impl World<'_> {
             store: None,
             partner: None,
         });
-        let receipt = self.apply(&who, Event { id: id.clone(), at, kind });
+        let receipt = self.apply(i, Event { id: id.clone(), at, kind });
         if let Some(receipt) = receipt {
             for s in &receipt.signals {
                 if let Signal::ReferralQualified { referrer, referee } = s {
@@ -493,10 +561,12 @@ impl World<'_> {
                         at,
                         kind: EventKind::ReferralReward(ReferralReward { referee: referee.as_str().to_owned() }),
                     };
-                    self.apply(referrer.as_str(), event);
+                    if let Some(r) = self.person(referrer.as_str()) {
+                        self.apply(r, event);
+                    }
                 }
             }
-            self.pay_with_points(i, &who, &id, &lines, at);
+            self.pay_with_points(i, &id, &lines, at);
             if self.rng.random_range(0..100) < self.behaviour.return_percent {
                 let line = self.rng.random_range(0..lines.len());
                 let quantity = (self.rng.random_range(0..2) == 0).then(|| Amount::from_int(1));
@@ -522,11 +592,11 @@ impl World<'_> {
     }
 
     /// Pays part of the basket with points when the first burn rule lets the member.
-    fn pay_with_points(&mut self, i: usize, who: &str, order: &str, lines: &[Line], at: DateTime<Utc>) {
+    fn pay_with_points(&mut self, i: usize, order: &str, lines: &[Line], at: DateTime<Utc>) {
         if self.program.spec().burn.is_empty() || self.rng.random_range(0..100) >= self.behaviour.redeem_percent {
             return;
         }
-        let Some(member) = self.members.get(who) else { return };
+        let Some(member) = self.members[i].as_ref() else { return };
         let basket = Basket { lines: lines.to_vec(), ..Basket::default() };
         let points = match self.program.quote(member, &basket, at) {
             Ok(q) if q.max_burn > 0 => q.max_burn,
@@ -536,7 +606,13 @@ impl World<'_> {
         let kind =
             EventKind::Redeem(Redeem { points, order: Some(order.to_owned()), rule: None, lines: lines.to_vec() });
         // At the same instant as the sale: the log stays in time order.
-        self.apply(who, Event { id, at, kind });
+        self.apply(i, Event { id, at, kind });
+    }
+
+    /// The person whose id is `id` (found among the ids in order).
+    fn person(&self, id: &str) -> Option<usize> {
+        let rank = self.by_rank.binary_search_by(|&p| self.people[p].id.as_str().cmp(id)).ok()?;
+        Some(self.by_rank[rank])
     }
 }
 
@@ -544,4 +620,32 @@ fn cents_amount(cents: i64) -> Amount {
     // Two fraction digits: always an exact amount the engine accepts.
     let text = Decimal::new(cents, 2).to_string();
     text.parse().unwrap_or_else(|_| Amount::from_int(cents / 100))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Ranks;
+
+    /// The k-th smallest rank of the set is the naive answer, for every k,
+    /// as ranks come in out of order.
+    #[test]
+    fn ranks_find_the_kth() {
+        for n in [1_usize, 2, 3, 7, 8, 9, 100] {
+            let mut ranks = Ranks::new(n);
+            let mut naive: Vec<usize> = Vec::new();
+            let mut x = 17_usize;
+            for _ in 0..n {
+                x = (x * 37 + 11) % n;
+                while naive.contains(&x) {
+                    x = (x + 1) % n;
+                }
+                ranks.insert(x);
+                naive.push(x);
+                naive.sort_unstable();
+                for (k, &want) in naive.iter().enumerate() {
+                    assert_eq!(ranks.kth(k), want, "n {n}, k {k}, set {naive:?}");
+                }
+            }
+        }
+    }
 }
