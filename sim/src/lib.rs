@@ -240,8 +240,6 @@ struct World<'p> {
     /// members by id costs a dozen string comparisons and cache misses per
     /// event).
     members: Vec<Option<Member>>,
-    /// How many people have joined.
-    joined_count: usize,
     counters: MemoryCounters,
     queue: BinaryHeap<Reverse<(DateTime<Utc>, u64, Next)>>,
     seq: u64,
@@ -266,14 +264,17 @@ struct World<'p> {
 /// 100 000 members).
 struct Ranks {
     tree: Vec<u32>,
+    len: usize,
 }
 
 impl Ranks {
     fn new(n: usize) -> Ranks {
-        Ranks { tree: vec![0; n + 1] }
+        Ranks { tree: vec![0; n + 1], len: 0 }
     }
 
+    /// Adds a rank not in the set yet.
     fn insert(&mut self, rank: usize) {
+        self.len += 1;
         let mut i = rank + 1;
         while i < self.tree.len() {
             self.tree[i] += 1;
@@ -349,7 +350,6 @@ pub fn simulate_with(
         rng,
         people: Vec::new(),
         members: Vec::new(),
-        joined_count: 0,
         counters: MemoryCounters::default(),
         queue: BinaryHeap::new(),
         seq: 0,
@@ -498,11 +498,11 @@ impl World<'_> {
         let year = self.rng.random_range(1950..2007);
         let birth_date = NaiveDate::from_ymd_opt(year, self.rng.random_range(1..=12), self.rng.random_range(1..=28));
         let referred_by = (self.program.spec().referral.is_some()
-            && self.joined_count > 0
+            && self.joined.len > 0
             && self.rng.random_range(0..100) < self.behaviour.referral_percent)
             .then(|| {
                 // The k-th of the members' ids in order.
-                let k = self.rng.random_range(0..self.joined_count);
+                let k = self.rng.random_range(0..self.joined.len);
                 self.people[self.by_rank[self.joined.kth(k)]].id.clone()
             });
         let id = self.people[i].id.clone();
@@ -517,7 +517,6 @@ impl World<'_> {
         };
         let (member, receipt) = self.program.start(&event)?;
         self.members[i] = Some(member);
-        self.joined_count += 1;
         self.joined.insert(self.rank_of[i]);
         self.log.push(Delivered { member: id, event, receipt: Arc::new(receipt) });
         self.schedule_visit(i, at);

@@ -72,7 +72,7 @@ pub struct Replay {
 /// ```
 pub fn replay(program: &Program, history: &[(String, Event)]) -> Replay {
     if !shares_counters(program) {
-        return replay_by_member(program, history, Gather::new(|_, _| {}, MemoryCounters::default())).0;
+        return replay_with(program, history, |_, _| {});
     }
     let (replay, calls) = replay_by_member(program, history, Gather::new(|_, _| {}, Recorded::default()));
     if calls.same_in_history_order() {
