@@ -1960,7 +1960,7 @@ impl<'p, 'm> Work<'p, 'm> {
             left -= burn;
             if burn > 0 {
                 burned.push(Take { lot: t.lot, expires_at: t.expires_at, points: burn });
-                let reason = Text::from(format!("paid {paid} {} with points", self.program.spec.currency));
+                let reason = Text::paid(paid, &self.program.currency);
                 self.post(EntryKind::Burn, -burn, event.at, Some(t.lot), Some(&rule_id), reason);
             }
             unused.push(Take { points: t.points - burn, ..t });
@@ -2003,7 +2003,7 @@ impl<'p, 'm> Work<'p, 'm> {
         let paid = self.check_burn(event, rule, r.points, r.order.as_deref().unwrap_or(&event.id), &r.lines)?;
         let takes = self.take_free(r.points);
         // One text for every lot's entry (a copy shares it).
-        let reason = Text::from(format!("paid {paid} {} with points", program.spec.currency));
+        let reason = Text::paid(paid, &program.currency);
         for t in &takes {
             self.post(EntryKind::Burn, -t.points, event.at, Some(t.lot), Some(&rule.spec.id), reason.clone());
         }

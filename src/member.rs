@@ -549,6 +549,46 @@ impl Member {
         serde_json::from_str(text).map_err(|e| state_error(text, &e))
     }
 
+    /// Gives back the room the member's lists keep to grow: each list (and
+    /// the receipt kept for a retry, when nothing else shares it) is cut to
+    /// its length. A host that keeps many members in memory, or a replay
+    /// done with a member, calls it; the next event that adds to a list
+    /// grows it again. The state is unchanged.
+    ///
+    /// ```
+    /// # let program = loyalty::Program::from_json_str(r#"{"id":"p","currency":"EUR","time_zone":"UTC"}"#).unwrap();
+    /// let mut m = program.enroll("m", "2026-01-01T00:00:00Z".parse().unwrap(), Default::default()).unwrap();
+    /// let before = m.clone();
+    /// m.shrink_to_fit();
+    /// assert_eq!(m, before);
+    /// ```
+    pub fn shrink_to_fit(&mut self) {
+        self.lots.shrink_to_fit();
+        self.holds.shrink_to_fit();
+        self.days.shrink_to_fit();
+        self.purchases.shrink_to_fit();
+        self.burns.shrink_to_fit();
+        for b in &mut self.burns {
+            b.takes.shrink_to_fit();
+        }
+        self.recent.shrink_to_fit();
+        for p in &mut self.recent {
+            if let Some(receipt) = p.receipt.as_mut().and_then(std::sync::Arc::get_mut) {
+                receipt.shrink_to_fit();
+            }
+        }
+        let tier = &mut self.tier;
+        tier.days.shrink_to_fit();
+        tier.holds.shrink_to_fit();
+        tier.history.shrink_to_fit();
+        self.rewards.shrink_to_fit();
+        self.challenges.shrink_to_fit();
+        self.badges.shrink_to_fit();
+        self.transfers_in.shrink_to_fit();
+        self.chosen.shrink_to_fit();
+        self.referrals.shrink_to_fit();
+    }
+
     /// Encodes the state as one line of JSON; the same state always gives the same bytes.
     ///
     /// ```
@@ -848,6 +888,21 @@ mod tests {
 
     /// Instants written by hand in other RFC 3339 forms read as the same
     /// instants, and are written back in the engine's form.
+    #[test]
+    fn shrinking_changes_nothing_but_room() {
+        let mut m = member();
+        // A member decoded from JSON has room to grow in its lists, and its
+        // kept receipt is its own.
+        m = Member::from_json_str(&m.to_json()).unwrap();
+        m.lots.reserve(8);
+        m.recent.reserve(8);
+        let (before, json) = (m.clone(), m.to_json());
+        m.shrink_to_fit();
+        assert_eq!(m, before);
+        assert_eq!(m.to_json(), json);
+        assert_eq!((m.lots.capacity(), m.recent.capacity()), (m.lots.len(), m.recent.len()));
+    }
+
     #[test]
     fn other_instant_forms_decode_to_the_same_member() {
         let m = member();

@@ -608,6 +608,8 @@ pub struct Program {
     pub(crate) scripts: Option<std::sync::Arc<(Sandbox, ProgramView)>>,
     /// The tier ladder, when the program has one.
     pub(crate) tiers: Option<Tiers>,
+    /// `spec.currency`, shared by the burn entries' texts.
+    pub(crate) currency: std::sync::Arc<str>,
 }
 
 impl Program {
@@ -1698,6 +1700,7 @@ fn compile(spec: ProgramSpec) -> Result<Program> {
     };
     Ok(Program {
         tiers,
+        currency: std::sync::Arc::from(spec.currency.as_str()),
         base_exclude: CategorySet::of(&spec.earning_base.exclude_categories, &category_names),
         category_lookup: category_names.iter().enumerate().map(|(i, c)| (c.clone(), i as u32)).collect(),
         max_discount: spec.earning_base.max_line_discount_percent.map(Amount::decimal),

@@ -202,6 +202,11 @@ enum Repr {
         scale: u32,
         pending_until: Option<(DateTime<Utc>, chrono_tz::Tz)>,
     },
+    /// A burn entry's reason: `"paid <amount> <currency> with points"`.
+    Paid {
+        amount: crate::Amount,
+        currency: Arc<str>,
+    },
 }
 
 impl Text {
@@ -230,6 +235,11 @@ impl Text {
         Text::of(Repr::Earned { points, scale, pending_until })
     }
 
+    /// The reason of a burn entry, formatted when read.
+    pub(crate) fn paid(amount: crate::Amount, currency: &Arc<str>) -> Text {
+        Text::of(Repr::Paid { amount, currency: Arc::clone(currency) })
+    }
+
     fn of(repr: Repr) -> Text {
         Text { repr, shown: OnceLock::new() }
     }
@@ -244,7 +254,9 @@ impl Text {
         match &self.repr {
             Repr::Static(s) => s,
             Repr::Shared(s) => s,
-            Repr::Rule { .. } | Repr::Earned { .. } => self.shown.get_or_init(|| self.to_string().into_boxed_str()),
+            Repr::Rule { .. } | Repr::Earned { .. } | Repr::Paid { .. } => {
+                self.shown.get_or_init(|| self.to_string().into_boxed_str())
+            }
         }
     }
 }
@@ -310,6 +322,7 @@ impl fmt::Display for Text {
                     None => Ok(()),
                 }
             }
+            Repr::Paid { amount, currency } => write!(f, "paid {amount} {currency} with points"),
         }
     }
 }
@@ -425,7 +438,7 @@ impl Serialize for Text {
             Repr::Static(t) => s.serialize_str(t),
             Repr::Shared(t) => s.serialize_str(t),
             // Written straight into the output, without building a string.
-            Repr::Rule { .. } | Repr::Earned { .. } => match self.shown.get() {
+            Repr::Rule { .. } | Repr::Earned { .. } | Repr::Paid { .. } => match self.shown.get() {
                 Some(t) => s.serialize_str(t),
                 None => s.collect_str(self),
             },
@@ -834,6 +847,16 @@ fn is_zero(p: &Points) -> bool {
 }
 
 impl Receipt {
+    /// Cuts the receipt's lists to their lengths (see [`crate::Member::shrink_to_fit`]).
+    pub(crate) fn shrink_to_fit(&mut self) {
+        self.entries.shrink_to_fit();
+        self.explanations.shrink_to_fit();
+        self.next_expiries.shrink_to_fit();
+        self.notes.shrink_to_fit();
+        self.signals.shrink_to_fit();
+        self.variants.shrink_to_fit();
+    }
+
     /// The sum of the points of the entries of one kind.
     ///
     /// ```
@@ -868,6 +891,20 @@ impl Receipt {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn paid_text_reads_as_it_was_formatted() {
+        let currency: Arc<str> = Arc::from("RUB");
+        for amount in ["150.5", "0.01", "1200", "123456789012345.000000000001"] {
+            let t = Text::paid(amount.parse().unwrap(), &currency);
+            let want = format!("paid {amount} RUB with points");
+            assert_eq!(t.to_string(), want);
+            assert_eq!(t.as_str(), want);
+            assert_eq!(serde_json::to_string(&t).unwrap(), serde_json::to_string(&want).unwrap());
+            // Read once as a str, it is shown the same way after.
+            assert_eq!(t.to_string(), want);
+        }
+    }
 
     #[test]
     fn local_minute_matches_chrono() {

@@ -251,7 +251,12 @@ fn replay_in_order(program: &Program, history: &[(String, Event)], each: impl Fn
         });
         gather.step(program, i, who, &mut members[slot].1, event);
     }
-    gather.finish(members.into_iter().filter_map(|(who, m)| Some((who.to_owned(), m?))).collect()).0
+    let members = members.into_iter().filter_map(|(who, m)| {
+        let mut m = m?;
+        m.shrink_to_fit();
+        Some((who.to_owned(), m))
+    });
+    gather.finish(members.collect()).0
 }
 
 /// The replay member by member.
@@ -296,7 +301,9 @@ fn replay_by_member<F: FnMut(usize, &Receipt), C: ReplayCounters>(
         for &i in &order[starts[s]..starts[s + 1]] {
             gather.step(program, i, who, &mut member, &history[i].1);
         }
-        if let Some(m) = member {
+        // Done with the member: its lists give back their room to grow.
+        if let Some(mut m) = member {
+            m.shrink_to_fit();
             members.push((who.to_owned(), m));
         }
     }

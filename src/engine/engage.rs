@@ -61,7 +61,8 @@ impl Work<'_, '_> {
         expires_at: Option<DateTime<Utc>>,
     ) -> Result<()> {
         let seq = self.new_lot(points, at, at, expires_at, LotOrigin::Bonus);
-        let reason = Text::from(format!("{name}: +{}", self.pts(points)));
+        // `"<name>: +<points>"`, formatted when read.
+        let reason = Text::rule_line(&std::sync::Arc::from(name), points, self.program.scale(), None, None);
         self.post(EntryKind::Earn, points, at, Some(seq), Some(rule), reason.clone());
         self.explanations.push(Explanation { rule: rule.clone(), points, text: reason });
         self.m.totals.earned = add(self.m.totals.earned, points, "earned points")?;
