@@ -660,23 +660,44 @@ impl Program {
     /// lots go by. An instant pushed out of them never comes back, since `n`
     /// sooner ones are already known.
     fn next_expiries(&self, member: &Member, from: DateTime<Utc>, n: usize) -> Vec<Expiring> {
-        let mut soonest: SmallVec<[(DateTime<Utc>, Points); 4]> = SmallVec::new();
-        for lot in member.lots.iter().filter(|l| l.remaining > 0) {
-            let Some(at) = lot.expires_at.filter(|at| *at > from) else { continue };
+        // The soonest instants in a small array, in order (a receipt asks
+        // for three; a longer list is the full search cut short).
+        const MAX: usize = 4;
+        if n > MAX {
+            let mut all = self.upcoming_expiries(member, from, None);
+            all.truncate(n);
+            return all;
+        }
+        let mut soonest = [(DateTime::<Utc>::MIN_UTC, 0 as Points); MAX];
+        let mut len = 0;
+        for lot in &member.lots {
+            let Some(at) = lot.expires_at else { continue };
             // Most lots expire after the `n` soonest instants found so far.
-            if soonest.len() == n && soonest.last().is_some_and(|(t, _)| at > *t) {
+            if lot.remaining <= 0 || at <= from || (len == n && (n == 0 || at > soonest[len - 1].0)) {
                 continue;
             }
-            let known = soonest.as_mut_slice();
-            match known.iter().position(|(t, _)| *t >= at) {
-                Some(i) if known[i].0 == at => known[i].1 = known[i].1.saturating_add(lot.remaining),
-                Some(i) if i < n => soonest.insert(i, (at, lot.remaining)),
-                None if soonest.len() < n => soonest.push((at, lot.remaining)),
-                _ => {}
+            let mut i = 0;
+            while i < len && soonest[i].0 < at {
+                i += 1;
             }
-            soonest.truncate(n);
+            if i < len && soonest[i].0 == at {
+                soonest[i].1 = soonest[i].1.saturating_add(lot.remaining);
+                continue;
+            }
+            // Insert at `i` (< n here), the last one dropped when full.
+            let mut j = len.min(n - 1);
+            while j > i {
+                soonest[j] = soonest[j - 1];
+                j -= 1;
+            }
+            soonest[i] = (at, lot.remaining);
+            len = (len + 1).min(n);
         }
-        soonest.into_iter().map(|(at, points)| Expiring { at, date: expiry_date(self.zone, at), points }).collect()
+        let mut out = Vec::with_capacity(len);
+        for &(at, points) in &soonest[..len] {
+            out.push(Expiring { at, date: expiry_date(self.zone, at), points });
+        }
+        out
     }
 
     /// Points a member can spend at `at` (which should not be before the member's clock).
@@ -2152,15 +2173,20 @@ impl<'p, 'm> Work<'p, 'm> {
         // Closed rewards and received transfers are kept a year and a day
         // (per-member limits per year count them; `ever` limits keep their
         // own counter); chosen days 400 days (limits per day, month, year).
-        let year_ago = at.checked_sub_signed(chrono::Duration::days(367)).unwrap_or(at);
-        if self.m.rewards.iter().any(|r| r.closed_at.is_some_and(|c| c < year_ago)) {
-            self.m.rewards.retain(|r| r.closed_at.is_none_or(|c| c >= year_ago));
+        // (Worked out only for a member that has any: most have none.)
+        let year_ago = || at.checked_sub_signed(chrono::Duration::days(367)).unwrap_or(at);
+        if !self.m.rewards.is_empty() {
+            let year_ago = year_ago();
+            if self.m.rewards.iter().any(|r| r.closed_at.is_some_and(|c| c < year_ago)) {
+                self.m.rewards.retain(|r| r.closed_at.is_none_or(|c| c >= year_ago));
+            }
         }
         if !self.m.chosen.is_empty() {
             let chosen_from = at.date_naive() - chrono::Duration::days(401);
             self.m.chosen.retain(|(_, d)| *d >= chosen_from);
         }
         if !self.m.transfers_in.is_empty() {
+            let year_ago = year_ago();
             self.m.transfers_in.retain(|(_, _, t)| *t >= year_ago);
         }
     }
