@@ -1694,7 +1694,8 @@ fn compile(spec: ProgramSpec) -> Result<Program> {
                 });
             }
             let keeps_points = levels.iter().any(|l| l.never_expire);
-            Some(Tiers { spec: t.clone(), levels, keeps_points })
+            let by_measure = levels.iter().any(|l| l.min.is_some());
+            Some(Tiers { spec: t.clone(), levels, keeps_points, by_measure })
         }
         None => None,
     };

@@ -392,6 +392,10 @@ pub(crate) struct Tiers {
     pub(crate) levels: Vec<Level>,
     /// Some level keeps points from expiring.
     pub(crate) keeps_points: bool,
+    /// Some level is reached by the measure (has a `min`). Without one,
+    /// levels come only from subscriptions, assignments and scripts, and
+    /// the progress never decides a level: it is not worked out per event.
+    pub(crate) by_measure: bool,
 }
 
 /// The first instant of a local date (the start of the next one when the
@@ -514,11 +518,12 @@ impl Tiers {
         let first = state.days.partition_point(|d| d.date < from);
         for i in first..state.days.len() {
             let d = state.days[i].date;
-            let progress = match known {
-                Some(p) if d == from => p,
-                _ => self.progress(state, enrolled, d),
+            let reached = match known {
+                _ if !self.by_measure => 0,
+                Some(p) if d == from => self.reached(p),
+                _ => self.reached(self.progress(state, enrolled, d)),
             };
-            let level = self.reached(progress).max(self.rank(state.days[i].scripted.as_ref()));
+            let level = reached.max(self.rank(state.days[i].scripted.as_ref()));
             let day = &mut state.days[i];
             if level == 0 {
                 (day.level, day.until) = (None, None);
@@ -537,7 +542,8 @@ impl Tiers {
     pub(crate) fn level_at(&self, state: &TierState, at: DateTime<Utc>, date: NaiveDate) -> usize {
         let mut best = 0;
         for r in &state.days {
-            if r.date <= date && r.until.is_none_or(|u| u > at) && r.level.is_some() {
+            // Most records keep no level: that test first.
+            if r.level.is_some() && r.date <= date && r.until.is_none_or(|u| u > at) {
                 best = best.max(self.rank(r.level.as_ref()));
             }
         }

@@ -215,6 +215,11 @@ impl Work<'_, '_> {
     /// day, and signals when that brings the member close to the next level.
     fn tier_count_today(&mut self, tiers: &Tiers, value: Decimal, scripted: Option<usize>) -> Result<()> {
         let date = self.event_date();
+        if !tiers.by_measure {
+            // No level has a `min`: the progress decides no level and
+            // signals no closeness to one.
+            return self.tier_add(tiers, date, value, scripted, None);
+        }
         let enrolled = self.enrolled_date();
         // Adding to the day's record adds as much to the day's progress.
         let before = tiers.progress(&self.m.tier, enrolled, date);
