@@ -31,6 +31,10 @@
 //! ```
 
 use std::collections::{BTreeMap, HashMap};
+
+/// Members' places by id: a fast, fixed-key hash (a replay reads its own
+/// history, so there is no untrusted input to hash against).
+type IdIndex<'h> = HashMap<&'h str, usize, ahash::RandomState>;
 use std::sync::Arc;
 
 use loyalty::{Event, EventKind, Member, MemoryCounters, Program, Receipt};
@@ -177,14 +181,31 @@ impl ReplayCounters for Recorded {
 /// What a replay gathers as it goes.
 struct Gather<F, C> {
     each: F,
-    per_rule: BTreeMap<String, i64>,
+    /// Points per rule id, in order of first appearance: a handful of
+    /// rules, found by their shared id (see [`Gather::add_rule`]).
+    per_rule: Vec<(loyalty::Id, i64)>,
     refused: Vec<(usize, String, loyalty::Error)>,
     counters: C,
 }
 
 impl<F: FnMut(usize, &Receipt), C: ReplayCounters> Gather<F, C> {
     fn new(each: F, counters: C) -> Gather<F, C> {
-        Gather { each, per_rule: BTreeMap::new(), refused: Vec::new(), counters }
+        Gather { each, per_rule: Vec::new(), refused: Vec::new(), counters }
+    }
+
+    /// Adds `points` to rule `rule`. A rule's receipt lines share its id
+    /// with the program, so the same buffer is looked for first; ids made
+    /// for one event (bonuses) are compared as text.
+    fn add_rule(&mut self, rule: &loyalty::Id, points: i64) {
+        let same = |r: &loyalty::Id| std::ptr::eq(r.as_str(), rule.as_str());
+        let found = match self.per_rule.iter().position(|(r, _)| same(r)) {
+            Some(i) => Some(i),
+            None => self.per_rule.iter().position(|(r, _)| r == rule),
+        };
+        match found {
+            Some(i) => self.per_rule[i].1 += points,
+            None => self.per_rule.push((rule.clone(), points)),
+        }
     }
 
     /// Event `i` for member `who`: starts the member on its first accepted
@@ -207,12 +228,7 @@ impl<F: FnMut(usize, &Receipt), C: ReplayCounters> Gather<F, C> {
         match result {
             Ok(receipt) => {
                 for e in &receipt.explanations {
-                    match self.per_rule.get_mut(e.rule.as_str()) {
-                        Some(sum) => *sum += e.points,
-                        None => {
-                            self.per_rule.insert(e.rule.as_str().to_owned(), e.points);
-                        }
-                    }
+                    self.add_rule(&e.rule, e.points);
                 }
                 (self.each)(i, &receipt);
             }
@@ -230,7 +246,8 @@ impl<F: FnMut(usize, &Receipt), C: ReplayCounters> Gather<F, C> {
         let mut members: Vec<Option<(String, Member)>> = members.into_iter().map(Some).collect();
         // A sorted input builds the tree without sorting again.
         let members = by_id.into_iter().filter_map(|i| members[i as usize].take()).collect();
-        (Replay { members, per_rule: self.per_rule, refused: self.refused }, self.counters)
+        let per_rule = self.per_rule.into_iter().map(|(rule, points)| (rule.as_str().to_owned(), points)).collect();
+        (Replay { members, per_rule, refused: self.refused }, self.counters)
     }
 }
 
@@ -242,7 +259,7 @@ fn replay_in_order(program: &Program, history: &[(String, Event)], each: impl Fn
     // costs a dozen string comparisons and as many cache misses per event
     // over 100 000 members, and splitting its nodes (each holds members
     // inline) asks for large blocks. The tree is built once, at the end.
-    let mut index: HashMap<&str, usize> = HashMap::new();
+    let mut index: IdIndex = HashMap::default();
     let mut members: Vec<(&str, Option<Member>)> = Vec::new();
     for (i, (who, event)) in history.iter().enumerate() {
         let slot = *index.entry(who.as_str()).or_insert_with(|| {
@@ -266,7 +283,7 @@ fn replay_by_member<F: FnMut(usize, &Receipt), C: ReplayCounters>(
     mut gather: Gather<F, C>,
 ) -> (Replay, C) {
     // Each event's member as a number, in order of first appearance.
-    let mut index: HashMap<&str, usize> = HashMap::new();
+    let mut index: IdIndex = HashMap::default();
     let mut names: Vec<&str> = Vec::new();
     let slots: Vec<usize> = history
         .iter()
