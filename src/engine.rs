@@ -2110,9 +2110,12 @@ impl<'p, 'm> Work<'p, 'm> {
         let (late_earliest, late_latest) = limits.late_window.before_bounds(secs);
         let closed_before =
             |h: &HoldRecord, t: DateTime<Utc>| h.status != HoldStatus::Open && h.closed_at.is_some_and(|c| c < t);
-        match instant(late_latest) {
-            Some(latest) if !self.m.holds.iter().any(|h| closed_before(h, latest)) => {}
-            _ => {
+        // (Each bound is made only for a member with records it decides on.)
+        let latest = if self.m.holds.is_empty() { None } else { Some(instant(late_latest)) };
+        match latest {
+            None => {}
+            Some(Some(latest)) if !self.m.holds.iter().any(|h| closed_before(h, latest)) => {}
+            Some(_) => {
                 let late = *late_moment.get_or_insert_with(|| late_exact(self));
                 self.m.holds.retain(|h| !closed_before(h, late.utc));
             }
@@ -2120,8 +2123,14 @@ impl<'p, 'm> Work<'p, 'm> {
         // Records older than the return window (with a day to spare for
         // calendar clamping) can no longer be returned against.
         let (earliest, latest) = limits.return_window.before_bounds(secs);
-        match instant(earliest - DAY).zip(instant(latest - DAY)) {
-            Some((drop_below, keep))
+        let bounds = if self.m.purchases.is_empty() && self.m.burns.is_empty() {
+            None
+        } else {
+            Some(instant(earliest - DAY).zip(instant(latest - DAY)))
+        };
+        match bounds {
+            None => {}
+            Some(Some((drop_below, keep)))
                 if {
                     let sure = |t: DateTime<Utc>| t < drop_below || t >= keep;
                     self.m.purchases.iter().all(|p| sure(p.at)) && self.m.burns.iter().all(|b| sure(b.at))
@@ -2154,8 +2163,7 @@ impl<'p, 'm> Work<'p, 'm> {
             let back = oldest.day0().max(oldest.weekday().num_days_from_monday());
             oldest.checked_sub_days(chrono::Days::new(u64::from(back))).unwrap_or(oldest)
         };
-        let late_floor = instant(late_earliest);
-        let late_first_day = instant(late_earliest - DAY).map(|t| t.date_naive());
+        let late_first_day = crate::time::utc_date(late_earliest - DAY);
         if let Some(from) = late_first_day.map(keep_from) {
             if self.m.days.iter().any(|d| d.date < from) {
                 self.m.days.retain(|d| d.date >= from);
@@ -2164,7 +2172,7 @@ impl<'p, 'm> Work<'p, 'm> {
         // Tier records: a return reaches back to the oldest purchase kept, a
         // late event to the late window (programs with tiers only).
         if program.tiers.is_some() {
-            if let (Some(late_day), Some(floor)) = (late_first_day, late_floor) {
+            if let (Some(late_day), Some(floor)) = (late_first_day, instant(late_earliest)) {
                 let day_before = |t: DateTime<Utc>| t.date_naive().pred_opt().unwrap_or(NaiveDate::MIN);
                 let oldest_purchase = self.m.purchases.first().map(|p| day_before(p.at));
                 self.tier_compact(oldest_purchase.map_or(late_day, |p| p.min(late_day)), floor);

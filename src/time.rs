@@ -285,6 +285,33 @@ pub(crate) fn local_date(zone: Tz, at: DateTime<Utc>) -> NaiveDate {
     at.with_timezone(&zone).date_naive()
 }
 
+/// The UTC date of a Unix second, remembered per thread by day (256 days
+/// apart share a slot): a replay or a host applies events over the same
+/// weeks again and again, and a conversion divides by the 400-year cycle
+/// and the year. Exact: a slot holds what the conversion gave for its day,
+/// and every second of a day has that day's date (a day is valid whole or
+/// not at all at the calendar's ends, which start and end at midnight).
+pub(crate) fn utc_date(secs: i64) -> Option<NaiveDate> {
+    const SLOTS: usize = 256;
+    thread_local! {
+        static MEMO: std::cell::RefCell<[(i64, NaiveDate); SLOTS]> =
+            const { std::cell::RefCell::new([(i64::MIN, NaiveDate::MIN); SLOTS]) };
+    }
+    let day = secs.div_euclid(86_400);
+    MEMO.with(|memo| {
+        let Ok(mut memo) = memo.try_borrow_mut() else {
+            return DateTime::from_timestamp(secs, 0).map(|t| t.date_naive());
+        };
+        let slot = &mut memo[day.rem_euclid(SLOTS as i64) as usize];
+        if slot.0 == day {
+            return Some(slot.1);
+        }
+        let date = DateTime::from_timestamp(secs, 0)?.date_naive();
+        *slot = (day, date);
+        Some(date)
+    })
+}
+
 /// [`local_date`] for expiry instants, remembered per thread: expiries
 /// rounded to the end of a day, month or year are the same few instants for
 /// every lot earned in that period, across members, and each receipt shows
@@ -776,6 +803,33 @@ mod tests {
             assert_eq!(expiry_date(zone, at), local_date(zone, at), "{zone} {at}");
             assert_eq!(enrolment_date(zone, at), local_date(zone, at), "{zone} {at}");
         }
+    }
+
+    /// Remembered UTC dates are what chrono gives for every second, with
+    /// hits, slots shared by days 256 apart, and the calendar's ends.
+    #[test]
+    fn remembered_utc_dates_are_exact() {
+        let chrono_date = |secs: i64| DateTime::from_timestamp(secs, 0).map(|t| t.date_naive());
+        let (min, max) = (DateTime::<Utc>::MIN_UTC.timestamp(), DateTime::<Utc>::MAX_UTC.timestamp());
+        let mut seed = 7_u64;
+        let mut checked = 0;
+        for _ in 0..20_000 {
+            seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+            let base = match seed >> 62 {
+                0 => min,
+                1 => max - 3 * 86_400,
+                _ => 1_780_000_000,
+            };
+            // A few thousand days, 256 apart or not, any second of them.
+            let secs = base + ((seed >> 20) % (4 * 86_400 * 256)) as i64 - 86_400;
+            assert_eq!(utc_date(secs), chrono_date(secs), "{secs}");
+            checked += 1;
+        }
+        for secs in [min - 1, min, max, max + 1, -1, 0, 86_399, 86_400] {
+            assert_eq!(utc_date(secs), chrono_date(secs), "{secs}");
+            assert_eq!(utc_date(secs), chrono_date(secs), "{secs} again");
+        }
+        assert_eq!(checked, 20_000);
     }
 
     /// Local times carried by a `Moment` are the ones a conversion gives,
