@@ -31,14 +31,14 @@
 //! ```
 
 use std::collections::{BTreeMap, HashMap};
-
-/// Members' places by id: a fast, fixed-key hash (a replay reads its own
-/// history, so there is no untrusted input to hash against).
-type IdIndex<'h> = HashMap<&'h str, usize, ahash::RandomState>;
 use std::sync::Arc;
 
 use loyalty::{Event, EventKind, Member, MemoryCounters, Program, Receipt};
 use rust_decimal::Decimal;
+
+/// Members' places by id: a fast, fixed-key hash (a replay reads its own
+/// history, so there is no untrusted input to hash against).
+type IdIndex<'h> = HashMap<&'h str, usize, ahash::RandomState>;
 
 /// A history: (member id, event) in the order the events were applied.
 pub type History = Vec<(String, Event)>;

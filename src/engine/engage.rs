@@ -35,7 +35,12 @@ fn birthday_may_start(birth: NaiveDate, after: DateTime<Utc>, upto: DateTime<Utc
     const BEFORE: i64 = 86_400;
     const AFTER: i64 = 3 * 86_400;
     let (lo, hi) = (after.timestamp(), upto.timestamp());
-    (after.year().saturating_sub(1)..=upto.year().saturating_add(1)).any(|y| {
+    // A birthday's UTC midnight falls in (lo − 3 days, hi + 1 day]: only
+    // the years of those two instants can have it, which are the years of
+    // `after` and `upto` unless they are within days of a new year.
+    let first = after.year().saturating_sub(i32::from(after.ordinal() <= 4));
+    let last = upto.year().saturating_add(i32::from(upto.ordinal() >= 364));
+    (first..=last).any(|y| {
         birthday_in(birth, y).is_none_or(|d| {
             let midnight = d.and_time(chrono::NaiveTime::MIN).and_utc().timestamp();
             midnight - BEFORE <= hi && midnight + AFTER > lo
