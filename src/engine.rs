@@ -2111,46 +2111,42 @@ impl<'p, 'm> Work<'p, 'm> {
         let closed_before =
             |h: &HoldRecord, t: DateTime<Utc>| h.status != HoldStatus::Open && h.closed_at.is_some_and(|c| c < t);
         // (Each bound is made only for a member with records it decides on.)
-        let latest = if self.m.holds.is_empty() { None } else { Some(instant(late_latest)) };
-        match latest {
-            None => {}
-            Some(Some(latest)) if !self.m.holds.iter().any(|h| closed_before(h, latest)) => {}
-            Some(_) => {
-                let late = *late_moment.get_or_insert_with(|| late_exact(self));
-                self.m.holds.retain(|h| !closed_before(h, late.utc));
+        if !self.m.holds.is_empty() {
+            match instant(late_latest) {
+                Some(latest) if !self.m.holds.iter().any(|h| closed_before(h, latest)) => {}
+                _ => {
+                    let late = *late_moment.get_or_insert_with(|| late_exact(self));
+                    self.m.holds.retain(|h| !closed_before(h, late.utc));
+                }
             }
         }
         // Records older than the return window (with a day to spare for
         // calendar clamping) can no longer be returned against.
         let (earliest, latest) = limits.return_window.before_bounds(secs);
-        let bounds = if self.m.purchases.is_empty() && self.m.burns.is_empty() {
-            None
-        } else {
-            Some(instant(earliest - DAY).zip(instant(latest - DAY)))
-        };
-        match bounds {
-            None => {}
-            Some(Some((drop_below, keep)))
-                if {
-                    let sure = |t: DateTime<Utc>| t < drop_below || t >= keep;
-                    self.m.purchases.iter().all(|p| sure(p.at)) && self.m.burns.iter().all(|b| sure(b.at))
-                } =>
-            {
-                if self.m.purchases.iter().any(|p| p.at < keep) {
-                    self.m.purchases.retain(|p| p.at >= keep);
+        if !(self.m.purchases.is_empty() && self.m.burns.is_empty()) {
+            match instant(earliest - DAY).zip(instant(latest - DAY)) {
+                Some((drop_below, keep))
+                    if {
+                        let sure = |t: DateTime<Utc>| t < drop_below || t >= keep;
+                        self.m.purchases.iter().all(|p| sure(p.at)) && self.m.burns.iter().all(|b| sure(b.at))
+                    } =>
+                {
+                    if self.m.purchases.iter().any(|p| p.at < keep) {
+                        self.m.purchases.retain(|p| p.at >= keep);
+                    }
+                    if self.m.burns.iter().any(|b| b.at < keep) {
+                        self.m.burns.retain(|b| b.at >= keep);
+                    }
                 }
-                if self.m.burns.iter().any(|b| b.at < keep) {
-                    self.m.burns.retain(|b| b.at >= keep);
-                }
-            }
-            _ => {
-                let cutoff = limits
-                    .return_window
-                    .before_in(clock(self), zone)
-                    .and_then(|c| c.utc.checked_sub_signed(chrono::Duration::days(1)));
-                if let Some(cutoff) = cutoff {
-                    self.m.purchases.retain(|p| p.at >= cutoff);
-                    self.m.burns.retain(|b| b.at >= cutoff);
+                _ => {
+                    let cutoff = limits
+                        .return_window
+                        .before_in(clock(self), zone)
+                        .and_then(|c| c.utc.checked_sub_signed(chrono::Duration::days(1)));
+                    if let Some(cutoff) = cutoff {
+                        self.m.purchases.retain(|p| p.at >= cutoff);
+                        self.m.burns.retain(|b| b.at >= cutoff);
+                    }
                 }
             }
         }

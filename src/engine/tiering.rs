@@ -178,7 +178,8 @@ impl Work<'_, '_> {
             }
         }
         let (enrolled, zone) = (self.enrolled_date(), self.program.zone);
-        tiers.rework(self.tier_days_mut(date), zone, enrolled, date, known);
+        // The records from `date` on are already kept for undoing (above).
+        tiers.rework(&mut self.m.tier, zone, enrolled, date, known);
         Ok(())
     }
 
