@@ -160,6 +160,17 @@ fn bench(c: &mut Criterion) {
     });
     group.finish();
 
+    // A host that keeps members in memory or a store: the member's two
+    // encodings, each way.
+    let json = member.to_json();
+    let packed = member.to_bytes();
+    let mut group = c.benchmark_group("member state (10 open lots, kept receipt)");
+    group.bench_function("to_json", |b| b.iter(|| black_box(&member).to_json()));
+    group.bench_function("from_json_str", |b| b.iter(|| Member::from_json_str(black_box(&json)).unwrap()));
+    group.bench_function("to_bytes (packed)", |b| b.iter(|| black_box(&member).to_bytes()));
+    group.bench_function("from_bytes (packed)", |b| b.iter(|| Member::from_bytes(black_box(&packed)).unwrap()));
+    group.finish();
+
     // The issue-1 program beside the same program with a real tier ladder.
     let (tiered, gold, _, _) = setup_with(&tier_program());
     assert_eq!(tiered.tier(&gold, at).map(|s| s.tier), Some("gold"));
@@ -185,7 +196,8 @@ fn bench(c: &mut Criterion) {
 /// A fixed number of calls, for instruction counts that CPU contention does
 /// not blur: `LOYALTY_COUNT=<what>:<n>` with `what` one of `hand`, `quote`,
 /// `apply`, `clone` (`apply` includes a member copy per call; subtract
-/// `clone`), `apply-json`, `json` (the same with members decoded from JSON);
+/// `clone`), `apply-json`, `json` (the same with members decoded from JSON),
+/// `pack`, `unpack` (the member to and from its packed form);
 /// prefixed `tier-` (`tier-apply`, …) on the program with a real tier ladder.
 /// For example:
 /// `LOYALTY_COUNT=apply:20000 perf stat -e instructions:u target/release/deps/apply-*`.
@@ -222,6 +234,18 @@ fn count(spec: &str) {
                 }
                 black_box(members);
             }
+        }
+        "to-json" => (0..n).for_each(|_| {
+            black_box(black_box(&member).to_json());
+        }),
+        "pack" => (0..n).for_each(|_| {
+            black_box(black_box(&member).to_bytes());
+        }),
+        "unpack" => {
+            let packed = member.to_bytes();
+            (0..n).for_each(|_| {
+                black_box(Member::from_bytes(black_box(&packed)).unwrap());
+            })
         }
         _ => panic!("LOYALTY_COUNT: unknown '{what}'"),
     }

@@ -154,6 +154,7 @@ mod event;
 mod lint;
 mod member;
 mod number;
+mod pack;
 mod program;
 mod receipt;
 pub mod reward;

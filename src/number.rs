@@ -157,7 +157,37 @@ impl fmt::Display for Amount {
 
 impl Serialize for Amount {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        if !s.is_human_readable() {
+            return s.serialize_u128(self.packed());
+        }
         s.collect_str(&self.0)
+    }
+}
+
+impl Amount {
+    /// The amount in the packed form (see `crate::pack`): |mantissa| × 64 +
+    /// scale × 2 + sign, one number that keeps the written scale. A zero is
+    /// never negative, as in the text form (which reads `-0` as `0`).
+    pub(crate) fn packed(&self) -> u128 {
+        let m = self.0.mantissa().unsigned_abs();
+        (m << 6) | (u128::from(self.0.scale()) << 1) | u128::from(m != 0 && self.0.is_sign_negative())
+    }
+
+    /// The amount of [`Amount::packed`]'s number, if it is one the text
+    /// form could also carry.
+    pub(crate) fn from_packed(bits: u128) -> Option<Amount> {
+        let scale = ((bits >> 1) & 31) as u32;
+        if scale as usize > Amount::FRACTION_DIGITS_MAX {
+            return None;
+        }
+        // At most 15 integer digits: |mantissa| < 10^(15 + scale) (< 2^96).
+        let m = i128::try_from(bits >> 6).ok()?;
+        if m >= pow10(Amount::INTEGER_DIGITS_MAX as u32 + scale)? || (m == 0 && bits & 1 == 1) {
+            return None;
+        }
+        let mut d = Decimal::from_i128_with_scale(m, scale);
+        d.set_sign_negative(bits & 1 == 1);
+        Some(Amount(d))
     }
 }
 
@@ -183,6 +213,25 @@ impl<'de> Deserialize<'de> for Amount {
                     "a floating-point number (read as {v}); write amounts as strings (\"12.50\") so they stay exact"
                 )))
             }
+        }
+        if !d.is_human_readable() {
+            struct Packed;
+            impl serde::de::Visitor<'_> for Packed {
+                type Value = Amount;
+                fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                    f.write_str("a packed amount")
+                }
+                fn visit_u128<E: serde::de::Error>(self, v: u128) -> Result<Amount, E> {
+                    Amount::from_packed(v).ok_or_else(|| {
+                        E::custom(format!(
+                            "an amount the text form cannot carry (over {} integer or {} fraction digits, or a negative zero)",
+                            Amount::INTEGER_DIGITS_MAX,
+                            Amount::FRACTION_DIGITS_MAX
+                        ))
+                    })
+                }
+            }
+            return d.deserialize_u128(Packed);
         }
         d.deserialize_any(Visitor)
     }

@@ -67,7 +67,8 @@
 //!   a duplicate with its original receipt, or refused, never applied twice;
 //! * **replay** — replaying the delivered log from empty reproduces the
 //!   member state byte for byte ([`state_hash`] equal), and so does a
-//!   snapshot taken halfway (its JSON decoded again) plus the later events;
+//!   snapshot taken halfway (decoded again from its JSON and from its packed
+//!   form, [`Member::to_bytes`](crate::Member::to_bytes)) plus the later events;
 //!
 //! and then against the [`Property`]s the caller supplies, which see the
 //! whole [`Run`].
@@ -1210,19 +1211,27 @@ impl<'p> Executor<'p> {
         if half == 0 {
             return;
         }
-        let snapshot = self.run.deliveries[half - 1].after.to_json();
-        let mut resumed = match Member::from_json_str(&snapshot) {
-            Ok(m) => m,
-            Err(e) => return self.fail("replay", format!("the snapshot after delivery {half} does not decode: {e}")),
-        };
-        for d in &self.run.deliveries[half..] {
-            let _ = program.apply(&mut resumed, &d.event);
-        }
-        if resumed.to_json() != end {
-            self.fail(
-                "replay",
-                format!("the snapshot after delivery {half} plus the later events differs from the run"),
-            );
+        // The snapshot as JSON and in the packed form: a host may keep either.
+        let after = &self.run.deliveries[half - 1].after;
+        let snapshots =
+            [("JSON", Member::from_json_str(&after.to_json())), ("packed", Member::from_bytes(&after.to_bytes()))];
+        for (form, snapshot) in snapshots {
+            let mut resumed = match snapshot {
+                Ok(m) => m,
+                Err(e) => {
+                    return self
+                        .fail("replay", format!("the {form} snapshot after delivery {half} does not decode: {e}"))
+                }
+            };
+            for d in &self.run.deliveries[half..] {
+                let _ = program.apply(&mut resumed, &d.event);
+            }
+            if resumed.to_json() != end {
+                return self.fail(
+                    "replay",
+                    format!("the {form} snapshot after delivery {half} plus the later events differs from the run"),
+                );
+            }
         }
     }
 }

@@ -9,7 +9,7 @@
 #[allow(dead_code)]
 mod checks;
 
-use checks::{check_apply, check_event_decode, check_program_parse, Applied, PROGRAMS};
+use checks::{check_apply, check_event_decode, check_member_bytes, check_program_parse, Applied, PROGRAMS};
 
 const LOGS: [(&str, &str); 3] = [
     ("corner_coffee", include_str!("../examples/data/corner_coffee.jsonl")),
@@ -70,4 +70,34 @@ fn the_more_kinds_seed_passes_the_apply_checks() {
     // Corner Coffee allows no transfers: `t1` and `t1-in` are refused (and
     // the checks see that the member stays as it was).
     assert_eq!(check_apply(MORE_KINDS.as_bytes()), Applied { applied: 16, refused: 2 });
+}
+
+/// The `member_bytes` seeds: each example log's member, packed
+/// (fuzz/seeds/member_bytes/, written by this test when missing), then each
+/// with every byte changed, and cut short at every length.
+#[test]
+fn packed_members_pass_the_member_bytes_checks() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/seeds/member_bytes");
+    for (name, log) in LOGS {
+        let program_text = PROGRAMS.iter().find(|p| p.0 == name).map(|p| p.1).unwrap();
+        let program = loyalty::Program::from_toml_str(program_text).unwrap();
+        let events: Vec<loyalty::Event> = log.lines().map(|l| loyalty::Event::from_json_str(l).unwrap()).collect();
+        let member = program.replay(&events).unwrap();
+        let packed = member.to_bytes();
+        let seed = dir.join(format!("{name}.bin"));
+        match std::fs::read(&seed) {
+            // The committed seed is this release's packing of the log's member.
+            Ok(committed) => assert_eq!(committed, packed, "{} is stale: delete it and run this test", seed.display()),
+            Err(_) => std::fs::write(&seed, &packed).unwrap(),
+        }
+        check_member_bytes(&packed);
+        for i in 0..packed.len() {
+            check_member_bytes(&packed[..i]);
+            for v in [0_u8, 1, 0x7f, 0x80, 0xff, packed[i].wrapping_add(1)] {
+                let mut b = packed.clone();
+                b[i] = v;
+                check_member_bytes(&b);
+            }
+        }
+    }
 }

@@ -11,7 +11,9 @@
 //!   back as JSON loads with `Program::from_json_str` (the same schema as
 //!   TOML) into the same spec;
 //! * a decoded event, basket or member state encodes to JSON that decodes to
-//!   an equal value (`Event::to_json`, the `Member` doc example);
+//!   an equal value (`Event::to_json`, the `Member` doc example), and a
+//!   member the same through its packed form (`Member::to_bytes`, whose
+//!   doc says the same state gives the same bytes);
 //! * `Program::apply` either succeeds, with the ledger invariants holding
 //!   (`Member::check_invariants`), or fails and leaves the member exactly as
 //!   it was (byte for byte in `to_json`); re-applying an applied event is a
@@ -88,6 +90,20 @@ fn check_member_round_trip(member: &Member) {
         Member::from_json_str(&json).unwrap_or_else(|e| panic!("an encoded member does not decode: {e}\n{json}"));
     assert_eq!(&again, member, "a member changed through to_json\n{json}");
     assert_eq!(again.to_json(), json, "Member::to_json is not stable");
+    let packed = member.to_bytes();
+    let again = Member::from_bytes(&packed)
+        .unwrap_or_else(|e| panic!("a packed member does not decode: {e}\n{json}\n{packed:?}"));
+    assert_eq!(&again, member, "a member changed through to_bytes\n{json}");
+    assert_eq!(again.to_bytes(), packed, "Member::to_bytes is not stable\n{json}");
+}
+
+/// `member_bytes`: the bytes as a packed member state (`Member::from_bytes`).
+/// What decodes is a member the JSON form carries too, and packs again
+/// (`check_member_round_trip`).
+pub fn check_member_bytes(data: &[u8]) {
+    if let Ok(member) = Member::from_bytes(data) {
+        check_member_round_trip(&member);
+    }
 }
 
 /// `apply`: the input is a program selector line (optional) and then one JSON

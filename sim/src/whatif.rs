@@ -43,11 +43,99 @@ type IdIndex<'h> = HashMap<&'h str, usize, ahash::RandomState>;
 /// A history: (member id, event) in the order the events were applied.
 pub type History = Vec<(String, Event)>;
 
+/// Members by id, each kept packed ([`Member::to_bytes`]): a member with
+/// ten open lots and its history takes under 1 KiB this way, where its
+/// live state takes several. Reading one ([`Members::get`],
+/// [`Members::iter`]) decodes it.
+///
+/// ```
+/// # let program = loyalty::Program::from_json_str(r#"{"id":"p","currency":"EUR","time_zone":"UTC"}"#).unwrap();
+/// let m = program.enroll("m-1", "2026-01-01T00:00:00Z".parse().unwrap(), Default::default()).unwrap();
+/// let members: loyalty_sim::whatif::Members = [m.clone()].into_iter().collect();
+/// assert_eq!(members.len(), 1);
+/// assert_eq!(members.get("m-1"), Some(m));
+/// assert!(members.get("m-2").is_none());
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Members {
+    packed: BTreeMap<String, Box<[u8]>>,
+}
+
+impl Members {
+    /// How many members.
+    pub fn len(&self) -> usize {
+        self.packed.len()
+    }
+
+    /// True when there are none.
+    pub fn is_empty(&self) -> bool {
+        self.packed.is_empty()
+    }
+
+    /// True when member `id` is here.
+    pub fn contains_key(&self, id: &str) -> bool {
+        self.packed.contains_key(id)
+    }
+
+    /// Member `id`, decoded.
+    pub fn get(&self, id: &str) -> Option<Member> {
+        self.packed.get(id).and_then(|b| unpack(b))
+    }
+
+    /// Member `id`'s packed bytes.
+    pub fn packed(&self, id: &str) -> Option<&[u8]> {
+        self.packed.get(id).map(|b| &b[..])
+    }
+
+    /// The member ids, in order.
+    pub fn keys(&self) -> impl Iterator<Item = &String> {
+        self.packed.keys()
+    }
+
+    /// The members in id order, each decoded in turn.
+    pub fn values(&self) -> impl Iterator<Item = Member> + '_ {
+        self.packed.values().filter_map(|b| unpack(b))
+    }
+
+    /// (id, member) in id order, each member decoded in turn.
+    pub fn iter(&self) -> impl Iterator<Item = (&String, Member)> {
+        self.packed.iter().filter_map(|(id, b)| Some((id, unpack(b)?)))
+    }
+
+    /// Adds (or replaces) a member, packed.
+    pub fn insert(&mut self, member: &Member) {
+        self.packed.insert(member.id().to_owned(), member.to_bytes().into_boxed_slice());
+    }
+
+    /// The bytes the packed members take, ids aside.
+    pub fn packed_bytes(&self) -> usize {
+        self.packed.values().map(|b| b.len()).sum()
+    }
+}
+
+/// A member this crate packed (it decodes: a test packs and reads every
+/// kind of record).
+fn unpack(bytes: &[u8]) -> Option<Member> {
+    let m = Member::from_bytes(bytes);
+    debug_assert!(m.is_ok(), "{m:?}");
+    m.ok()
+}
+
+impl FromIterator<Member> for Members {
+    fn from_iter<I: IntoIterator<Item = Member>>(members: I) -> Members {
+        let mut out = Members::default();
+        for m in members {
+            out.insert(&m);
+        }
+        out
+    }
+}
+
 /// A history replayed under one program.
 #[derive(Debug, Clone)]
 pub struct Replay {
-    /// The members at the end.
-    pub members: BTreeMap<String, Member>,
+    /// The members at the end, packed.
+    pub members: Members,
     /// Points each earn rule gave (the receipts' explanations, summed by rule id).
     pub per_rule: BTreeMap<String, i64>,
     /// The events this program refused, in the history's order: index, member, error.
@@ -237,15 +325,11 @@ impl<F: FnMut(usize, &Receipt), C: ReplayCounters> Gather<F, C> {
     }
 
     /// The replay, and the counters as the replay left them.
-    fn finish(mut self, members: Vec<(String, Member)>) -> (Replay, C) {
+    fn finish(mut self, mut members: Vec<(String, Box<[u8]>)>) -> (Replay, C) {
         self.refused.sort_by_key(|r| r.0);
-        // In id order, by sorting their places: sorting the members
-        // themselves moves each (hundreds of bytes) a dozen times.
-        let mut by_id: Vec<u32> = (0..members.len() as u32).collect();
-        by_id.sort_unstable_by(|&a, &b| members[a as usize].0.cmp(&members[b as usize].0));
-        let mut members: Vec<Option<(String, Member)>> = members.into_iter().map(Some).collect();
         // A sorted input builds the tree without sorting again.
-        let members = by_id.into_iter().filter_map(|i| members[i as usize].take()).collect();
+        members.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        let members = Members { packed: members.into_iter().collect() };
         let per_rule = self.per_rule.into_iter().map(|(rule, points)| (rule.as_str().to_owned(), points)).collect();
         (Replay { members, per_rule, refused: self.refused }, self.counters)
     }
@@ -268,11 +352,7 @@ fn replay_in_order(program: &Program, history: &[(String, Event)], each: impl Fn
         });
         gather.step(program, i, who, &mut members[slot].1, event);
     }
-    let members = members.into_iter().filter_map(|(who, m)| {
-        let mut m = m?;
-        m.shrink_to_fit();
-        Some((who.to_owned(), m))
-    });
+    let members = members.into_iter().filter_map(|(who, m)| Some((who.to_owned(), m?.to_bytes().into_boxed_slice())));
     gather.finish(members.collect()).0
 }
 
@@ -318,10 +398,9 @@ fn replay_by_member<F: FnMut(usize, &Receipt), C: ReplayCounters>(
         for &i in &order[starts[s]..starts[s + 1]] {
             gather.step(program, i, who, &mut member, &history[i].1);
         }
-        // Done with the member: its lists give back their room to grow.
-        if let Some(mut m) = member {
-            m.shrink_to_fit();
-            members.push((who.to_owned(), m));
+        // Done with the member: kept packed, a fraction of its live size.
+        if let Some(m) = member {
+            members.push((who.to_owned(), m.to_bytes().into_boxed_slice()));
         }
     }
     gather.finish(members)
@@ -396,7 +475,7 @@ pub fn figures(program: &Program, replay: &Replay) -> Figures {
     let mut f = Figures { refused: replay.refused.len(), ..Figures::default() };
     for m in replay.members.values() {
         let t = m.totals();
-        let mf = member_figures(program, m);
+        let mf = member_figures(program, &m);
         f.issued += mf.issued;
         f.burned += mf.burned;
         f.expired += mf.expired;
@@ -460,8 +539,8 @@ pub fn compare(a: &Program, b: &Program, history: &[(String, Event)]) -> Compari
     let mut members: Vec<MemberDiff> = Vec::new();
     let ids: std::collections::BTreeSet<&String> = ra.members.keys().chain(rb.members.keys()).collect();
     for id in ids {
-        let fa = ra.members.get(id).map(|m| member_figures(a, m)).unwrap_or_default();
-        let fb = rb.members.get(id).map(|m| member_figures(b, m)).unwrap_or_default();
+        let fa = ra.members.get(id).map(|m| member_figures(a, &m)).unwrap_or_default();
+        let fb = rb.members.get(id).map(|m| member_figures(b, &m)).unwrap_or_default();
         if fa != fb {
             members.push(MemberDiff { member: id.clone(), a: fa, b: fb });
         }
@@ -532,6 +611,31 @@ mod tests {
             assert!(!a.per_rule.is_empty());
             assert_eq!(a.members, b.members);
             assert!(a.members.contains_key("late") && !a.members.contains_key("ghost"));
+        }
+    }
+
+    /// The packed members a replay keeps are the members themselves: a
+    /// replay of a generated history gives back, member for member, the
+    /// live states the generation built (each sample program, many
+    /// members packed one after another on one thread).
+    #[test]
+    fn packed_members_are_the_members() {
+        for text in [
+            include_str!("../../examples/programs/petshop.toml"),
+            include_str!("../../examples/programs/corner_coffee.toml"),
+            include_str!("../../examples/programs/home_appliance.toml"),
+        ] {
+            let program = Program::from_toml_str(text).unwrap();
+            let behaviour = crate::Behaviour { members: 300, days: 200, seed: 5, ..crate::Behaviour::default() };
+            let sim = crate::simulate(&program, &behaviour).unwrap();
+            let replay = replay(&program, &sim.history());
+            assert_eq!(replay.members.len(), sim.members.len());
+            for (id, live) in &sim.members {
+                let packed = replay.members.get(id).unwrap_or_else(|| panic!("{id} is missing"));
+                assert!(&packed == live, "{id} comes back changed");
+                assert_eq!(packed.to_json(), live.to_json());
+            }
+            assert!(replay.members.packed_bytes() * 4 < sim.members.values().map(|m| m.to_json().len()).sum());
         }
     }
 
