@@ -395,7 +395,21 @@ fn replay_by_member<F: FnMut(usize, &Receipt), C: ReplayCounters>(
     let mut members = Vec::with_capacity(names.len());
     for (s, who) in names.into_iter().enumerate() {
         let mut member = None;
-        for &i in &order[starts[s]..starts[s + 1]] {
+        for p in starts[s]..starts[s + 1] {
+            // The history is read in member order, so each event is a
+            // first touch of memory far from the last: the events ahead
+            // are asked for now, in stages (an event's own data before
+            // the data it points to), while this one is applied.
+            if let Some(&ahead) = order.get(p + 3) {
+                prefetch(&history[ahead]);
+            }
+            if let Some(&ahead) = order.get(p + 2) {
+                prefetch_body(&history[ahead].1);
+            }
+            if let Some(&ahead) = order.get(p + 1) {
+                prefetch_lines(&history[ahead].1);
+            }
+            let i = order[p];
             gather.step(program, i, who, &mut member, &history[i].1);
         }
         // Done with the member: kept packed, a fraction of its live size.
@@ -404,6 +418,59 @@ fn replay_by_member<F: FnMut(usize, &Receipt), C: ReplayCounters>(
         }
     }
     gather.finish(members)
+}
+
+/// Asks the processor to bring `value`'s cache lines in, without waiting
+/// for them (a hint: nothing is read, and a wrong address is harmless).
+#[inline(always)]
+fn prefetch<T>(value: &T) {
+    prefetch_span((value as *const T).cast(), std::mem::size_of::<T>());
+}
+
+/// The cache lines of `len` bytes from `at`.
+#[inline(always)]
+fn prefetch_span(at: *const u8, len: usize) {
+    let mut offset = 0;
+    while offset < len {
+        prefetch_at(at.wrapping_add(offset));
+        offset += 64;
+    }
+    // The last byte's line, when `at` is not at a line's start.
+    if len > 0 {
+        prefetch_at(at.wrapping_add(len - 1));
+    }
+}
+
+#[inline(always)]
+fn prefetch_at(at: *const u8) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: `_mm_prefetch` only hints the cache; it neither reads nor
+    // faults, whatever the address (SSE is part of x86-64).
+    unsafe {
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(at.cast());
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = at;
+}
+
+/// The event's id and, for a purchase, its lines.
+#[inline(always)]
+fn prefetch_body(e: &Event) {
+    prefetch_at(e.id.as_ptr());
+    if let EventKind::Purchase(p) = &e.kind {
+        prefetch_span(p.lines.as_ptr().cast(), std::mem::size_of_val(&p.lines[..]));
+    }
+}
+
+/// A purchase's lines' texts.
+#[inline(always)]
+fn prefetch_lines(e: &Event) {
+    if let EventKind::Purchase(p) = &e.kind {
+        for line in &p.lines {
+            prefetch_at(line.sku.as_ptr());
+            prefetch_at(line.category.as_ptr());
+        }
+    }
 }
 
 /// What one member has under one program.
