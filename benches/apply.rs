@@ -197,7 +197,8 @@ fn bench(c: &mut Criterion) {
 /// not blur: `LOYALTY_COUNT=<what>:<n>` with `what` one of `hand`, `quote`,
 /// `apply`, `clone` (`apply` includes a member copy per call; subtract
 /// `clone`), `apply-json`, `json` (the same with members decoded from JSON),
-/// `pack`, `unpack` (the member to and from its packed form);
+/// `to-json`, `pack`, `unpack` (the member to JSON, and to and from its
+/// packed form);
 /// prefixed `tier-` (`tier-apply`, …) on the program with a real tier ladder.
 /// For example:
 /// `LOYALTY_COUNT=apply:20000 perf stat -e instructions:u target/release/deps/apply-*`.

@@ -257,7 +257,6 @@ impl Totals {
 #[serde(deny_unknown_fields)]
 pub struct DayCount {
     /// The local date.
-    #[serde(with = "crate::time::date")]
     pub date: NaiveDate,
     /// `earn:<rule>`, `burn:<rule>` or `purchases:`.
     pub key: crate::Id,
@@ -267,28 +266,6 @@ pub struct DayCount {
     pub count: u32,
 }
 
-/// Serde for a fingerprint: a number in JSON, its 8 bytes in the packed
-/// form (a hash's LEB128 would take 9 or 10).
-mod fingerprint {
-    use serde::{Deserialize, Deserializer, Serialize, Serializer};
-
-    pub(super) fn serialize<S: Serializer>(v: &u64, s: S) -> Result<S::Ok, S::Error> {
-        if s.is_human_readable() {
-            v.serialize(s)
-        } else {
-            v.to_le_bytes().serialize(s)
-        }
-    }
-
-    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
-        if d.is_human_readable() {
-            u64::deserialize(d)
-        } else {
-            <[u8; 8]>::deserialize(d).map(u64::from_le_bytes)
-        }
-    }
-}
-
 /// An event the member remembers for idempotency.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -296,7 +273,6 @@ pub struct Processed {
     /// The event id.
     pub id: crate::Id,
     /// A stable fingerprint of the payload.
-    #[serde(with = "fingerprint")]
     pub fingerprint: u64,
     /// The event instant.
     #[serde(with = "crate::time::instant")]
@@ -577,10 +553,10 @@ impl Member {
     /// everything [`Member::to_json`] carries, for a host that keeps many
     /// members in memory or in a key-value store. A member with ten open
     /// lots and its history takes about a seventh of its JSON. The same
-    /// state always gives the same bytes.
+    /// state always gives the same bytes (amounts to their written scale).
     ///
-    /// The bytes start with `LM` and the form's version; DESIGN's notes
-    /// (`docs/design.md`, "The packed member") describe the rest.
+    /// The bytes start with `LM` and the form's version; the design notes
+    /// (`docs/design.md`, "A packed form of the member") describe the rest.
     ///
     /// ```
     /// # let program = loyalty::Program::from_json_str(r#"{"id":"p","currency":"EUR","time_zone":"UTC"}"#).unwrap();
@@ -607,17 +583,7 @@ impl Member {
     /// assert!(err.to_string().contains("not a packed member"));
     /// ```
     pub fn from_bytes(bytes: &[u8]) -> Result<Member> {
-        let member = crate::pack::member_from_bytes(bytes)
-            .map_err(|e| Error::MemberState { reason: format!("packed member, {e}") })?;
-        if member.format != MEMBER_FORMAT {
-            return Err(Error::MemberState {
-                reason: format!(
-                    "format {} is not readable by this release (it reads format {MEMBER_FORMAT})",
-                    member.format
-                ),
-            });
-        }
-        Ok(member)
+        crate::pack::member_from_bytes(bytes).map_err(|e| Error::MemberState { reason: format!("packed member, {e}") })
     }
 
     /// Gives back the room the member's lists keep to grow: each list (and

@@ -157,7 +157,7 @@ impl fmt::Display for Amount {
 
 impl Serialize for Amount {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        if !s.is_human_readable() {
+        if crate::pack::active(&s) {
             return s.serialize_u128(self.packed());
         }
         s.collect_str(&self.0)
@@ -214,7 +214,7 @@ impl<'de> Deserialize<'de> for Amount {
                 )))
             }
         }
-        if !d.is_human_readable() {
+        if crate::pack::reading(&d) {
             struct Packed;
             impl serde::de::Visitor<'_> for Packed {
                 type Value = Amount;

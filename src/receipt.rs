@@ -434,9 +434,6 @@ impl From<Text> for String {
 
 impl Serialize for Text {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        if !s.is_human_readable() {
-            return packed_text::Packed::of(self).serialize(s);
-        }
         match &self.repr {
             Repr::Static(t) => s.serialize_str(t),
             Repr::Shared(t) => s.serialize_str(t),
@@ -451,9 +448,6 @@ impl Serialize for Text {
 
 impl<'de> Deserialize<'de> for Text {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        if !d.is_human_readable() {
-            return packed_text::Packed::deserialize(d)?.text().map_err(serde::de::Error::custom);
-        }
         struct Visitor;
         impl serde::de::Visitor<'_> for Visitor {
             type Value = Text;
@@ -465,87 +459,6 @@ impl<'de> Deserialize<'de> for Text {
             }
         }
         d.deserialize_str(Visitor)
-    }
-}
-
-/// A text in the packed form (see `crate::pack`): what it is made of, so
-/// neither writing nor reading formats it; JSON carries the text itself.
-mod packed_text {
-    use std::sync::Arc;
-
-    use chrono::{DateTime, Utc};
-    use serde::{Deserialize, Serialize};
-
-    use super::{Repr, Text};
-    use crate::{Amount, Points};
-
-    /// The cap words a rule line may carry (`Cap::words`), by number.
-    const CAPS: [&str; 4] = ["per transaction", "per day", "per month", "lifetime"];
-
-    /// `Text`'s kinds; a new kind goes at the end.
-    #[derive(Serialize, Deserialize)]
-    pub(super) enum Packed<'a> {
-        Plain(#[serde(borrow)] &'a str),
-        Rule(#[serde(borrow)] &'a str, Points, u32, Option<u8>, #[serde(borrow)] Option<&'a str>),
-        Earned(Points, u32, Option<(At, &'a str)>),
-        Paid(Amount, #[serde(borrow)] &'a str),
-    }
-
-    /// An instant written as `crate::time::instant` writes it.
-    #[derive(Serialize, Deserialize)]
-    pub(super) struct At(#[serde(with = "crate::time::instant")] DateTime<Utc>);
-
-    impl<'a> Packed<'a> {
-        pub(super) fn of(t: &'a Text) -> Packed<'a> {
-            match &t.repr {
-                Repr::Static(s) => Packed::Plain(s),
-                Repr::Shared(s) => Packed::Plain(s),
-                Repr::Rule { name, points, scale, capped, beaten_by } => {
-                    let cap = capped.map(|c| CAPS.iter().position(|w| *w == c));
-                    match cap {
-                        // A cap word this release does not know: the text itself.
-                        Some(None) => Packed::Plain(t.as_str()),
-                        Some(Some(i)) => Packed::Rule(name, *points, *scale, Some(i as u8), beaten_by.as_deref()),
-                        None => Packed::Rule(name, *points, *scale, None, beaten_by.as_deref()),
-                    }
-                }
-                Repr::Earned { points, scale, pending_until } => {
-                    Packed::Earned(*points, *scale, pending_until.map(|(t, zone)| (At(t), zone.name())))
-                }
-                Repr::Paid { amount, currency } => Packed::Paid(*amount, currency),
-            }
-        }
-
-        pub(super) fn text(self) -> Result<Text, String> {
-            let scale_ok = |scale: u32| match scale <= crate::program::POINT_SCALE_MAX {
-                true => Ok(scale),
-                false => Err(format!("a point scale of {scale}")),
-            };
-            Ok(match self {
-                Packed::Plain(s) => Text::from(s),
-                Packed::Rule(name, points, scale, cap, beaten_by) => {
-                    let capped = match cap {
-                        Some(i) => Some(*CAPS.get(usize::from(i)).ok_or_else(|| format!("cap word {i}"))?),
-                        None => None,
-                    };
-                    Text::of(Repr::Rule {
-                        name: Arc::from(name),
-                        points,
-                        scale: scale_ok(scale)?,
-                        capped,
-                        beaten_by: beaten_by.map(Arc::from),
-                    })
-                }
-                Packed::Earned(points, scale, pending) => {
-                    let pending_until = match pending {
-                        Some((At(t), zone)) => Some((t, zone.parse().map_err(|_| format!("time zone '{zone}'"))?)),
-                        None => None,
-                    };
-                    Text::of(Repr::Earned { points, scale: scale_ok(scale)?, pending_until })
-                }
-                Packed::Paid(amount, currency) => Text::of(Repr::Paid { amount, currency: Arc::from(currency) }),
-            })
-        }
     }
 }
 
@@ -779,7 +692,6 @@ pub struct Expiring {
     pub at: DateTime<Utc>,
     /// The local date of that instant in the program's zone
     /// ("120 points expire on 2027-07-01").
-    #[serde(with = "crate::time::date")]
     pub date: NaiveDate,
     /// How many points.
     pub points: Points,
@@ -1006,18 +918,18 @@ pub(crate) mod signals {
     }
 
     pub(crate) fn serialize<S: Serializer>(signals: &[Signal], s: S) -> Result<S::Ok, S::Error> {
-        if s.is_human_readable() {
-            signals.serialize(s)
-        } else {
+        if crate::pack::active(&s) {
             s.collect_seq(signals.iter().map(Packed::from))
+        } else {
+            signals.serialize(s)
         }
     }
 
     pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Signal>, D::Error> {
-        if d.is_human_readable() {
-            Vec::<Signal>::deserialize(d)
-        } else {
+        if crate::pack::reading(&d) {
             Ok(Vec::<Packed>::deserialize(d)?.into_iter().map(Signal::from).collect())
+        } else {
+            Vec::<Signal>::deserialize(d)
         }
     }
 }

@@ -217,7 +217,6 @@ pub struct Subscription {
 #[serde(deny_unknown_fields)]
 pub struct TierDay {
     /// The local date.
-    #[serde(with = "crate::time::date")]
     pub date: NaiveDate,
     /// The day's total of the measure.
     pub value: Amount,

@@ -545,30 +545,6 @@ impl TimeWindow {
     }
 }
 
-/// Serde for a local date: `"2026-03-06"` in JSON (chrono's form), days
-/// since 0001-01-01 in the packed form (see `crate::pack`).
-pub(crate) mod date {
-    use chrono::{Datelike, NaiveDate};
-    use serde::{Deserialize, Deserializer, Serialize, Serializer};
-
-    pub(crate) fn serialize<S: Serializer>(d: &NaiveDate, s: S) -> Result<S::Ok, S::Error> {
-        if s.is_human_readable() {
-            d.serialize(s)
-        } else {
-            s.serialize_i32(d.num_days_from_ce())
-        }
-    }
-
-    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<NaiveDate, D::Error> {
-        if d.is_human_readable() {
-            return NaiveDate::deserialize(d);
-        }
-        let days = i32::deserialize(d)?;
-        NaiveDate::from_num_days_from_ce_opt(days)
-            .ok_or_else(|| serde::de::Error::custom(format!("day {days} is out of range")))
-    }
-}
-
 /// Serde for the instants of member states and receipts, in the form the
 /// engine writes them: `YYYY-MM-DDTHH:MM:SS[.fff|.ffffff|.fffffffff]Z`.
 ///
@@ -654,7 +630,7 @@ pub(crate) mod instant {
     }
 
     pub(crate) fn serialize<S: Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
-        if !s.is_human_readable() {
+        if crate::pack::active(&s) {
             return s.serialize_newtype_struct(crate::pack::INSTANT, &crate::pack::instant_bits(t));
         }
         let mut buf = [0_u8; 30];
@@ -684,7 +660,7 @@ pub(crate) mod instant {
     }
 
     pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<DateTime<Utc>, D::Error> {
-        if !d.is_human_readable() {
+        if crate::pack::reading(&d) {
             return d.deserialize_newtype_struct(crate::pack::INSTANT, Packed);
         }
         d.deserialize_str(Visitor)

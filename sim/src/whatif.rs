@@ -56,6 +56,9 @@ pub type History = Vec<(String, Event)>;
 /// assert_eq!(members.get("m-1"), Some(m));
 /// assert!(members.get("m-2").is_none());
 /// ```
+///
+/// Two `Members` are equal when every id's packed bytes are: the same
+/// states, amounts to their written scale.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Members {
     packed: BTreeMap<String, Box<[u8]>>,

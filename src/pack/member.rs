@@ -17,8 +17,8 @@
 //!   counters (id, points), purchases, burns, remembered events, tier
 //!   (?current, carried, days), ?last_purchase, then [`Rare`] by serde;
 //! * lot: flags (`pending`, `first_order_only`, has `expires_at`, has
-//!   `partner`, `held` ≠ 0, `available_at` ≠ `earned_at`, then the origin's
-//!   number × 64), seq, amount, remaining, [held], earned_at,
+//!   `partner`, `held` ≠ 0, `available_at` ≠ `earned_at`), origin (its
+//!   variant's number, by serde), seq, amount, remaining, [held], earned_at,
 //!   [available_at], [expires_at], source, [partner];
 //! * daily counter: date, key, points, count;
 //! * purchase: event, order, at, ?lot, amount, returned,
@@ -26,12 +26,12 @@
 //! * burn: event, order, at, points, refunded, takes;
 //! * take: lot, ?expires_at, points;
 //! * remembered event: id, fingerprint (8 bytes), at, ?receipt;
-//! * receipt: event, type (text), member, at, entries (seq, kind's
-//!   number, points, at, ?lot, ?rule, reason), explanations (rule, points,
-//!   text), balances (posted, pending, held, available), next expiries
-//!   (at, date, points), shortfall, ?paid, notes, ?tier, signals (serde),
-//!   variants (campaign, variant); a text by serde, as what it is made of
-//!   (see `crate::receipt`), not formatted;
+//! * receipt: event, type, member, at, entries (seq, kind (its variant's
+//!   number, by serde), points, at, ?lot, ?rule, reason), explanations
+//!   (rule, points, text), balances (posted, pending, held, available),
+//!   next expiries (at, date, points), shortfall, ?paid, notes, ?tier,
+//!   signals (serde), variants (campaign, variant); each text as the
+//!   string the JSON form carries;
 //! * tier day: date, value, ?scripted, ?level, ?until.
 
 use std::borrow::Cow;
@@ -43,7 +43,7 @@ use super::{PackError, Reader, Writer};
 use crate::engagement::{Badge, ChallengeProgress, MemberStatus};
 use crate::member::{BurnRecord, DayCount, HoldRecord, LineRecord, Lot, LotOrigin, Processed, PurchaseRecord, Take};
 use crate::member::{Member, Totals};
-use crate::receipt::{Balances, Entry, EntryKind, Expiring, Explanation, Receipt};
+use crate::receipt::{Balances, Entry, Expiring, Explanation, Receipt};
 use crate::reward::IssuedReward;
 use crate::tier::{TierChange, TierDay, TierHold, TierState};
 use crate::{Id, Profile};
@@ -76,19 +76,6 @@ pub(super) struct Rare<'a> {
     tier_history: Cow<'a, [TierChange]>,
 }
 
-const ORIGINS: [LotOrigin; 5] =
-    [LotOrigin::Earn, LotOrigin::Adjust, LotOrigin::Refund, LotOrigin::Bonus, LotOrigin::Transfer];
-
-fn origin_number(o: LotOrigin) -> u64 {
-    match o {
-        LotOrigin::Earn => 0,
-        LotOrigin::Adjust => 1,
-        LotOrigin::Refund => 2,
-        LotOrigin::Bonus => 3,
-        LotOrigin::Transfer => 4,
-    }
-}
-
 /// Lot flags (see the module docs).
 const PENDING: u64 = 1;
 const FIRST_ORDER_ONLY: u64 = 1 << 1;
@@ -96,7 +83,7 @@ const EXPIRES: u64 = 1 << 2;
 const PARTNER: u64 = 1 << 3;
 const HELD: u64 = 1 << 4;
 const AVAILABLE_LATER: u64 = 1 << 5;
-const ORIGIN_SHIFT: u32 = 6;
+const FLAGS: u64 = (1 << 6) - 1;
 
 fn len(w: &mut Writer, n: usize) {
     w.u64(n as u64);
@@ -250,7 +237,7 @@ fn write_lot(w: &mut Writer, lot: &Lot) -> Result<(), PackError> {
         partner,
         first_order_only,
     } = lot;
-    let mut flags = origin_number(*origin) << ORIGIN_SHIFT;
+    let mut flags = 0;
     for (on, flag) in [
         (*pending, PENDING),
         (*first_order_only, FIRST_ORDER_ONLY),
@@ -264,6 +251,7 @@ fn write_lot(w: &mut Writer, lot: &Lot) -> Result<(), PackError> {
         }
     }
     w.u64(flags);
+    w.serde(origin)?;
     w.u64(*seq);
     w.i64(*amount);
     w.i64(*remaining);
@@ -315,11 +303,6 @@ fn write_takes(w: &mut Writer, takes: &[Take]) {
     }
 }
 
-/// A list's length: at most the bytes left (every item takes one or more).
-fn read_len(r: &mut Reader<'_>) -> Result<usize, PackError> {
-    r.len()
-}
-
 fn read_opt_at(r: &mut Reader<'_>) -> Result<Option<DateTime<Utc>>, PackError> {
     Ok(if r.flag()? { Some(r.at()?) } else { None })
 }
@@ -332,7 +315,7 @@ fn list<'de, T>(
     r: &mut Reader<'de>,
     mut item: impl FnMut(&mut Reader<'de>) -> Result<T, PackError>,
 ) -> Result<Vec<T>, PackError> {
-    let n = read_len(r)?;
+    let n = r.len()?;
     // A length is at most the bytes left, but a hostile one should not reserve
     // a hundred times the input: the list grows past this as it is read.
     let mut out = Vec::with_capacity(n.min(64));
@@ -344,11 +327,20 @@ fn list<'de, T>(
 
 pub(super) fn read(r: &mut Reader<'_>) -> Result<Member, PackError> {
     let format = r.u32()?;
+    if format != crate::member::MEMBER_FORMAT {
+        return Err(PackError::new(
+            3,
+            format!(
+                "format {format} is not readable by this release (it reads format {})",
+                crate::member::MEMBER_FORMAT
+            ),
+        ));
+    }
     let id = r.id()?;
     let program = r.str()?.to_owned();
     let enrolled_at = r.at()?;
     let birth_date = if r.flag()? { Some(r.date()?) } else { None };
-    let n = read_len(r)?;
+    let n = r.len()?;
     let mut attributes = std::collections::BTreeMap::new();
     for _ in 0..n {
         let start = r.pos;
@@ -372,7 +364,7 @@ pub(super) fn read(r: &mut Reader<'_>) -> Result<Member, PackError> {
     };
     let lots = list(r, read_lot)?;
     let days = list(r, |r| Ok(DayCount { date: r.date()?, key: r.id()?, points: r.i64()?, count: r.u32()? }))?;
-    let n = read_len(r)?;
+    let n = r.len()?;
     let mut lifetime = std::collections::BTreeMap::new();
     for _ in 0..n {
         let start = r.pos;
@@ -454,10 +446,10 @@ pub(super) fn read(r: &mut Reader<'_>) -> Result<Member, PackError> {
 fn read_lot(r: &mut Reader<'_>) -> Result<Lot, PackError> {
     let start = r.pos;
     let flags = r.u64()?;
-    let origin = usize::try_from(flags >> ORIGIN_SHIFT).ok().and_then(|n| ORIGINS.get(n).copied());
-    let Some(origin) = origin else {
+    if flags & !FLAGS != 0 {
         return Err(PackError::new(start, format!("a lot's flags {flags:#b}")));
-    };
+    }
+    let origin: LotOrigin = r.serde()?;
     let seq = r.u64()?;
     let amount = r.i64()?;
     let remaining = r.i64()?;
@@ -506,40 +498,6 @@ fn read_takes(r: &mut Reader<'_>) -> Result<Vec<Take>, PackError> {
     list(r, |r| Ok(Take { lot: r.u64()?, expires_at: read_opt_at(r)?, points: r.i64()? }))
 }
 
-const KINDS: [EntryKind; 13] = [
-    EntryKind::Earn,
-    EntryKind::Activate,
-    EntryKind::Burn,
-    EntryKind::Hold,
-    EntryKind::Release,
-    EntryKind::Expire,
-    EntryKind::Reverse,
-    EntryKind::Refund,
-    EntryKind::Adjust,
-    EntryKind::Settle,
-    EntryKind::Forfeit,
-    EntryKind::TransferOut,
-    EntryKind::TransferIn,
-];
-
-fn kind_number(k: EntryKind) -> u64 {
-    match k {
-        EntryKind::Earn => 0,
-        EntryKind::Activate => 1,
-        EntryKind::Burn => 2,
-        EntryKind::Hold => 3,
-        EntryKind::Release => 4,
-        EntryKind::Expire => 5,
-        EntryKind::Reverse => 6,
-        EntryKind::Refund => 7,
-        EntryKind::Adjust => 8,
-        EntryKind::Settle => 9,
-        EntryKind::Forfeit => 10,
-        EntryKind::TransferOut => 11,
-        EntryKind::TransferIn => 12,
-    }
-}
-
 fn write_receipt(w: &mut Writer, receipt: &Receipt) -> Result<(), PackError> {
     let Receipt {
         event,
@@ -564,7 +522,7 @@ fn write_receipt(w: &mut Writer, receipt: &Receipt) -> Result<(), PackError> {
     len(w, entries.len());
     for Entry { seq, kind, points, at, lot, rule, reason } in entries {
         w.u64(*seq);
-        w.u64(kind_number(*kind));
+        w.serde(kind)?;
         w.i64(*points);
         w.at(at);
         w.flag(lot.is_some());
@@ -615,16 +573,9 @@ fn read_receipt(r: &mut Reader<'_>) -> Result<Receipt, PackError> {
     let member = r.id()?;
     let at = r.at()?;
     let entries = list(r, |r| {
-        let seq = r.u64()?;
-        let start = r.pos;
-        let number = r.u64()?;
-        let kind = usize::try_from(number).ok().and_then(|n| KINDS.get(n).copied());
-        let Some(kind) = kind else {
-            return Err(PackError::new(start, format!("entry kind {number}")));
-        };
         Ok(Entry {
-            seq,
-            kind,
+            seq: r.u64()?,
+            kind: r.serde()?,
             points: r.i64()?,
             at: r.at()?,
             lot: if r.flag()? { Some(r.u64()?) } else { None },

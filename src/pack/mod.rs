@@ -31,9 +31,17 @@
 //!   nanoseconds of its second, if any. A member's instants follow each
 //!   other closely, so most take 2–4 bytes;
 //! * an [`Amount`](crate::Amount): `|mantissa| × 64 + scale × 2 + sign`
-//!   in LEB128 (`"1500"`: 3 bytes); a date: days since 0001-01-01,
-//!   zigzag LEB128; an event fingerprint: its 8 bytes; a receipt's text:
-//!   what it is made of (see `crate::receipt`), not the formatted string.
+//!   in LEB128 (`"1500"`: 3 bytes; a zero is never negative); a date in a
+//!   hand-laid record: chrono's day number (0001-01-01 is day 1), zigzag
+//!   LEB128; an event fingerprint: its 8 bytes; a receipt's text: the
+//!   string the JSON form carries;
+//! * instants and dates that the JSON form writes with chrono's own serde
+//!   (badges, challenge progress, transfers received, referrals, chosen
+//!   days: all in the serde part) stay their RFC 3339 text.
+//!
+//! Only the packed form's own writer and reader see the instant, amount
+//! and signal encodings above ([`active`], [`reading`]): any other serde
+//! format sees those types exactly as before.
 //!
 //! The reader refuses, with the byte offset: another header, a truncated
 //! value, a LEB128 number too long for its type, a length beyond the bytes
@@ -128,12 +136,46 @@ pub(crate) fn instant_of(bits: i128) -> Option<chrono::DateTime<chrono::Utc>> {
 
 mod member;
 
+thread_local! {
+    /// True while this thread packs or unpacks a member.
+    static PACKING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Marks this thread as packing until dropped (and puts back what was).
+struct Packing(bool);
+
+impl Packing {
+    fn start() -> Packing {
+        Packing(PACKING.with(|p| p.replace(true)))
+    }
+}
+
+impl Drop for Packing {
+    fn drop(&mut self) {
+        PACKING.with(|p| p.set(self.0));
+    }
+}
+
+/// True when `s` is the packed form's writer: a serializer that is not
+/// human-readable, while this thread packs a member. The few types with a
+/// packed encoding of their own (instants, amounts, signals) ask this, so
+/// any other serde format (CBOR, bincode, …) sees them exactly as before.
+pub(crate) fn active<S: ser::Serializer>(s: &S) -> bool {
+    !s.is_human_readable() && PACKING.with(std::cell::Cell::get)
+}
+
+/// [`active`] for a deserializer: the packed form's reader.
+pub(crate) fn reading<'de, D: de::Deserializer<'de>>(d: &D) -> bool {
+    !d.is_human_readable() && PACKING.with(std::cell::Cell::get)
+}
+
 /// Writes a member in the packed form.
 pub(crate) fn member_to_bytes(m: &crate::Member) -> Result<Vec<u8>, PackError> {
     thread_local! {
         /// The last writer's buffers and struct lookups, for the next member.
         static SPARE: std::cell::RefCell<Option<Writer>> = const { std::cell::RefCell::new(None) };
     }
+    let _packing = Packing::start();
     let mut w = SPARE.with(|s| s.borrow_mut().take()).unwrap_or_default();
     w.out.clear();
     w.strings.clear();
@@ -172,6 +214,7 @@ pub(crate) fn member_from_bytes(bytes: &[u8]) -> Result<crate::Member, PackError
         }
         None => return Err(PackError::new(2, "the input ends after the magic bytes")),
     }
+    let _packing = Packing::start();
     let mut r = Reader::new(bytes, 3);
     let member = member::read(&mut r).map_err(|mut e| {
         if e.at == usize::MAX {
@@ -310,6 +353,8 @@ struct Writer {
     last_day: (chrono::NaiveDate, i64),
     /// The next `i128` is an instant's nanoseconds.
     instant_next: bool,
+    /// A buffer for texts formatted by `collect_str`.
+    scratch: String,
     /// Struct names seen, by address, with their fields: the registry's
     /// answers, kept across members (a name's address does not change),
     /// in slots chosen by the address.
@@ -566,6 +611,17 @@ impl<'a> ser::Serializer for &'a mut Writer {
     fn serialize_str(self, v: &str) -> Result<(), PackError> {
         self.str(v).map(|_| ())
     }
+    fn collect_str<T: fmt::Display + ?Sized>(self, value: &T) -> Result<(), PackError> {
+        // Formatted into a buffer kept for the next text (a receipt's
+        // texts, chrono's dates), not a new string each time.
+        use fmt::Write as _;
+        let mut text = std::mem::take(&mut self.scratch);
+        text.clear();
+        let written = write!(text, "{value}").map_err(|_| unexpected("a text whose formatting failed"));
+        let result = written.and_then(|()| self.str(&text).map(|_| ()));
+        self.scratch = text;
+        result
+    }
     fn serialize_bytes(self, v: &[u8]) -> Result<(), PackError> {
         leb(&mut self.out, v.len() as u128);
         self.out.extend_from_slice(v);
@@ -816,7 +872,6 @@ struct Reader<'de> {
 
 impl<'de> Reader<'de> {
     fn new(input: &'de [u8], pos: usize) -> Reader<'de> {
-        // A day no instant is on.
         // No instant is on day `i64::MIN`.
         let dates = [(i64::MIN, chrono::NaiveDate::MIN); 16];
         Reader { input, pos, strings: Vec::with_capacity(64), last_instant: 0, dates }
@@ -841,6 +896,7 @@ impl<'de> Reader<'de> {
     }
 
     /// A LEB128 number of at most `bits` bits.
+    /// A LEB128 number of at most `bits` (≥ 64) bits.
     fn leb(&mut self, bits: u32) -> Result<u128, PackError> {
         // Nine bytes (63 bits) in 64-bit arithmetic: every number but
         // the widest amounts.
@@ -851,10 +907,6 @@ impl<'de> Reader<'de> {
             self.pos += 1;
             v |= u64::from(b & 0x7f) << (7 * k);
             if b & 0x80 == 0 {
-                if bits < 64 && v >> bits != 0 {
-                    self.pos = start;
-                    return Err(self.fail(format!("a number longer than {bits} bits")));
-                }
                 return Ok(v.into());
             }
         }
@@ -1519,6 +1571,22 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// Outside a pack, even a non-human-readable serializer (here the
+    /// packed form's own writer, called directly) sees an amount and an
+    /// instant as their text, as CBOR or bincode users did before.
+    #[test]
+    fn other_formats_see_the_usual_encodings() {
+        let amount: crate::Amount = "12.50".parse().unwrap();
+        let mut w = Writer::default();
+        amount.serialize(&mut w).unwrap();
+        assert_eq!(w.out, b"\x0a12.50");
+        let mut w = Writer::default();
+        let t: chrono::DateTime<chrono::Utc> = "2026-03-01T10:00:00Z".parse().unwrap();
+        crate::time::instant::serialize(&t, &mut w).unwrap();
+        assert_eq!(w.out, b"\x282026-03-01T10:00:00Z");
+        assert!(!PACKING.with(std::cell::Cell::get));
     }
 
     #[test]
