@@ -708,49 +708,26 @@ impl<'a> ser::Serializer for &'a mut Writer {
     }
 }
 
-impl ser::SerializeSeq for &mut Writer {
-    type Ok = ();
-    type Error = PackError;
-    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), PackError> {
-        value.serialize(&mut **self)
-    }
-    fn end(self) -> Result<(), PackError> {
-        Ok(())
-    }
+/// The serde traits of lists and tuples: their items one after another.
+macro_rules! items {
+    ($trait:ident, $method:ident) => {
+        impl ser::$trait for &mut Writer {
+            type Ok = ();
+            type Error = PackError;
+            fn $method<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), PackError> {
+                value.serialize(&mut **self)
+            }
+            fn end(self) -> Result<(), PackError> {
+                Ok(())
+            }
+        }
+    };
 }
 
-impl ser::SerializeTuple for &mut Writer {
-    type Ok = ();
-    type Error = PackError;
-    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), PackError> {
-        value.serialize(&mut **self)
-    }
-    fn end(self) -> Result<(), PackError> {
-        Ok(())
-    }
-}
-
-impl ser::SerializeTupleStruct for &mut Writer {
-    type Ok = ();
-    type Error = PackError;
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), PackError> {
-        value.serialize(&mut **self)
-    }
-    fn end(self) -> Result<(), PackError> {
-        Ok(())
-    }
-}
-
-impl ser::SerializeTupleVariant for &mut Writer {
-    type Ok = ();
-    type Error = PackError;
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), PackError> {
-        value.serialize(&mut **self)
-    }
-    fn end(self) -> Result<(), PackError> {
-        Ok(())
-    }
-}
+items!(SerializeSeq, serialize_element);
+items!(SerializeTuple, serialize_element);
+items!(SerializeTupleStruct, serialize_field);
+items!(SerializeTupleVariant, serialize_field);
 
 impl ser::SerializeMap for &mut Writer {
     type Ok = ();
