@@ -173,6 +173,15 @@ impl Amount {
         (m << 6) | (u128::from(self.0.scale()) << 1) | u128::from(m != 0 && self.0.is_sign_negative())
     }
 
+    /// Why [`Amount::from_packed`] refused a number.
+    pub(crate) fn packed_refusal() -> String {
+        format!(
+            "an amount the text form cannot carry (over {} integer or {} fraction digits, or a negative zero)",
+            Amount::INTEGER_DIGITS_MAX,
+            Amount::FRACTION_DIGITS_MAX
+        )
+    }
+
     /// The amount of [`Amount::packed`]'s number, if it is one the text
     /// form could also carry.
     pub(crate) fn from_packed(bits: u128) -> Option<Amount> {
@@ -222,13 +231,7 @@ impl<'de> Deserialize<'de> for Amount {
                     f.write_str("a packed amount")
                 }
                 fn visit_u128<E: serde::de::Error>(self, v: u128) -> Result<Amount, E> {
-                    Amount::from_packed(v).ok_or_else(|| {
-                        E::custom(format!(
-                            "an amount the text form cannot carry (over {} integer or {} fraction digits, or a negative zero)",
-                            Amount::INTEGER_DIGITS_MAX,
-                            Amount::FRACTION_DIGITS_MAX
-                        ))
-                    })
+                    Amount::from_packed(v).ok_or_else(|| E::custom(Amount::packed_refusal()))
                 }
             }
             return d.deserialize_u128(Packed);

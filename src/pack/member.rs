@@ -590,15 +590,8 @@ fn read_receipt(r: &mut Reader<'_>) -> Result<Receipt, PackError> {
     let paid = if r.flag()? { Some(r.amount()?) } else { None };
     let notes = list(r, |r| Ok(r.str()?.to_owned()))?;
     let tier = read_opt_id(r)?;
-    let signals = {
-        let value = crate::receipt::signals::deserialize(&mut *r);
-        value.map_err(|mut e| {
-            if e.at == usize::MAX {
-                e.at = r.pos;
-            }
-            e
-        })?
-    };
+    let signals = crate::receipt::signals::deserialize(&mut *r);
+    let signals = signals.map_err(|e| e.located(r.pos))?;
     let variants = list(r, |r| Ok(crate::engagement::Assignment { campaign: r.id()?, variant: r.id()? }))?;
     Ok(Receipt {
         event,

@@ -82,6 +82,15 @@ impl PackError {
     fn new(at: usize, what: impl Into<String>) -> PackError {
         PackError(Box::new(Failure { at, what: what.into() }))
     }
+
+    /// The error at byte `pos` if it does not know its byte yet (serde's
+    /// errors are made without one).
+    fn located(mut self, pos: usize) -> PackError {
+        if self.at == usize::MAX {
+            self.at = pos;
+        }
+        self
+    }
 }
 
 impl std::ops::Deref for PackError {
@@ -216,12 +225,7 @@ pub(crate) fn member_from_bytes(bytes: &[u8]) -> Result<crate::Member, PackError
     }
     let _packing = Packing::start();
     let mut r = Reader::new(bytes, 3);
-    let member = member::read(&mut r).map_err(|mut e| {
-        if e.at == usize::MAX {
-            e.at = r.pos;
-        }
-        e
-    })?;
+    let member = member::read(&mut r).map_err(|e| e.located(r.pos))?;
     if r.pos != bytes.len() {
         return Err(PackError::new(r.pos, format!("{} bytes left over after the member", bytes.len() - r.pos)));
     }
@@ -1060,16 +1064,7 @@ impl<'de> Reader<'de> {
     fn amount(&mut self) -> Result<crate::Amount, PackError> {
         let start = self.pos;
         let bits = self.leb(128)?;
-        crate::Amount::from_packed(bits).ok_or_else(|| {
-            PackError::new(
-                start,
-                format!(
-                    "an amount the text form cannot carry (over {} integer or {} fraction digits, or a negative zero)",
-                    crate::Amount::INTEGER_DIGITS_MAX,
-                    crate::Amount::FRACTION_DIGITS_MAX
-                ),
-            )
-        })
+        crate::Amount::from_packed(bits).ok_or_else(|| PackError::new(start, crate::Amount::packed_refusal()))
     }
 
     fn date(&mut self) -> Result<chrono::NaiveDate, PackError> {
@@ -1081,12 +1076,7 @@ impl<'de> Reader<'de> {
 
     fn serde<T: Deserialize<'de>>(&mut self) -> Result<T, PackError> {
         let value = T::deserialize(&mut *self);
-        value.map_err(|mut e| {
-            if e.at == usize::MAX {
-                e.at = self.pos;
-            }
-            e
-        })
+        value.map_err(|e| e.located(self.pos))
     }
 }
 
