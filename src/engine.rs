@@ -163,6 +163,7 @@ impl<'p> Undo<'p> {
     /// lists empty: [`Undo::record`] fills them in place. (Collecting them
     /// into the struct literal built each inline list apart and copied it
     /// in, then copied the whole ≈ 1.4 KB log again into the `Work`.)
+    #[inline(always)]
     fn of(m: &Member) -> Undo<'p> {
         Undo {
             clock: m.clock,
@@ -597,7 +598,8 @@ impl Program {
     /// ```
     pub fn quote(&self, member: &Member, basket: &Basket, at: DateTime<Utc>) -> Result<Quote<'_>> {
         check_instant("quote", at)?;
-        let priced = self.price("quote", &basket.lines)?;
+        let mut priced = PricedLines::new();
+        self.price_into("quote", &basket.lines, &mut priced)?;
         let mut ctx =
             Context::new(self, "quote", Moment::new(at), basket.channel.as_deref(), basket.store.as_deref(), member);
         ctx.partner = self.partner("quote", basket.partner.as_deref())?;
@@ -730,11 +732,20 @@ impl Program {
 
     /// Prices lines and checks their fields.
     pub(crate) fn price<'l>(&self, event: &str, lines: &'l [Line]) -> Result<PricedLines<'l>> {
+        let mut out = PricedLines::new();
+        self.price_into(event, lines, &mut out)?;
+        Ok(out)
+    }
+
+    /// [`Program::price`] into `out` (empty): the hot paths price into a
+    /// list of their own frame, since returning the inline list in a
+    /// `Result` copies it.
+    pub(crate) fn price_into<'l>(&self, event: &str, lines: &'l [Line], out: &mut PricedLines<'l>) -> Result<()> {
         if lines.len() > LINES_MAX {
             return Err(Error::event(event, "lines", format!("more than {LINES_MAX} lines")));
         }
         let base = &self.spec.earning_base;
-        let mut out = PricedLines::with_capacity(lines.len());
+        out.reserve_exact(lines.len());
         let mut total: Money = 0;
         for (i, line) in lines.iter().enumerate() {
             let field = |f: &str| format!("lines[{i}].{f}");
@@ -799,7 +810,7 @@ impl Program {
                 !discounted_too_much && !self.base_exclude.contains(category) && !base.exclude_skus.contains(&line.sku);
             out.push(Priced { line, category, amount, earns });
         }
-        Ok(out)
+        Ok(())
     }
 
     /// Runs a burn rule's script, if it has one: `limit` is `None` when the
@@ -996,6 +1007,9 @@ impl Program {
 }
 
 impl<'p, 'm> Work<'p, 'm> {
+    /// Inlined, so the work (with its ≈ 1.4 KB undo log inline) is built
+    /// in the caller's frame rather than built here and copied out.
+    #[inline(always)]
     fn new(program: &'p Program, m: &'m mut Member) -> Work<'p, 'm> {
         let clock = m.clock;
         let available_before = (!program.spec.rewards.is_empty()).then(|| m.balances().available);
@@ -1030,8 +1044,10 @@ impl<'p, 'm> Work<'p, 'm> {
     /// Applies the event to the member and returns the receipt; on error
     /// puts the member back as it was. Shared counters are asked last, when
     /// nothing else can fail.
+    ///
+    /// By reference: moving a `Work` into a by-value call copies it.
     fn run(
-        mut self,
+        &mut self,
         event: &Event,
         fingerprint: u64,
         counters: Option<&mut dyn crate::reward::Counters>,
@@ -1039,13 +1055,13 @@ impl<'p, 'm> Work<'p, 'm> {
         let balances = match self.apply_event(event) {
             Ok(balances) => balances,
             Err(e) => {
-                self.undo.restore(self.m);
+                self.roll_back();
                 return Err(e);
             }
         };
         if !self.counter_takes.is_empty() || !self.counter_gives.is_empty() {
             let Some(counters) = counters else {
-                self.undo.restore(self.m);
+                self.roll_back();
                 let reward = self.counter_takes.first().map_or_else(String::new, |t| t.reward.clone());
                 return Err(Error::RewardRefused {
                     event: event.id.clone(),
@@ -1060,7 +1076,7 @@ impl<'p, 'm> Work<'p, 'm> {
                     }
                     let reason = format!("none left: counter '{}' is at its limit of {}", t.key, t.limit);
                     let reward = t.reward.clone();
-                    self.undo.restore(self.m);
+                    self.roll_back();
                     return Err(Error::RewardRefused { event: event.id.clone(), reward, reason });
                 }
             }
@@ -1069,6 +1085,13 @@ impl<'p, 'm> Work<'p, 'm> {
             }
         }
         Ok(self.commit(event, fingerprint, balances))
+    }
+
+    /// Puts the member back as it was before the event (the error path).
+    #[cold]
+    fn roll_back(&mut self) {
+        let empty = Undo::of(self.m);
+        std::mem::replace(&mut self.undo, empty).restore(self.m);
     }
 
     fn post(
@@ -1212,9 +1235,15 @@ impl<'p, 'm> Work<'p, 'm> {
         recent.push(Processed { id: self.id.clone(), fingerprint, at: event.at, receipt: Some(Arc::clone(&receipt)) });
         let excess = recent.len().saturating_sub(limits.remember_events as usize);
         recent.drain(..excess);
+        // Receipts are kept for the latest events only, so those kept are a
+        // run at the end: the ones that just left it are dropped walking
+        // back to the first event without one (not a pass over up to
+        // `remember_events` events per event).
         let keep_from = recent.len().saturating_sub(limits.keep_receipts as usize);
-        for p in &mut recent[..keep_from] {
-            p.receipt = None;
+        for p in recent[..keep_from].iter_mut().rev() {
+            if p.receipt.take().is_none() {
+                break;
+            }
         }
         receipt
     }
@@ -1456,7 +1485,8 @@ impl<'p, 'm> Work<'p, 'm> {
 
     fn purchase(&mut self, event: &Event, p: &Purchase) -> Result<()> {
         let program = self.program;
-        let priced = program.price(&event.id, &p.lines)?;
+        let mut priced = PricedLines::new();
+        program.price_into(&event.id, &p.lines, &mut priced)?;
         for (field, v) in [("order", &p.order), ("channel", &p.channel), ("store", &p.store)] {
             if let Some(v) = v {
                 check_id(&event.id, field, v)?;
