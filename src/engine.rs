@@ -385,6 +385,27 @@ fn explanation(program: &Program, o: &earn::RuleOutcome) -> Explanation {
     }
 }
 
+/// The money value of `points` (in units of 10^-`scale` of a point) at
+/// `value` per point, normalized.
+///
+/// In integers, as [`Money`], when it is exact there and fits (always, for
+/// a program's point values): the same decimal as [`points_money_decimal`]
+/// gives, without a decimal division.
+fn points_money(points: Points, value: Decimal, scale: u32) -> Option<Amount> {
+    let exact = MONEY_SCALE
+        .checked_sub(value.scale() + scale)
+        .and_then(pow10)
+        .and_then(|unit| mul(mul(i128::from(points), value.mantissa())?, unit))
+        .and_then(money_to_decimal);
+    exact.or_else(|| points_money_decimal(points, value, scale)).map(Amount::from_decimal)
+}
+
+/// [`points_money`] in decimal arithmetic.
+fn points_money_decimal(points: Points, value: Decimal, scale: u32) -> Option<Decimal> {
+    let value = Decimal::from(points).checked_mul(value)?.checked_div(Decimal::from(10_i64.checked_pow(scale)?))?;
+    Some(value.normalize())
+}
+
 /// `a == b`, the lengths and last bytes compared before the texts: a
 /// member's remembered event ids and orders are searched for every event,
 /// and ids of one length mostly differ in their last bytes (`e-1041`,
@@ -984,11 +1005,7 @@ impl Program {
     }
 
     fn money(&self, rule: &CompiledBurn, points: Points) -> Result<Amount> {
-        let value = Decimal::from(points)
-            .checked_mul(rule.value)
-            .and_then(|v| v.checked_div(Decimal::from(10_i64.pow(self.scale()))))
-            .ok_or_else(|| Error::overflow("money value of points"))?;
-        Ok(Amount::from_decimal(value.normalize()))
+        points_money(points, rule.value, self.scale()).ok_or_else(|| Error::overflow("money value of points"))
     }
 
     /// When a lot earned at `earned` and available at `available` expires.
@@ -2242,6 +2259,23 @@ impl<'p, 'm> Work<'p, 'm> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// The money value of points in integers is the decimal arithmetic's,
+        /// for point values and scales a program can have, and past them.
+        #[test]
+        fn points_money_is_the_decimal_arithmetic(
+            points in prop_oneof![0_i64..10_000, any::<i64>().prop_map(i64::abs)],
+            mantissa in prop_oneof![0_i64..100_000, any::<i64>().prop_map(i64::abs)],
+            value_scale in 0_u32..=12,
+            scale in 0_u32..=4,
+        ) {
+            let value = Decimal::new(mantissa, value_scale);
+            let by_decimals = points_money_decimal(points, value, scale).map(Amount::from_decimal);
+            prop_assert_eq!(points_money(points, value, scale), by_decimals);
+        }
+    }
 
     const PROGRAM: &str = r#"
 id = "undo"
