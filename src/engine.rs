@@ -869,7 +869,7 @@ impl Program {
             kind,
             channel: None,
             store: None,
-            local: at.with_timezone(&self.zone).naive_local(),
+            local: crate::zone::local(self.zone, at),
             lines: priced,
         };
         let views = crate::script::Views::new(self, &input, member);
@@ -914,7 +914,7 @@ impl Program {
             kind: "purchase",
             channel: None,
             store: None,
-            local: at.with_timezone(&self.zone).naive_local(),
+            local: crate::zone::local(self.zone, at),
             lines: priced,
         };
         let views = crate::script::Views::new(self, &input, member);
@@ -1164,7 +1164,7 @@ impl<'p, 'm> Work<'p, 'm> {
     fn apply_event(&mut self, event: &Event) -> Result<crate::Balances> {
         self.status_gate(event)?;
         self.id = Id::from(event.id.as_str());
-        self.event_at = Moment::with_local(event.at, event.at.with_timezone(&self.program.zone).naive_local());
+        self.event_at = Moment::with_local(event.at, crate::zone::local(self.program.zone, event.at));
         let clock = self.m.clock.max(event.at);
         self.catch_up(clock)?;
         self.m.clock = clock;

@@ -163,6 +163,7 @@ pub mod script;
 pub mod testing;
 pub mod tier;
 mod time;
+mod zone;
 
 pub use engagement::{
     ActivityRule, AdjustReason, Assignment, Badge, BirthdayBonus, BirthdayWhen, Campaign, Challenge, ChallengeKind,

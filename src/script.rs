@@ -829,7 +829,7 @@ min = "100"
             kind: "purchase",
             channel: Some("pos"),
             store: Some("msk-01"),
-            local: at.with_timezone(&program.zone).naive_local(),
+            local: crate::zone::local(program.zone, at),
             lines: &priced,
         };
         let views = Views::new(&program, &input, &m);

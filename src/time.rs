@@ -210,7 +210,7 @@ impl Moment {
     pub(crate) fn local(&self, zone: Tz) -> NaiveDateTime {
         match self.local {
             Some(l) => l,
-            None => self.utc.with_timezone(&zone).naive_local(),
+            None => crate::zone::local(zone, self.utc),
         }
     }
 }
@@ -226,6 +226,11 @@ pub(crate) fn resolve(zone: Tz, local: NaiveDateTime) -> Option<DateTime<Utc>> {
 /// `local` itself unless `local` falls in a gap).
 pub(crate) fn resolve_in(zone: Tz, local: NaiveDateTime) -> Option<Moment> {
     use chrono::LocalResult;
+    // Almost every local time exists exactly once: the zone table says so
+    // without a search of the zone's history.
+    if let Some(utc) = crate::zone::unique_instant(zone, local) {
+        return Some(Moment::with_local(utc, local));
+    }
     match zone.from_local_datetime(&local) {
         LocalResult::Single(t) => Some(Moment::with_local(t.with_timezone(&Utc), local)),
         LocalResult::Ambiguous(early, _) => Some(Moment::with_local(early.with_timezone(&Utc), local)),
@@ -282,7 +287,7 @@ fn start_of_day_in(zone: Tz, date: NaiveDate) -> Option<Moment> {
 
 /// The local date of an instant in `zone`.
 pub(crate) fn local_date(zone: Tz, at: DateTime<Utc>) -> NaiveDate {
-    at.with_timezone(&zone).date_naive()
+    crate::zone::local(zone, at).date()
 }
 
 /// The UTC date of a Unix second, remembered per thread by day (256 days
