@@ -370,11 +370,51 @@ impl Spans {
     /// quadratic in them, so past a few spans the ends are swept in order
     /// instead ([`Spans::first_end_by_sweep`]; the same answer, tested).
     pub(crate) fn first_end(&self, at: DateTime<Utc>, stop: impl Fn(usize) -> bool) -> Option<Option<DateTime<Utc>>> {
+        if self.0.iter().all(|(s, _, _)| *s <= at) {
+            return self.first_end_started(at, stop);
+        }
         if self.0.len() <= 16 {
             self.first_end_by_search(at, stop)
         } else {
             self.first_end_by_sweep(at, stop)
         }
+    }
+
+    /// [`Spans::first_end`] when every span started by `at` (a member's
+    /// day records always have; holds almost always): from then on spans
+    /// only end, so the level at an end is the highest rank among the spans
+    /// ending later. One sort of the ends and one pass back over them, where
+    /// the search passes over all spans twice per end.
+    fn first_end_started(&self, at: DateTime<Utc>, stop: impl Fn(usize) -> bool) -> Option<Option<DateTime<Utc>>> {
+        use smallvec::SmallVec;
+        let mut forever = 0;
+        let mut ends: SmallVec<[(DateTime<Utc>, usize); 16]> = SmallVec::new();
+        for &(_, until, rank) in &self.0 {
+            match until {
+                None => forever = forever.max(rank),
+                Some(u) if u > at => ends.push((u, rank)),
+                Some(_) => {}
+            }
+        }
+        ends.sort_unstable_by_key(|e| e.0);
+        // above[i]: the level once the ends before i have passed, that is
+        // the highest rank among ends[i..] and the spans that never end.
+        let mut above: SmallVec<[usize; 16]> = SmallVec::from_elem(forever, ends.len() + 1);
+        for i in (0..ends.len()).rev() {
+            above[i] = above[i + 1].max(ends[i].1);
+        }
+        let mut i = 0;
+        while i < ends.len() {
+            let e = ends[i].0;
+            // In force at `e`: the spans ending after it.
+            while i < ends.len() && ends[i].0 == e {
+                i += 1;
+            }
+            if stop(above[i]) {
+                return Some(Some(e));
+            }
+        }
+        Some(None)
     }
 
     /// [`Spans::first_end`] visiting the ends in time order, as the search
@@ -678,6 +718,17 @@ mod tests {
             let want = spans.first_end_by_search(at, stop);
             prop_assert_eq!(spans.first_end_by_sweep(at, stop), want);
             prop_assert_eq!(spans.first_end(at, stop), want);
+        }
+
+        /// Spans that all started by `at` (as a member's day records have)
+        /// take the shortcut, with the same answer.
+        #[test]
+        fn started_spans_end_as_the_search(spans in spans(), at in 0_i64..12, stops in prop::collection::vec(any::<bool>(), 4)) {
+            let at = DateTime::<Utc>::UNIX_EPOCH + chrono::Duration::hours(at);
+            let spans = Spans(spans.into_iter().map(|(s, u, r)| (s.min(at), u, r)).collect());
+            let stop = |l: usize| stops[l];
+            prop_assert_eq!(spans.first_end_started(at, stop), spans.first_end_by_search(at, stop));
+            prop_assert_eq!(spans.first_end(at, stop), spans.first_end_by_search(at, stop));
         }
     }
 }
