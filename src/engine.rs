@@ -2144,7 +2144,7 @@ impl<'p, 'm> Work<'p, 'm> {
     /// Purchase, burn and closed hold records go exactly at their window's
     /// edge: later events look them up (an order id already used, points
     /// to give back on a return, a hold to capture). Their edge costs a
-    /// search of the zone's transitions, made only when a record falls
+    /// conversion to local time and back, made only when a record falls
     /// between bounds that hold in every zone ([`Period::before_bounds`]).
     /// Daily counters and tier records no event can read once they are
     /// older than the late window's earliest possible start (an event reads
@@ -2157,7 +2157,7 @@ impl<'p, 'm> Work<'p, 'm> {
         let at = self.m.clock;
         self.m.lots.retain(|l| l.remaining > 0);
         // The late-window bound and the return-window cutoff each cost a
-        // search of the zone's transitions. Bounds that hold in every zone
+        // conversion to local time and back. Bounds that hold in every zone
         // (`Period::before_bounds`) keep or drop almost every record
         // without it; the exact instant is found only for a record that
         // falls between them.

@@ -369,6 +369,8 @@ impl Spans {
     /// activity, each with its own end: searching again for every end is
     /// quadratic in them, so past a few spans the ends are swept in order
     /// instead ([`Spans::first_end_by_sweep`]; the same answer, tested).
+    /// When every span has started by `at` (the usual case), one sort
+    /// answers ([`Spans::first_end_started`]).
     pub(crate) fn first_end(&self, at: DateTime<Utc>, stop: impl Fn(usize) -> bool) -> Option<Option<DateTime<Utc>>> {
         if self.0.iter().all(|(s, _, _)| *s <= at) {
             return self.first_end_started(at, stop);

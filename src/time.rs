@@ -188,8 +188,8 @@ impl fmt::Display for Period {
 }
 
 /// An instant and, once known, its local date-time in the program's zone:
-/// a conversion costs a search of the zone's transitions, so what is known
-/// is kept rather than converted again.
+/// a conversion costs a zone-table look-up and calendar arithmetic, so what
+/// is known is kept rather than converted again.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Moment {
     pub(crate) utc: DateTime<Utc>,
@@ -267,7 +267,9 @@ pub(crate) fn start_of_day(zone: Tz, date: NaiveDate) -> Option<DateTime<Utc>> {
 /// [`start_of_day`] as a [`Moment`], remembered per thread like
 /// [`expiry_date`]: expiries rounded to the end of a day, month or year
 /// start the same few days for every lot earned in that period. A hit
-/// compares four entries instead of searching the zone's transitions.
+/// compares four entries instead of resolving a local time (still cheaper
+/// than the zone table: without these memos `apply` takes ≈ 670 more
+/// instructions on the bench basket).
 fn start_of_day_in(zone: Tz, date: NaiveDate) -> Option<Moment> {
     type Memo = [Option<(Tz, NaiveDate, Option<Moment>)>; 4];
     thread_local! {
@@ -320,8 +322,8 @@ pub(crate) fn utc_date(secs: i64) -> Option<NaiveDate> {
 /// [`local_date`] for expiry instants, remembered per thread: expiries
 /// rounded to the end of a day, month or year are the same few instants for
 /// every lot earned in that period, across members, and each receipt shows
-/// the next three. A conversion searches the zone's transitions; a hit
-/// compares four entries. Exact: the memo holds what the conversion gave.
+/// the next three. A conversion is a zone-table look-up and calendar
+/// arithmetic; a hit compares four entries. Exact: the memo holds what the conversion gave.
 pub(crate) fn expiry_date(zone: Tz, at: DateTime<Utc>) -> NaiveDate {
     type Memo = [Option<(Tz, DateTime<Utc>, NaiveDate)>; 4];
     thread_local! {
