@@ -273,13 +273,21 @@ fn line_matches(rule: &CompiledEarn, p: &Priced<'_>) -> bool {
         && !w.exclude_skus.contains(&p.line.sku)
 }
 
-#[inline]
+#[inline(always)]
 fn context_matches(rule: &CompiledEarn, ctx: &Context<'_>) -> bool {
     if rule.context_free {
-        // Every check below passes but the partner's: a partner's purchase
-        // earns only by rules that list the partner.
+        // Every check of `conditions_hold` passes but the partner's: a
+        // partner's purchase earns only by rules that list the partner.
         return ctx.partner.is_none();
     }
+    conditions_hold(rule, ctx)
+}
+
+/// The rule's conditions on the event's context, each checked (see
+/// [`context_matches`]; out of line, so that context-free rules, the most
+/// common, pay only for a test of one flag).
+#[inline(never)]
+fn conditions_hold(rule: &CompiledEarn, ctx: &Context<'_>) -> bool {
     let w = &rule.when;
     if !w.channels.is_empty() && !ctx.channel.is_some_and(|c| w.channels.iter().any(|x| x == c)) {
         return false;
@@ -739,7 +747,23 @@ fn evaluate_with<const SCRIPTS: bool>(
             } else {
                 Multiplied::new()
             };
-            for (i, p) in lines.iter().enumerate() {
+            // Without the split over lines, a per-transaction rate needs only
+            // the matching amount: Σ (amount × rate) = rate × Σ amount,
+            // exactly (and overflowing exactly when the sum would, since no
+            // amount is negative); a fixed bonus needs only the amount.
+            let summed = !split
+                && !scripted
+                && (shape == Shape::Bonus || (shape == Shape::Rate && rule.round == RoundAt::PerTransaction));
+            if summed {
+                for p in lines.iter().filter(|p| line_matches(rule, p)) {
+                    any = true;
+                    basket += p.amount; // bounded by the basket's total
+                }
+                if shape == Shape::Rate {
+                    numerator = crate::number::mul(basket, rule.rate_num).ok_or_else(overflow)?;
+                }
+            }
+            for (i, p) in lines.iter().enumerate().filter(|_| !summed) {
                 let mut w = 0;
                 if line_matches(rule, p) {
                     if !scripted {
@@ -786,7 +810,7 @@ fn evaluate_with<const SCRIPTS: bool>(
                 weights.truncate(row_start);
                 continue;
             }
-            let (capped, capped_by) = apply_caps(rule, points, ctx);
+            let (capped, capped_by) = if rule.capped { apply_caps(rule, points, ctx) } else { (points, None) };
             outcome.points = capped;
             outcome.uncapped = points;
             outcome.capped_by = capped_by;

@@ -330,6 +330,60 @@ fn check_instant(event: &str, at: DateTime<Utc>) -> Result<()> {
     Ok(())
 }
 
+/// A line's gross price and discount as [`Money`] when its quantity,
+/// unit price and discount are small non-negative decimals (every real
+/// line): their mantissas fit 64 bits and their fraction digits 12, so
+/// nothing can overflow and no check of [`checked_line`] can fail but the
+/// bound on the amount and the discount's, tested here. `None` sends the
+/// line to [`checked_line`].
+#[inline(always)]
+fn small_line(line: &Line) -> Option<(Money, Money)> {
+    use crate::number::small_parts;
+    let (q, qs) = small_parts(line.quantity.decimal())?;
+    let (p, ps) = small_parts(line.unit_price.decimal())?;
+    let (d, ds) = small_parts(line.discount.decimal())?;
+    if q == 0 || qs + ps > MONEY_SCALE || ds > MONEY_SCALE {
+        return None;
+    }
+    // Below 2⁶⁴ × 10¹² < 2¹⁰⁶: no overflow.
+    let gross = Money::from(q.checked_mul(p)?) * pow10(MONEY_SCALE - qs - ps)?;
+    let discount = Money::from(d) * pow10(MONEY_SCALE - ds)?;
+    (gross < AMOUNT_LIMIT && discount <= gross).then_some((gross, discount))
+}
+
+/// A line's gross price and discount as [`Money`], every value checked:
+/// the path of lines [`small_line`] does not take, and the one that names
+/// what is wrong with a bad line.
+#[inline(never)]
+fn checked_line(event: &str, i: usize, line: &Line) -> Result<(Money, Money)> {
+    let field = |f: &str| format!("lines[{i}].{f}");
+    if line.quantity.is_negative() || line.quantity.is_zero() {
+        return Err(Error::event(
+            event,
+            field("quantity"),
+            format!("must be greater than zero, not {}", line.quantity),
+        ));
+    }
+    if line.unit_price.is_negative() {
+        return Err(Error::event(event, field("unit_price"), format!("must not be negative, not {}", line.unit_price)));
+    }
+    if line.discount.is_negative() {
+        return Err(Error::event(event, field("discount"), format!("must not be negative, not {}", line.discount)));
+    }
+    let gross = line_price(line.unit_price.decimal(), line.quantity.decimal())
+        .map_err(|reason| Error::event(event, field("quantity"), format!("unit_price × quantity {reason}")))?;
+    // An Amount always fits Money exactly.
+    let discount = to_money(line.discount.decimal()).unwrap_or(Money::MAX);
+    if discount > gross {
+        return Err(Error::event(
+            event,
+            field("discount"),
+            format!("{} is more than the line's price {}", line.discount, money_to_decimal(gross).unwrap_or_default()),
+        ));
+    }
+    Ok((gross, discount))
+}
+
 /// 10¹⁵ currency units as [`Money`]: the bound on a line's and a basket's amount.
 const AMOUNT_LIMIT: Money = 1_000_000_000_000_000 * crate::number::MONEY_ONE;
 
@@ -795,42 +849,10 @@ impl Program {
                     format!("category '{}' is not declared by the program", line.category),
                 ));
             };
-            if line.quantity.is_negative() || line.quantity.is_zero() {
-                return Err(Error::event(
-                    event,
-                    field("quantity"),
-                    format!("must be greater than zero, not {}", line.quantity),
-                ));
-            }
-            if line.unit_price.is_negative() {
-                return Err(Error::event(
-                    event,
-                    field("unit_price"),
-                    format!("must not be negative, not {}", line.unit_price),
-                ));
-            }
-            if line.discount.is_negative() {
-                return Err(Error::event(
-                    event,
-                    field("discount"),
-                    format!("must not be negative, not {}", line.discount),
-                ));
-            }
-            let gross = line_price(line.unit_price.decimal(), line.quantity.decimal())
-                .map_err(|reason| Error::event(event, field("quantity"), format!("unit_price × quantity {reason}")))?;
-            // An Amount always fits Money exactly.
-            let discount = to_money(line.discount.decimal()).unwrap_or(Money::MAX);
-            if discount > gross {
-                return Err(Error::event(
-                    event,
-                    field("discount"),
-                    format!(
-                        "{} is more than the line's price {}",
-                        line.discount,
-                        money_to_decimal(gross).unwrap_or_default()
-                    ),
-                ));
-            }
+            let (gross, discount) = match small_line(line) {
+                Some(prices) => prices,
+                None => checked_line(event, i, line)?,
+            };
             let amount = gross - discount;
             total += amount;
             if total >= AMOUNT_LIMIT {

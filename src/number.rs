@@ -353,6 +353,24 @@ pub(crate) fn to_money(value: Decimal) -> Option<Money> {
     }
 }
 
+/// A non-negative decimal's mantissa and scale when the mantissa fits 64
+/// bits (every price, quantity and discount in practice), read from the
+/// decimal's documented 16-byte form (flags, then the mantissa's low, middle
+/// and high 32 bits, little-endian) without building an `i128`. `None` for
+/// a negative decimal (`-0` too) or a wider mantissa.
+#[inline(always)]
+pub(crate) fn small_parts(d: Decimal) -> Option<(u64, u32)> {
+    const SIGN: u32 = 0x8000_0000;
+    let b = d.serialize();
+    let flags = u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+    let hi = u32::from_le_bytes([b[12], b[13], b[14], b[15]]);
+    if hi != 0 || flags & SIGN != 0 {
+        return None;
+    }
+    let mantissa = u64::from_le_bytes([b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11]]);
+    Some((mantissa, (flags >> 16) & 0xff))
+}
+
 /// [`Money`] as a normalized decimal (no trailing zeros), or `None` when it
 /// does not fit a decimal's 96-bit mantissa.
 pub(crate) fn money_to_decimal(m: Money) -> Option<Decimal> {
@@ -385,9 +403,13 @@ pub(crate) fn money_to_decimal(m: Money) -> Option<Decimal> {
 pub(crate) fn round_div(a: i128, b: i128, mode: Rounding) -> i128 {
     debug_assert!(b > 0);
     // a = q·b + r, 0 ≤ r < b; in 64 bits when both fit (several times faster).
-    let (q, r) = match (i64::try_from(a), i64::try_from(b)) {
-        (Ok(a), Ok(b)) => (i128::from(a.div_euclid(b)), i128::from(a.rem_euclid(b))),
-        _ => (a.div_euclid(b), a.rem_euclid(b)),
+    let (q, r) = match (u64::try_from(a), u64::try_from(b)) {
+        // Points are mostly earned (a ≥ 0): one unsigned division.
+        (Ok(a), Ok(b)) => (i128::from(a / b), i128::from(a % b)),
+        _ => match (i64::try_from(a), i64::try_from(b)) {
+            (Ok(a), Ok(b)) => (i128::from(a.div_euclid(b)), i128::from(a.rem_euclid(b))),
+            _ => (a.div_euclid(b), a.rem_euclid(b)),
+        },
     };
     if r == 0 {
         return q;
@@ -646,6 +668,31 @@ mod tests {
         assert_eq!(amount("999999999999999.999999999990"), amount("999999999999999.99999999999"));
     }
 
+    /// The parts read from the 16-byte form are the decimal's own.
+    #[test]
+    fn small_parts_are_the_decimals_parts() {
+        for text in [
+            "0",
+            "245.00",
+            "180.5",
+            "0.000000000001",
+            "18446744073709551615",
+            "18446744073709551616",
+            "-1",
+            "-0",
+            "-0.00",
+            "79228162514264337593543950335",
+            "1.2345678901234567890123456789",
+        ] {
+            let d: Decimal = text.parse().unwrap();
+            let want = match u64::try_from(d.mantissa()) {
+                Ok(m) if !d.is_sign_negative() => Some((m, d.scale())),
+                _ => None,
+            };
+            assert_eq!(small_parts(d), want, "{text}");
+        }
+    }
+
     #[test]
     fn round_div_matches_decimal_rounding() {
         let modes = [Rounding::Floor, Rounding::Ceil, Rounding::HalfUp, Rounding::HalfEven];
@@ -656,6 +703,15 @@ mod tests {
                     let want = i128::try_from(mode.round(exact, 0)).unwrap();
                     assert_eq!(round_div(a, b, mode), want, "{a}/{b} {mode:?}");
                 }
+            }
+        }
+        // Around the 64-bit paths' edges: the same as the 128-bit division.
+        let edges = [i128::from(i64::MAX), 1 << 63, (1 << 64) - 1, 1 << 64, 1 << 100];
+        for a in edges.iter().flat_map(|&e| [e - 1, e, e + 1, -e]) {
+            for b in [1, 3, 1_000_000_007, (1 << 63) + 1, (1 << 64) - 1, 1 << 64] {
+                let (q, r) = (a.div_euclid(b), a.rem_euclid(b));
+                assert_eq!(round_div(a, b, Rounding::Floor), q, "{a}/{b}");
+                assert_eq!(round_div(a, b, Rounding::Ceil), q + i128::from(r != 0), "{a}/{b}");
             }
         }
     }

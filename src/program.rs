@@ -517,6 +517,69 @@ impl CategorySet {
     }
 }
 
+/// Declared category name → its index in the sorted list of categories.
+///
+/// Every line of every event looks its category up. A program declares a
+/// few categories, so up to [`CategoryLookup::SCAN_MAX`] of them are found
+/// by a scan of (length, word) keys, the word made of the name's bytes as
+/// [`word_of`] reads them: for a name of at most 8 bytes that pair is the
+/// name itself, so a match needs no further comparison (longer names are
+/// compared in full when their keys match). More categories go to a hash
+/// table.
+#[derive(Debug, Clone)]
+pub(crate) struct CategoryLookup {
+    /// (length, word, index) per category, for a scan.
+    keys: Box<[(usize, u64, u32)]>,
+    names: Box<[String]>,
+    /// For more than `SCAN_MAX` categories.
+    map: Option<HashMap<String, u32, BuildHasherDefault<StableHasher>>>,
+}
+
+impl CategoryLookup {
+    /// The most categories found by a scan.
+    const SCAN_MAX: usize = 32;
+
+    fn new(sorted: &[String]) -> CategoryLookup {
+        let map = (sorted.len() > Self::SCAN_MAX)
+            .then(|| sorted.iter().enumerate().map(|(i, c)| (c.clone(), i as u32)).collect());
+        let keys = match map {
+            Some(_) => Box::default(),
+            None => sorted.iter().enumerate().map(|(i, c)| (c.len(), word_of(c.as_bytes()), i as u32)).collect(),
+        };
+        CategoryLookup { keys, names: sorted.into(), map }
+    }
+
+    #[inline]
+    pub(crate) fn get(&self, name: &str) -> Option<u32> {
+        if let Some(map) = &self.map {
+            return map.get(name).copied();
+        }
+        let (len, word) = (name.len(), word_of(name.as_bytes()));
+        self.keys
+            .iter()
+            .find(|&&(l, w, i)| l == len && w == word && (len <= 8 || self.names[i as usize] == name))
+            .map(|&(_, _, i)| i)
+    }
+}
+
+/// Up to eight bytes of `b` as one word, without a copy: all of them when
+/// there are at most 8 (so that, with the length, the word is the text),
+/// else the first eight XOR the last eight.
+#[inline]
+fn word_of(b: &[u8]) -> u64 {
+    let half = |i: usize| u64::from(u32::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]));
+    let word =
+        |i: usize| u64::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3], b[i + 4], b[i + 5], b[i + 6], b[i + 7]]);
+    match b.len() {
+        9.. => word(0) ^ word(b.len() - 8).rotate_left(7),
+        8 => word(0),
+        // The first four and the last four bytes (overlapping): with the
+        // length, every byte is known.
+        4..8 => half(0) | half(b.len() - 4) << 32,
+        n => (0..n).fold(0, |w, i| w | u64::from(b[i]) << (8 * i)),
+    }
+}
+
 /// A compiled earn rule.
 #[derive(Debug, Clone)]
 pub(crate) struct CompiledEarn {
@@ -559,6 +622,8 @@ pub(crate) struct CompiledEarn {
     /// tiers, birthday, attributes): the rule then matches every context
     /// but a partner's purchase, without checking each condition.
     pub(crate) context_free: bool,
+    /// True when `caps` sets any cap.
+    pub(crate) capped: bool,
 }
 
 /// A compiled burn rule.
@@ -597,7 +662,7 @@ pub struct Program {
     pub(crate) zone: Tz,
     /// Declared category → its index in the sorted list of categories (a
     /// line's category is that index).
-    pub(crate) category_lookup: HashMap<String, u32, BuildHasherDefault<StableHasher>>,
+    pub(crate) category_lookup: CategoryLookup,
     /// `earning_base.exclude_categories`.
     pub(crate) base_exclude: CategorySet,
     /// Rules in evaluation order: by (priority, id).
@@ -702,7 +767,7 @@ impl Program {
     /// The index of a declared category.
     #[inline]
     pub(crate) fn category_index(&self, name: &str) -> Option<u32> {
-        self.category_lookup.get(name).copied()
+        self.category_lookup.get(name)
     }
 
     /// The point scale (fraction digits of a point).
@@ -1618,6 +1683,7 @@ fn compile(spec: ProgramSpec) -> Result<Program> {
             tiers,
             when: rule.when.clone(),
             caps: rule.caps.clone(),
+            capped: !rule.caps.is_empty(),
             script: match &rule.script {
                 Some(s) => Some(Box::new(compile_script(
                     &mut sandbox,
@@ -1703,7 +1769,7 @@ fn compile(spec: ProgramSpec) -> Result<Program> {
         tiers,
         currency: std::sync::Arc::from(spec.currency.as_str()),
         base_exclude: CategorySet::of(&spec.earning_base.exclude_categories, &category_names),
-        category_lookup: category_names.iter().enumerate().map(|(i, c)| (c.clone(), i as u32)).collect(),
+        category_lookup: CategoryLookup::new(&category_names),
         max_discount: spec.earning_base.max_line_discount_percent.map(Amount::decimal),
         zone,
         earn,
@@ -1749,6 +1815,40 @@ fn compile_script(
 
 #[cfg(test)]
 mod tests {
+    /// The scan and the hash table find what a search of the sorted names
+    /// finds, for names that share lengths, prefixes and suffixes.
+    #[test]
+    fn category_lookup_finds_every_name_and_nothing_else() {
+        let stems = [
+            "",
+            "a",
+            "ab",
+            "abc",
+            "abcd",
+            "abcde",
+            "abcdefg",
+            "abcdefgh",
+            "abcdefghi",
+            "zbcdefgha",
+            "coffee-beans-x",
+            "merch",
+            "food",
+        ];
+        let mut all: Vec<String> =
+            stems.iter().flat_map(|s| [s.to_string(), format!("{s}z"), format!("z{s}")]).collect();
+        all.sort();
+        all.dedup();
+        assert!(all.len() > CategoryLookup::SCAN_MAX, "the hash table is tested too");
+        for n in [1, 5, CategoryLookup::SCAN_MAX, all.len()] {
+            let names = &all[..n];
+            let lookup = CategoryLookup::new(names);
+            for probe in &all {
+                assert_eq!(lookup.get(probe), names.binary_search(probe).ok().map(|i| i as u32), "{probe:?} among {n}");
+            }
+            assert_eq!(lookup.get("not-declared"), None);
+        }
+    }
+
     use super::*;
 
     const BASE: &str =
