@@ -344,6 +344,71 @@ pub struct TierStatus<'p> {
     pub next: Option<NextTier<'p>>,
 }
 
+/// Kept levels that have all started by an instant `at`, reduced to what
+/// decides the level after `at`: per rank, the latest end of its spans in
+/// force at `at` (`Some(None)`: one never ends), and the first end of any.
+///
+/// The level after an instant is the highest rank with a span ending later,
+/// so it changes only at a rank's latest end: [`Latest::first_end`] looks at
+/// those (and the first end) instead of sorting every span's end, and
+/// building this takes one pass over the records with no allocation for a
+/// ladder of up to 8 levels — what a member at a level that keeps points
+/// needs on every event ([`Spans::first_end`] gives the same answers, tested).
+pub(crate) struct Latest {
+    by_rank: smallvec::SmallVec<[Option<Option<DateTime<Utc>>>; 8]>,
+    first: Option<DateTime<Utc>>,
+}
+
+impl Latest {
+    /// From (until, rank) of spans that started by `at`; `ranks` bounds the ranks.
+    pub(crate) fn of(
+        spans: impl Iterator<Item = (Option<DateTime<Utc>>, usize)>,
+        ranks: usize,
+        at: DateTime<Utc>,
+    ) -> Latest {
+        let mut by_rank = smallvec::SmallVec::from_elem(None, ranks);
+        let mut first: Option<DateTime<Utc>> = None;
+        for (until, rank) in spans {
+            if until.is_some_and(|u| u <= at) {
+                continue;
+            }
+            if let Some(u) = until {
+                first = Some(first.map_or(u, |f| f.min(u)));
+            }
+            if rank >= by_rank.len() {
+                by_rank.resize(rank + 1, None);
+            }
+            let latest: &mut Option<Option<DateTime<Utc>>> = &mut by_rank[rank];
+            *latest = Some(match (*latest, until) {
+                (Some(None), _) | (_, None) => None,
+                (Some(Some(a)), Some(u)) => Some(a.max(u)),
+                (None, Some(u)) => Some(u),
+            });
+        }
+        Latest { by_rank, first }
+    }
+
+    /// The level at `t` (at or after the `at` this was built for).
+    pub(crate) fn level(&self, t: DateTime<Utc>) -> usize {
+        self.by_rank.iter().rposition(|l| l.is_some_and(|end| end.is_none_or(|end| end > t))).unwrap_or(0)
+    }
+
+    /// As [`Spans::first_end`]: the first end at which the level satisfies
+    /// `stop` (`Some(None)`: never). The level is constant between a
+    /// rank's latest ends, so the first such end is the first end of all
+    /// or one of those.
+    pub(crate) fn first_end(&self, stop: impl Fn(usize) -> bool) -> Option<Option<DateTime<Utc>>> {
+        let mut candidates: smallvec::SmallVec<[DateTime<Utc>; 9]> =
+            self.first.into_iter().chain(self.by_rank.iter().filter_map(|l| l.flatten())).collect();
+        candidates.sort_unstable();
+        candidates.dedup();
+        match candidates.into_iter().find(|&e| stop(self.level(e))) {
+            Some(e) => Some(Some(e)),
+            None => Some(None),
+        }
+    }
+}
+
 /// Kept levels as (since, until, rank): records count from any instant at
 /// or after the clock.
 pub(crate) struct Spans(smallvec::SmallVec<[Span; 16]>);
@@ -684,6 +749,18 @@ impl Tiers {
         self.spans(state).first_end(at, |l| l < level).flatten()
     }
 
+    /// The spans of [`Tiers::spans`] reduced to a [`Latest`] for `at`, when
+    /// every one has started by then (day records always have; holds
+    /// almost always): `None` otherwise.
+    pub(crate) fn latest(&self, state: &TierState, at: DateTime<Utc>) -> Option<Latest> {
+        if state.holds.iter().any(|h| h.since > at) {
+            return None;
+        }
+        let days = state.days.iter().filter(|r| r.level.is_some()).map(|r| (r.until, self.rank(r.level.as_ref())));
+        let holds = state.holds.iter().map(|h| (h.until, self.rank(Some(&h.level))));
+        Some(Latest::of(days.chain(holds), self.levels.len(), at))
+    }
+
     /// Whether points keep at level `level`.
     pub(crate) fn never_expire(&self, level: usize) -> bool {
         self.levels.get(level).is_some_and(|l| l.never_expire)
@@ -731,6 +808,18 @@ mod tests {
             let stop = |l: usize| stops[l];
             prop_assert_eq!(spans.first_end_started(at, stop), spans.first_end_by_search(at, stop));
             prop_assert_eq!(spans.first_end(at, stop), spans.first_end_by_search(at, stop));
+        }
+
+        /// The latest end per rank answers as the spans do, for spans that
+        /// all started by `at`.
+        #[test]
+        fn latest_ends_answer_as_the_spans(spans in spans(), at in 0_i64..12, stops in prop::collection::vec(any::<bool>(), 4)) {
+            let at = DateTime::<Utc>::UNIX_EPOCH + chrono::Duration::hours(at);
+            let spans = Spans(spans.into_iter().map(|(s, u, r)| (s.min(at), u, r)).collect());
+            let latest = Latest::of(spans.0.iter().map(|&(_, u, r)| (u, r)), 2, at);
+            let stop = |l: usize| stops[l];
+            prop_assert_eq!(latest.level(at), spans.level(at));
+            prop_assert_eq!(latest.first_end(stop), spans.first_end_by_search(at, stop));
         }
     }
 }

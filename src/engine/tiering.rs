@@ -73,6 +73,12 @@ impl Tiers {
         if !self.keeps_points {
             return None;
         }
+        if let Some(latest) = self.latest(state, at) {
+            if !self.never_expire(latest.level(at)) {
+                return None;
+            }
+            return latest.first_end(|l| !self.never_expire(l));
+        }
         let spans = self.spans(state);
         if !self.never_expire(spans.level(at)) {
             return None;
