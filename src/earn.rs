@@ -642,7 +642,13 @@ fn run_script(
         ScriptEach::Line => {
             let base = state.scope.len();
             let mut values = vec![0; lines.len()];
+            // A script that cannot read `line` gives every line the first one's value.
+            let mut first: Option<i128> = None;
             for (i, _) in lines.iter().enumerate().filter(|(_, p)| line_matches(rule, p)) {
+                if let Some(value) = first {
+                    values[i] = value;
+                    continue;
+                }
                 if let Some(view) = state.views.line(i) {
                     state.scope.push_constant("line", view);
                 }
@@ -651,6 +657,9 @@ fn run_script(
                 let r = r?;
                 note(&r.text);
                 values[i] = convert(&r)?;
+                if script.line_free {
+                    first = Some(values[i]);
+                }
             }
             values
         }

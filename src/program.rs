@@ -1810,6 +1810,9 @@ fn compile_script(
         gives: spec.gives,
         skip_on_error: spec.skip_on_error,
         max_units,
+        // Conservative, as `uses_member` above: a script that names `line`
+        // nowhere (not even in a comment) cannot read the variable.
+        line_free: !spec.source.contains("line"),
     })
 }
 

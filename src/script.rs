@@ -260,6 +260,11 @@ pub(crate) struct Script {
     pub(crate) skip_on_error: bool,
     /// In point units.
     pub(crate) max_units: Points,
+    /// True when the source never names `line`: a per-line script then
+    /// returns the same for every line of a basket (scripts are
+    /// deterministic and see the same event, member and program), so it
+    /// runs once per basket.
+    pub(crate) line_free: bool,
 }
 
 /// What a script call returned: a value and an optional text for the receipt.

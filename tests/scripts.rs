@@ -213,6 +213,61 @@ script.source = "line.amount / (line.quantity - 1)"
     assert_eq!(m.balances().available, 500);
 }
 
+/// A per-line script that never names `line` runs once per basket and
+/// gives every matching line its value: the receipt is the one the same
+/// script gives when it runs for each line (here made to by naming `line`
+/// in a comment), points, per-line split, texts and failures alike.
+#[test]
+fn line_free_scripts_give_what_per_line_runs_give() {
+    let rules = |source: &str| {
+        format!(
+            r#"
+[[earn]]
+id = "base"
+kind = "per_amount"
+points = 1
+per = "10"
+
+[[earn]]
+id = "hour"
+name = "Hour multiplier"
+kind = "script"
+applies_to = ["base"]
+when.categories = ["coffee", "food"]
+script.gives = "multiplier"
+script.each = "line"
+script.source = '''
+{source}
+f
+'''
+
+[[earn]]
+id = "note"
+name = "Noted points"
+kind = "script"
+script.gives = "points"
+script.each = "line"
+script.skip_on_error = true
+script.source = '''
+{source}
+if event.hour == 23 {{ throw "too late" }}
+#{{ points: event.hour * f, text: `hour ${{event.hour}}` }}
+'''
+"#
+        )
+    };
+    let once = program(&rules("let f = if event.hour >= 12 { 3 } else { 2 };")).unwrap();
+    let each = program(&rules("let f = if event.hour >= 12 { 3 } else { 2 }; // reads no line")).unwrap();
+    for at in ["2026-12-15T06:00:00Z", "2026-12-15T10:00:00Z", "2026-12-15T20:00:00Z"] {
+        let (mut a, mut b) = (member(&once), member(&each));
+        let ra = once.apply(&mut a, &sale("e1", at)).unwrap().receipt;
+        let rb = each.apply(&mut b, &sale("e1", at)).unwrap().receipt;
+        assert_eq!(serde_json::to_value(&*ra).unwrap(), serde_json::to_value(&*rb).unwrap(), "at {at}");
+        assert_eq!(ra.explanations.len(), 3, "every rule is explained at {at}: {:?}", ra.explanations);
+        assert_eq!(a.to_json(), b.to_json());
+    }
+}
+
 #[test]
 fn burn_scripts_allow_refuse_and_limit() {
     let p = program(
