@@ -2283,7 +2283,32 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
+    /// A decimal for a line's field: small and wide mantissas, scales from
+    /// 0 to 14, now and then negative (`-0` included).
+    fn line_decimal() -> impl Strategy<Value = Amount> {
+        let mantissa = prop_oneof![0_i64..1_000, 0_i64..100_000_000, any::<i64>(), Just(0)];
+        (mantissa, 0_u32..=14, prop::bool::weighted(0.1)).prop_map(|(m, scale, negative)| {
+            let mut d = Decimal::new(m, scale);
+            d.set_sign_negative(negative);
+            Amount::from_decimal(d)
+        })
+    }
+
     proptest! {
+        /// The 64-bit pricing of a line gives what the checked path gives,
+        /// and takes no line the checked path refuses.
+        #[test]
+        fn small_lines_price_as_the_checked_path(
+            quantity in line_decimal(),
+            unit_price in line_decimal(),
+            discount in line_decimal(),
+        ) {
+            let line = Line { sku: "s".into(), category: "c".into(), quantity, unit_price, discount };
+            if let Some(prices) = small_line(&line) {
+                prop_assert_eq!(checked_line("e", 0, &line).ok(), Some(prices));
+            }
+        }
+
         /// The money value of points in integers is the decimal arithmetic's,
         /// for point values and scales a program can have, and past them.
         #[test]
