@@ -772,7 +772,9 @@ fn evaluate_with<const SCRIPTS: bool>(
                     numerator = crate::number::mul(basket, rule.rate_num).ok_or_else(overflow)?;
                 }
             }
-            for (i, p) in lines.iter().enumerate().filter(|_| !summed) {
+            // Line by line, unless summed above.
+            let each_line: &[Priced<'_>] = if summed { &[] } else { lines };
+            for (i, p) in each_line.iter().enumerate() {
                 let mut w = 0;
                 if line_matches(rule, p) {
                     if !scripted {

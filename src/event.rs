@@ -864,18 +864,14 @@ fn printable_ascii(bytes: &[u8]) -> bool {
     const ONES: u64 = u64::from_le_bytes([0x01; 8]);
     const TOPS: u64 = u64::from_le_bytes([0x80; 8]);
     let bad = |w: u64| ((w.wrapping_sub(0x20 * ONES) & !w) | w | w.wrapping_add(ONES)) & TOPS != 0;
-    let word = |i: usize| {
-        let b = &bytes[i..i + 8];
-        u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]])
-    };
-    let half = |i: usize| u64::from(u32::from_le_bytes([bytes[i], bytes[i + 1], bytes[i + 2], bytes[i + 3]]));
+    use crate::number::{le32, le64};
     let n = bytes.len();
     match n {
         // Whole words, then the last eight bytes (overlapping the words
         // before: bytes tested twice pass twice).
-        8.. => !(0..n / 8).any(|k| bad(word(8 * k))) && !bad(word(n - 8)),
+        8.. => !(0..n / 8).any(|k| bad(le64(bytes, 8 * k))) && !bad(le64(bytes, n - 8)),
         // The first four and the last four, overlapping.
-        4..8 => !bad(half(0) | half(n - 4) << 32),
+        4..8 => !bad(le32(bytes, 0) | le32(bytes, n - 4) << 32),
         _ => bytes.iter().all(|b| (0x20..0x7f).contains(b)),
     }
 }

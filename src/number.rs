@@ -492,6 +492,22 @@ pub(crate) fn gcd(mut a: u128, mut b: u128) -> u128 {
     a
 }
 
+/// The 8 bytes of `b` from `at`, little-endian (one load, no copy).
+#[inline(always)]
+pub(crate) fn le64(b: &[u8], at: usize) -> u64 {
+    let mut w = [0; 8];
+    w.copy_from_slice(&b[at..at + 8]);
+    u64::from_le_bytes(w)
+}
+
+/// The 4 bytes of `b` from `at`, little-endian, widened.
+#[inline(always)]
+pub(crate) fn le32(b: &[u8], at: usize) -> u64 {
+    let mut w = [0; 4];
+    w.copy_from_slice(&b[at..at + 4]);
+    u64::from(u32::from_le_bytes(w))
+}
+
 /// A fast, keyless 64-bit hasher that reads bytes as little-endian words,
 /// so a fingerprint is the same on every platform. Also the (fast,
 /// short-key) hasher of the program's category table.
@@ -532,16 +548,6 @@ impl std::hash::Hasher for StableHasher {
     }
     #[inline]
     fn write(&mut self, bytes: &[u8]) {
-        fn le64(b: &[u8], at: usize) -> u64 {
-            let mut w = [0; 8];
-            w.copy_from_slice(&b[at..at + 8]);
-            u64::from_le_bytes(w)
-        }
-        fn le32(b: &[u8], at: usize) -> u64 {
-            let mut w = [0; 4];
-            w.copy_from_slice(&b[at..at + 4]);
-            u64::from(u32::from_le_bytes(w))
-        }
         let n = bytes.len();
         self.0 ^= n as u64;
         let last = if n >= 8 {

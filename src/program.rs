@@ -567,15 +567,13 @@ impl CategoryLookup {
 /// else the first eight XOR the last eight.
 #[inline]
 fn word_of(b: &[u8]) -> u64 {
-    let half = |i: usize| u64::from(u32::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]));
-    let word =
-        |i: usize| u64::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3], b[i + 4], b[i + 5], b[i + 6], b[i + 7]]);
+    use crate::number::{le32, le64};
     match b.len() {
-        9.. => word(0) ^ word(b.len() - 8).rotate_left(7),
-        8 => word(0),
+        9.. => le64(b, 0) ^ le64(b, b.len() - 8).rotate_left(7),
+        8 => le64(b, 0),
         // The first four and the last four bytes (overlapping): with the
         // length, every byte is known.
-        4..8 => half(0) | half(b.len() - 4) << 32,
+        4..8 => le32(b, 0) | le32(b, b.len() - 4) << 32,
         n => (0..n).fold(0, |w, i| w | u64::from(b[i]) << (8 * i)),
     }
 }
@@ -1818,6 +1816,8 @@ fn compile_script(
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
     /// The scan and the hash table find what a search of the sorted names
     /// finds, for names that share lengths, prefixes and suffixes.
     #[test]
@@ -1851,8 +1851,6 @@ mod tests {
             assert_eq!(lookup.get("not-declared"), None);
         }
     }
-
-    use super::*;
 
     const BASE: &str =
         "id = \"p\"\ncurrency = \"RUB\"\ntime_zone = \"Europe/Moscow\"\ncategories = [\"coffee\", \"food\"]\n";
