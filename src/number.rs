@@ -373,6 +373,7 @@ pub(crate) fn small_parts(d: Decimal) -> Option<(u64, u32)> {
 
 /// [`Money`] as a normalized decimal (no trailing zeros), or `None` when it
 /// does not fit a decimal's 96-bit mantissa.
+#[inline]
 pub(crate) fn money_to_decimal(m: Money) -> Option<Decimal> {
     let mut scale = MONEY_SCALE;
     // In 64 bits when it fits (almost always): i128 division is slow.
