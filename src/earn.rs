@@ -35,6 +35,9 @@ pub(crate) struct Priced<'a> {
     pub(crate) category: u32,
     /// unit_price × quantity − discount.
     pub(crate) amount: Money,
+    /// `amount` is a whole multiple of 10^`exp` (in [`Money`]'s 10⁻¹²):
+    /// 10 for a price in cents, 0 when not known.
+    pub(crate) exp: u8,
     /// False when the earning base excludes the line.
     pub(crate) earns: bool,
 }
@@ -569,6 +572,66 @@ fn multiplied_base(targets: &Multiplied<'_>, p: &Priced<'_>, i: usize) -> Option
     Some(base)
 }
 
+/// The most targets [`summed_multiplier`] takes.
+const SUMMED_TARGETS: usize = 4;
+
+/// Without the split over lines: the numerator of multiplier `m` rounded
+/// per transaction, when its targets (at most [`SUMMED_TARGETS`]) are
+/// per-amount or percent rules; also sets `any` and sums `basket` over the
+/// lines `m` covers.
+///
+/// Line by line this is Σ over the lines `m` covers of each covering
+/// target's fine points on the line (truncated to 10⁻¹²), times factor − 1.
+/// Where the target's rate divides the line's amount (the line's `exp` at
+/// least the rate's `exact_exp`: cents, and a rate per whole roubles or a
+/// percent, the common case) nothing is truncated, so those lines' fine
+/// points are the rate applied once to the sum of their amounts: one
+/// multiplication and division per target, not one per line. Other lines
+/// keep their own truncated fine points. Every term has the sign of
+/// factor − 1 (amounts and the targets' rates are positive), so the sum
+/// overflows exactly when the line-by-line running sum would.
+#[inline(always)]
+fn summed_multiplier(
+    targets: &Multiplied<'_>,
+    m: &CompiledEarn,
+    lines: &[Priced<'_>],
+    any: &mut bool,
+    basket: &mut Money,
+) -> Option<i128> {
+    let mut exact: [Money; SUMMED_TARGETS] = [0; SUMMED_TARGETS];
+    let mut base: i128 = 0;
+    for p in lines.iter().filter(|p| line_matches(m, p)) {
+        *any = true;
+        *basket += p.amount; // bounded by the basket's total
+        for (sum, &(t, _)) in exact.iter_mut().zip(targets) {
+            if line_matches(t, p) {
+                if p.exp >= t.exact_exp {
+                    *sum += p.amount; // bounded by the basket's total
+                } else {
+                    base = base.checked_add(fine(t, p)?)?;
+                }
+            }
+        }
+    }
+    for (&sum, &(t, _)) in exact.iter().zip(targets) {
+        if sum != 0 {
+            // Exact: the rate's denominator divides the sum. Past 128 bits,
+            // line by line after all, as the split path does it (where a
+            // line's own product overflows, so does this).
+            match crate::number::mul(sum, t.rate_num) {
+                Some(x) => base = base.checked_add(div_fast(x, t.rate_den))?,
+                None => {
+                    let exact_lines = lines.iter().filter(|p| p.exp >= t.exact_exp);
+                    for p in exact_lines.filter(|p| line_matches(m, p) && line_matches(t, p)) {
+                        base = base.checked_add(fine(t, p)?)?;
+                    }
+                }
+            }
+        }
+    }
+    crate::number::mul(base, m.extra_num)
+}
+
 /// A rule's exact points on one line, as a numerator over [`divisor`]
 /// (for a fixed bonus: the line's weight in the split).
 /// `value` is the rule's script value for the line (0 for built-in rules).
@@ -769,10 +832,24 @@ fn evaluate_with<const SCRIPTS: bool, const SPLIT: bool>(
             // the matching amount: Σ (amount × rate) = rate × Σ amount,
             // exactly (and overflowing exactly when the sum would, since no
             // amount is negative); a fixed bonus needs only the amount.
+            // So does a multiplier rounded per transaction of up to four
+            // per-amount or percent rules (see [`summed_multiplier`]).
+            let per_transaction = rule.round == RoundAt::PerTransaction;
             let summed = !split
                 && !scripted
-                && (shape == Shape::Bonus || (shape == Shape::Rate && rule.round == RoundAt::PerTransaction));
-            if summed {
+                && match shape {
+                    Shape::Bonus => true,
+                    Shape::Rate => per_transaction,
+                    Shape::Multiplier => {
+                        per_transaction
+                            && targets.len() <= SUMMED_TARGETS
+                            && targets.iter().all(|(t, _)| t.shape == Shape::Rate && t.rate_num > 0)
+                    }
+                    Shape::ScriptMultiplier | Shape::LinePoints => false,
+                };
+            if summed && shape == Shape::Multiplier {
+                numerator = summed_multiplier(&targets, rule, lines, &mut any, &mut basket).ok_or_else(overflow)?;
+            } else if summed {
                 for p in lines.iter().filter(|p| line_matches(rule, p)) {
                     any = true;
                     basket += p.amount; // bounded by the basket's total

@@ -335,9 +335,11 @@ fn check_instant(event: &str, at: DateTime<Utc>) -> Result<()> {
 /// line): their mantissas fit 64 bits and their fraction digits 12, so
 /// nothing can overflow and no check of [`checked_line`] can fail but the
 /// bound on the amount and the discount's, tested here. `None` sends the
-/// line to [`checked_line`].
+/// line to [`checked_line`]. Third: `exp`, with both (and so the amount)
+/// whole multiples of 10^`exp` in [`Money`]'s 10⁻¹² (10 for cents), which
+/// tells the summed multiplier where a rate divides exactly.
 #[inline(always)]
-fn small_line(line: &Line) -> Option<(Money, Money)> {
+fn small_line(line: &Line) -> Option<(Money, Money, u8)> {
     use crate::number::small_parts;
     let (q, qs) = small_parts(line.quantity.decimal())?;
     let (p, ps) = small_parts(line.unit_price.decimal())?;
@@ -348,7 +350,9 @@ fn small_line(line: &Line) -> Option<(Money, Money)> {
     // Below 2⁶⁴ × 10¹² < 2¹⁰⁶: no overflow.
     let gross = Money::from(q.checked_mul(p)?) * pow10(MONEY_SCALE - qs - ps)?;
     let discount = Money::from(d) * pow10(MONEY_SCALE - ds)?;
-    (gross < AMOUNT_LIMIT && discount <= gross).then_some((gross, discount))
+    // Both, and so the amount, are whole multiples of 10^(12 − their decimals).
+    let exp = (MONEY_SCALE - (qs + ps).max(ds)) as u8;
+    (gross < AMOUNT_LIMIT && discount <= gross).then_some((gross, discount, exp))
 }
 
 /// A line's gross price and discount as [`Money`], every value checked:
@@ -850,9 +854,12 @@ impl Program {
                     format!("category '{}' is not declared by the program", line.category),
                 ));
             };
-            let (gross, discount) = match small_line(line) {
+            let (gross, discount, exp) = match small_line(line) {
                 Some(prices) => prices,
-                None => checked_line(event, i, line)?,
+                None => {
+                    let (gross, discount) = checked_line(event, i, line)?;
+                    (gross, discount, 0)
+                }
             };
             let amount = gross - discount;
             total += amount;
@@ -867,7 +874,7 @@ impl Program {
                 });
             let earns =
                 !discounted_too_much && !self.base_exclude.contains(category) && !base.exclude_skus.contains(&line.sku);
-            out.push(Priced { line, category, amount, earns });
+            out.push(Priced { line, category, amount, exp, earns });
         }
         Ok(())
     }
@@ -2309,8 +2316,10 @@ mod tests {
             discount in line_decimal(),
         ) {
             let line = Line { sku: "s".into(), category: "c".into(), quantity, unit_price, discount };
-            if let Some(prices) = small_line(&line) {
-                prop_assert_eq!(checked_line("e", 0, &line).ok(), Some(prices));
+            if let Some((gross, discount, exp)) = small_line(&line) {
+                prop_assert_eq!(checked_line("e", 0, &line).ok(), Some((gross, discount)));
+                let unit = pow10(u32::from(exp)).unwrap();
+                prop_assert!(gross % unit == 0 && discount % unit == 0, "{gross} {discount} 10^{exp}");
             }
         }
 

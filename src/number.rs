@@ -485,6 +485,26 @@ pub(crate) fn div_fast(a: i128, b: i128) -> i128 {
     }
 }
 
+/// The least `e` such that `den` divides 10^`e`, for `den > 0`; `u8::MAX`
+/// when there is none (`den` has a prime factor other than 2 and 5) or it
+/// is past 10³⁸.
+///
+/// A rate of `num / den` in lowest terms gives whole (exact) fine points
+/// on every amount that is a multiple of 10^`e`.
+pub(crate) fn decimal_exp(den: i128) -> u8 {
+    let mut power: i128 = 1;
+    for e in 0..=38 {
+        if power % den == 0 {
+            return e;
+        }
+        match power.checked_mul(10) {
+            Some(next) => power = next, // up to 10³⁸ < 2¹²⁷
+            None => break,
+        }
+    }
+    u8::MAX
+}
+
 /// Greatest common divisor of two non-negative integers.
 pub(crate) fn gcd(mut a: u128, mut b: u128) -> u128 {
     while b != 0 {
@@ -697,6 +717,23 @@ mod tests {
                 _ => None,
             };
             assert_eq!(small_parts(d), want, "{text}");
+        }
+    }
+
+    #[test]
+    fn decimal_exp_is_the_least_power_of_ten_divided() {
+        for (den, exp) in
+            [(1, 0), (10, 1), (2, 1), (5, 1), (4, 2), (25, 2), (8, 3), (1_000_000_000_000, 12), (3, u8::MAX)]
+        {
+            assert_eq!(decimal_exp(den), exp, "{den}");
+        }
+        assert_eq!(decimal_exp(2_i128.pow(126)), u8::MAX);
+        for den in 1..=1000_i128 {
+            let e = decimal_exp(den);
+            if e != u8::MAX {
+                assert_eq!(10_i128.pow(u32::from(e)) % den, 0, "{den}");
+                assert!(e == 0 || 10_i128.pow(u32::from(e) - 1) % den != 0, "{den}");
+            }
         }
     }
 

@@ -592,6 +592,9 @@ pub(crate) struct CompiledEarn {
     /// `a × rate_num / (rate_den × 10¹²)` (that divisor is `div`).
     pub(crate) rate_num: i128,
     pub(crate) rate_den: i128,
+    /// Fine points of the rate are whole on amounts that are multiples of
+    /// 10^`exact_exp` (see [`crate::number::decimal_exp`]).
+    pub(crate) exact_exp: u8,
     /// For multipliers: factor − 1 = `extra_num / div`, where the divisor
     /// also carries the 10¹² of the fine points it multiplies.
     pub(crate) extra_num: i128,
@@ -1666,6 +1669,7 @@ fn compile(spec: ProgramSpec) -> Result<Program> {
             day_key: format!("earn:{}", rule.id).into(),
             rate_num,
             rate_den,
+            exact_exp: crate::number::decimal_exp(rate_den),
             extra_num: extra.mantissa(),
             fixed: if rule.kind == EarnKind::Fixed { rule.points.unwrap_or(0) } else { 0 },
             targets,

@@ -9,7 +9,8 @@
 //! transaction) multiplier rules instead of working line by line. These
 //! properties hold the paths together: rates that divide amounts exactly
 //! and rates that do not (1 point per 3, per 0.7), prices and quantities
-//! with up to 6 decimals, every rounding mode, per-line and
+//! with up to 6 decimals, rates at the limits of the exact arithmetic
+//! (where both must fail alike), every rounding mode, per-line and
 //! per-transaction rounding, multipliers of one target, of several and of
 //! all, exclusive rules, caps and minimum baskets.
 //!
@@ -34,7 +35,7 @@ const CATEGORIES: [&str; 4] = ["coffee", "food", "merch", "alcohol"];
 #[derive(Clone, Debug)]
 enum Rule {
     PerAmount {
-        points: u32,
+        points: i64,
         per: &'static str,
     },
     Percent {
@@ -64,7 +65,11 @@ struct RuleGen {
 
 fn rule_gen() -> impl Strategy<Value = RuleGen> {
     let rule = prop_oneof![
-        3 => (1_u32..5, select(vec!["10", "3", "0.7", "100", "1", "25", "0.01"]))
+        3 => (1_i64..5, select(vec!["10", "3", "0.7", "100", "1", "25", "0.01"]))
+            .prop_map(|(points, per)| Rule::PerAmount { points, per }),
+        // Rates near the limits of the exact arithmetic: sums of lines
+        // overflow where single lines do not.
+        1 => (select(vec![1_000_000_000_000_i64, 5_000_000_000_000_000_000, i64::MAX]), select(vec!["0.000000000001", "0.001", "7", "100000000"]))
             .prop_map(|(points, per)| Rule::PerAmount { points, per }),
         2 => select(vec!["5", "3.3", "12.5", "0.1", "100"]).prop_map(|percent| Rule::Percent { percent }),
         1 => (1_u32..100, select(vec!["0", "500", "1000"])).prop_map(|(points, min_basket)| Rule::Fixed { points, min_basket }),
@@ -269,4 +274,54 @@ factor = "2"
     assert_eq!((quote.points, receipt.total(EntryKind::Earn)), (1, 1));
     let points: Vec<(&str, i64)> = quote.explanations.iter().map(|e| (e.rule, e.points)).collect();
     assert_eq!(points, [("base", 1)]);
+}
+
+/// Where a multiplier's target rate times the sum of the lines passes 128
+/// bits though no line's product does (huge points per 100 million RUB,
+/// rounded per line, two lines of 10 million), the quote still gives what
+/// the purchase earns.
+#[test]
+fn a_sum_past_128_bits_is_taken_line_by_line() {
+    let program = Program::from_toml_str(
+        r#"
+id = "q"
+currency = "RUB"
+time_zone = "UTC"
+categories = ["misc"]
+[[earn]]
+id = "base"
+kind = "per_amount"
+points = 9223372036854775807
+per = "100000000"
+round = "per_line"
+[[earn]]
+id = "more"
+kind = "multiplier"
+factor = "1.2"
+"#,
+    )
+    .unwrap();
+    let at = "2026-12-15T13:30:00Z".parse().unwrap();
+    let member = program.enroll("m", "2026-06-01T09:00:00Z".parse().unwrap(), Default::default()).unwrap();
+    let line = |sku: &str| Line {
+        sku: sku.into(),
+        category: "misc".into(),
+        quantity: "1".parse().unwrap(),
+        unit_price: "10000000".parse().unwrap(),
+        discount: Default::default(),
+    };
+    let lines = vec![line("a"), line("b")];
+    let quote = program.quote(&member, &Basket { lines: lines.clone(), ..Basket::default() }, at).unwrap();
+    let event = Event {
+        id: "sale".into(),
+        at,
+        kind: EventKind::Purchase(Purchase { order: None, lines, channel: None, store: None, partner: None }),
+    };
+    let mut m = member.clone();
+    let receipt = program.apply(&mut m, &event).unwrap().receipt;
+    // base, per line: 10⁷ × (2⁶³ − 1) / 10⁸ = 922 337 203 685 477 580.7 → …580, twice;
+    // more: 0.2 × 1 844 674 407 370 955 161.4 = 368 934 881 474 191 032.28 → …032.
+    let points: Vec<(&str, i64)> = quote.explanations.iter().map(|e| (e.rule, e.points)).collect();
+    assert_eq!(points, [("base", 1_844_674_407_370_955_160), ("more", 368_934_881_474_191_032)]);
+    assert_eq!(quote.points, receipt.total(EntryKind::Earn));
 }
