@@ -344,7 +344,29 @@ fn conditions_hold(rule: &CompiledEarn, ctx: &Context<'_>) -> bool {
             return false;
         }
     }
-    w.attributes.iter().all(|(k, v)| ctx.member.profile.attributes.get(k) == Some(v))
+    attributes_hold(&rule.attributes, &ctx.member.profile.attributes)
+}
+
+/// Whether `profile` has every attribute value in `wanted`. Attributes are
+/// a few short words: compared byte by byte rather than by a `memcmp` call
+/// per key and value, and a profile of a few entries searched in order.
+#[inline]
+fn attributes_hold(wanted: &[(Box<str>, Box<str>)], profile: &std::collections::BTreeMap<String, String>) -> bool {
+    wanted.iter().all(|(k, v)| {
+        let value = if profile.len() <= 8 {
+            profile.iter().find(|(pk, _)| short_eq(pk, k)).map(|(_, pv)| pv)
+        } else {
+            profile.get(&**k)
+        };
+        value.is_some_and(|pv| short_eq(pv, v))
+    })
+}
+
+/// `a == b`, byte by byte when short.
+#[inline(always)]
+fn short_eq(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    a.len() == b.len() && if a.len() > 16 { a == b } else { a.iter().zip(b).all(|(x, y)| x == y) }
 }
 
 /// Adds the split of `total` over `weights` (see [`allocate`]) into `sums`;
@@ -1028,6 +1050,34 @@ pub(crate) fn quoted<'p>(program: &'p Program, o: &RuleOutcome) -> crate::Quoted
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn attributes_hold_as_the_maps_lookup_says() {
+        let long = "a-value-longer-than-sixteen-bytes";
+        let wanted: Vec<Vec<(&str, &str)>> = vec![
+            vec![],
+            vec![("tier", "gold")],
+            vec![("tier", "gol")],
+            vec![("tier", "gold"), ("city", "kazan")],
+            vec![("k7", "v7")],
+            vec![("k12", "v12")],
+            vec![("note", long)],
+            vec![("note", "a-value-longer-than-sixteen-bytez")],
+        ];
+        for size in [0, 1, 2, 8, 9, 20] {
+            let mut profile: std::collections::BTreeMap<String, String> =
+                (0..size).map(|i| (format!("k{i}"), format!("v{i}"))).collect();
+            if size > 0 {
+                profile.insert("tier".into(), "gold".into());
+                profile.insert("note".into(), long.into());
+            }
+            for w in &wanted {
+                let compiled: Vec<(Box<str>, Box<str>)> = w.iter().map(|&(k, v)| (k.into(), v.into())).collect();
+                let by_map = w.iter().all(|&(k, v)| profile.get(k).is_some_and(|x| x == v));
+                assert_eq!(attributes_hold(&compiled, &profile), by_map, "{w:?} in a profile of {}", profile.len());
+            }
+        }
+    }
 
     #[test]
     fn allocation_sums_exactly() {

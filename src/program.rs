@@ -625,6 +625,9 @@ pub(crate) struct CompiledEarn {
     pub(crate) context_free: bool,
     /// True when `caps` sets any cap.
     pub(crate) capped: bool,
+    /// `when.attributes` as a slice: walked on every evaluation, faster
+    /// than the map's iterator.
+    pub(crate) attributes: Box<[(Box<str>, Box<str>)]>,
 }
 
 /// A compiled burn rule.
@@ -1710,6 +1713,7 @@ fn compile(spec: ProgramSpec) -> Result<Program> {
                 && tiers == 0
                 && w.birthday.is_none()
                 && w.attributes.is_empty(),
+            attributes: w.attributes.iter().map(|(k, v)| (k.as_str().into(), v.as_str().into())).collect(),
         });
     }
     let mut burn = Vec::with_capacity(spec.burn.len());
