@@ -178,6 +178,52 @@ fn line_gen() -> impl Strategy<Value = Line> {
     )
 }
 
+/// Points in total and per rule (those that gave any), or the error's text.
+type Outcome = Result<(i64, Vec<(String, i64)>), String>;
+
+/// What a quote of `lines` says a new member earns, and what a purchase
+/// of them earns, at the same instant. Errors name the event: the quote's
+/// is renamed to the purchase's so the two compare.
+fn quote_and_purchase(program: &Program, lines: Vec<Line>) -> (Outcome, Outcome) {
+    let at = "2026-12-15T13:30:00Z".parse().unwrap();
+    let member = program.enroll("m", "2026-06-01T09:00:00Z".parse().unwrap(), Default::default()).unwrap();
+    let basket = Basket { lines: lines.clone(), channel: None, store: None, partner: None };
+    let quoted = match program.quote(&member, &basket, at) {
+        Ok(q) => {
+            let rules = q.explanations.iter().filter(|e| e.points != 0).map(|e| (e.rule.to_owned(), e.points));
+            Ok((q.points, rules.collect()))
+        }
+        Err(e) => Err(e.to_string().replace("'quote'", "'sale'")),
+    };
+    let event = Event {
+        id: "sale".into(),
+        at,
+        kind: EventKind::Purchase(Purchase { order: None, lines, channel: None, store: None, partner: None }),
+    };
+    let mut m = member.clone();
+    let earned = match program.apply(&mut m, &event) {
+        Ok(a) => {
+            let r = &a.receipt;
+            let rules = r.explanations.iter().filter(|e| e.points != 0).map(|e| (e.rule.to_string(), e.points));
+            Ok((r.total(EntryKind::Earn), rules.collect()))
+        }
+        Err(e) => Err(e.to_string()),
+    };
+    (quoted, earned)
+}
+
+/// `n` lines of one unit at `unit_price`, category `misc`.
+fn lines(n: usize, unit_price: &str) -> Vec<Line> {
+    let line = |i: usize| Line {
+        sku: format!("sku-{i}"),
+        category: "misc".into(),
+        quantity: "1".parse().unwrap(),
+        unit_price: unit_price.parse().unwrap(),
+        discount: Default::default(),
+    };
+    (0..n).map(line).collect()
+}
+
 proptest! {
     #![proptest_config(config())]
 
@@ -200,30 +246,8 @@ proptest! {
                 return Ok(());
             }
         };
-        let at = "2026-12-15T13:30:00Z".parse().unwrap();
-        let member = program.enroll("m", "2026-06-01T09:00:00Z".parse().unwrap(), Default::default()).unwrap();
-        let basket = Basket { lines: lines.clone(), channel: None, store: None, partner: None };
-        let quote = program.quote(&member, &basket, at);
-        let event = Event {
-            id: "sale".into(),
-            at,
-            kind: EventKind::Purchase(Purchase { order: None, lines, channel: None, store: None, partner: None }),
-        };
-        let mut m = member.clone();
-        let applied = program.apply(&mut m, &event);
-        match (quote, applied) {
-            (Ok(q), Ok(a)) => {
-                let earned = a.receipt.total(EntryKind::Earn);
-                prop_assert_eq!(q.points, earned, "quote and purchase disagree\n{}", toml);
-                let quoted: Vec<(&str, i64)> =
-                    q.explanations.iter().filter(|e| e.points != 0).map(|e| (e.rule, e.points)).collect();
-                let explained: Vec<(&str, i64)> =
-                    a.receipt.explanations.iter().filter(|e| e.points != 0).map(|e| (&*e.rule, e.points)).collect();
-                prop_assert_eq!(quoted, explained, "per rule\n{}", toml);
-            }
-            (Err(q), Err(a)) => prop_assert_eq!(q.to_string().replace("'quote'", "'sale'"), a.to_string()),
-            (q, a) => prop_assert!(false, "quote {:?}\napply {:?}\n{}", q.map(|q| q.points), a.map(|a| a.receipt.total(EntryKind::Earn)), toml),
-        }
+        let (quoted, earned) = quote_and_purchase(&program, lines);
+        prop_assert_eq!(quoted, earned, "quote, then purchase\n{}", toml);
     }
 }
 
@@ -235,12 +259,8 @@ proptest! {
 /// before applying the inexact rate would give the multiplier 1 point.
 #[test]
 fn a_multiplier_of_an_inexact_rate_keeps_the_per_line_truncation() {
-    let program = Program::from_toml_str(
+    let program = misc_program(
         r#"
-id = "q"
-currency = "RUB"
-time_zone = "UTC"
-categories = ["misc"]
 [[earn]]
 id = "base"
 kind = "per_amount"
@@ -251,29 +271,9 @@ id = "double"
 kind = "multiplier"
 factor = "2"
 "#,
-    )
-    .unwrap();
-    let at = "2026-12-15T13:30:00Z".parse().unwrap();
-    let member = program.enroll("m", "2026-06-01T09:00:00Z".parse().unwrap(), Default::default()).unwrap();
-    let line = |sku: &str| Line {
-        sku: sku.into(),
-        category: "misc".into(),
-        quantity: "1".parse().unwrap(),
-        unit_price: "1".parse().unwrap(),
-        discount: Default::default(),
-    };
-    let lines = vec![line("a"), line("b"), line("c")];
-    let quote = program.quote(&member, &Basket { lines: lines.clone(), ..Basket::default() }, at).unwrap();
-    let event = Event {
-        id: "sale".into(),
-        at,
-        kind: EventKind::Purchase(Purchase { order: None, lines, channel: None, store: None, partner: None }),
-    };
-    let mut m = member.clone();
-    let receipt = program.apply(&mut m, &event).unwrap().receipt;
-    assert_eq!((quote.points, receipt.total(EntryKind::Earn)), (1, 1));
-    let points: Vec<(&str, i64)> = quote.explanations.iter().map(|e| (e.rule, e.points)).collect();
-    assert_eq!(points, [("base", 1)]);
+    );
+    let want = Ok((1, vec![("base".to_owned(), 1)]));
+    assert_eq!(quote_and_purchase(&program, lines(3, "1")), (want.clone(), want));
 }
 
 /// Where a multiplier's target rate times the sum of the lines passes 128
@@ -282,12 +282,8 @@ factor = "2"
 /// the purchase earns.
 #[test]
 fn a_sum_past_128_bits_is_taken_line_by_line() {
-    let program = Program::from_toml_str(
+    let program = misc_program(
         r#"
-id = "q"
-currency = "RUB"
-time_zone = "UTC"
-categories = ["misc"]
 [[earn]]
 id = "base"
 kind = "per_amount"
@@ -299,29 +295,18 @@ id = "more"
 kind = "multiplier"
 factor = "1.2"
 "#,
-    )
-    .unwrap();
-    let at = "2026-12-15T13:30:00Z".parse().unwrap();
-    let member = program.enroll("m", "2026-06-01T09:00:00Z".parse().unwrap(), Default::default()).unwrap();
-    let line = |sku: &str| Line {
-        sku: sku.into(),
-        category: "misc".into(),
-        quantity: "1".parse().unwrap(),
-        unit_price: "10000000".parse().unwrap(),
-        discount: Default::default(),
-    };
-    let lines = vec![line("a"), line("b")];
-    let quote = program.quote(&member, &Basket { lines: lines.clone(), ..Basket::default() }, at).unwrap();
-    let event = Event {
-        id: "sale".into(),
-        at,
-        kind: EventKind::Purchase(Purchase { order: None, lines, channel: None, store: None, partner: None }),
-    };
-    let mut m = member.clone();
-    let receipt = program.apply(&mut m, &event).unwrap().receipt;
+    );
     // base, per line: 10⁷ × (2⁶³ − 1) / 10⁸ = 922 337 203 685 477 580.7 → …580, twice;
     // more: 0.2 × 1 844 674 407 370 955 161.4 = 368 934 881 474 191 032.28 → …032.
-    let points: Vec<(&str, i64)> = quote.explanations.iter().map(|e| (e.rule, e.points)).collect();
-    assert_eq!(points, [("base", 1_844_674_407_370_955_160), ("more", 368_934_881_474_191_032)]);
-    assert_eq!(quote.points, receipt.total(EntryKind::Earn));
+    let rules = vec![("base".to_owned(), 1_844_674_407_370_955_160), ("more".to_owned(), 368_934_881_474_191_032)];
+    let want = Ok((2_213_609_288_845_146_192, rules));
+    assert_eq!(quote_and_purchase(&program, lines(2, "10000000")), (want.clone(), want));
+}
+
+/// A program in RUB, UTC, with the one category `misc`, and these rules.
+fn misc_program(earn: &str) -> Program {
+    Program::from_toml_str(&format!(
+        "id = \"q\"\ncurrency = \"RUB\"\ntime_zone = \"UTC\"\ncategories = [\"misc\"]\n{earn}"
+    ))
+    .unwrap()
 }
