@@ -175,9 +175,13 @@ mod tests {
         assert_eq!(local(tz, at), at.with_timezone(&tz).naive_local(), "{tz} at {at}");
     }
 
+    /// `unique_instant` gives `chrono-tz`'s one instant, and `None` where
+    /// there is none or the window searched leaves the table.
     fn agrees_local(tz: Tz, local: NaiveDateTime) {
+        let l = local.and_utc().timestamp();
+        let covered = FIRST <= l - WIDEST && l + WIDEST < LAST;
         let expected = match tz.from_local_datetime(&local) {
-            LocalResult::Single(t) => Some(t.with_timezone(&Utc)),
+            LocalResult::Single(t) if covered => Some(t.with_timezone(&Utc)),
             _ => None,
         };
         assert_eq!(unique_instant(tz, local), expected, "{tz} at local {local}");
@@ -229,6 +233,21 @@ mod tests {
             agrees_at(Tz::Europe__Paris, secs);
             let l = DateTime::from_timestamp(secs, 0).unwrap().naive_utc();
             assert_eq!(unique_instant(Tz::Europe__Paris, l), None);
+        }
+    }
+
+    /// Local times whose search window crosses an end of the table: the
+    /// table declines, and `time::resolve` gets `chrono-tz`'s answer.
+    #[test]
+    fn local_times_at_the_ends_of_the_table_fall_back_to_chrono_tz() {
+        let edges = [FIRST, FIRST + WIDEST - 1, LAST - WIDEST, LAST - 93_600, LAST - 1];
+        for tz in [Tz::Africa__Abidjan, Tz::Asia__Shanghai, Tz::America__Barbados, Tz::Pacific__Kiritimati] {
+            for secs in edges {
+                let local = DateTime::from_timestamp(secs, 0).unwrap().naive_utc();
+                agrees_local(tz, local);
+                let expected = tz.from_local_datetime(&local).earliest().map(|t| t.with_timezone(&Utc));
+                assert_eq!(crate::time::resolve(tz, local), expected, "{tz} at local {local}");
+            }
         }
     }
 
