@@ -33,6 +33,8 @@ pub(crate) struct Priced<'a> {
     pub(crate) line: &'a Line,
     /// The category's index in the program.
     pub(crate) category: u32,
+    /// The category's bit for [`crate::program::LineTest`].
+    pub(crate) bit: u64,
     /// unit_price × quantity − discount.
     pub(crate) amount: Money,
     /// `amount` is a whole multiple of 10^`exp` (in [`Money`]'s 10⁻¹²):
@@ -266,11 +268,18 @@ pub(crate) fn day_and_month(days: &[DayCount], kind: &str, id: &str, date: Naive
     (day, month, count)
 }
 
-#[inline]
+/// Whether rule `rule` counts line `p`: one bit test for most rules (see
+/// [`crate::program::LineTest`]), the rule's sets asked in full otherwise.
+#[inline(always)]
 fn line_matches(rule: &CompiledEarn, p: &Priced<'_>) -> bool {
+    p.earns && rule.lines.passes(p.bit) && (!rule.lines.full || line_matches_in_full(rule, p))
+}
+
+/// The rule's category and SKU conditions on line `p`, each asked.
+#[inline(never)]
+fn line_matches_in_full(rule: &CompiledEarn, p: &Priced<'_>) -> bool {
     let w = &rule.when;
-    p.earns
-        && rule.include.as_ref().is_none_or(|set| set.contains(p.category))
+    rule.include.as_ref().is_none_or(|set| set.contains(p.category))
         && !rule.exclude.contains(p.category)
         && (w.skus.is_empty() || w.skus.contains(&p.line.sku))
         && !w.exclude_skus.contains(&p.line.sku)

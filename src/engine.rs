@@ -874,7 +874,8 @@ impl Program {
                 });
             let earns =
                 !discounted_too_much && !self.base_exclude.contains(category) && !base.exclude_skus.contains(&line.sku);
-            out.push(Priced { line, category, amount, exp, earns });
+            let bit = self.category_lookup.bit(category);
+            out.push(Priced { line, category, bit, amount, exp, earns });
         }
         Ok(())
     }
@@ -1025,7 +1026,11 @@ impl Program {
         }
         let eligible: Money = priced
             .iter()
-            .filter(|p| !rule.exclude.contains(p.category) && !s.exclude_skus.contains(&p.line.sku))
+            .filter(|p| {
+                rule.lines.passes(p.bit)
+                    && (!rule.lines.full
+                        || (!rule.exclude.contains(p.category) && !s.exclude_skus.contains(&p.line.sku)))
+            })
             .map(|p| p.amount)
             .sum();
         // A limit too large for i64 is no limit at all.

@@ -517,6 +517,42 @@ impl CategorySet {
     }
 }
 
+/// A rule's conditions on a basket line, lowered at load to one test of a
+/// bit: a line passes when its category's bit (see
+/// [`CategoryLookup::bit`]) is in `mask` and, where `full` says so, the
+/// rule's sets accept it when asked in full. Every line of every rule is
+/// tested, so the common case — a program of at most 64 categories, a rule
+/// with no SKU condition — is one `and`, not a look into two sets.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct LineTest {
+    /// The categories `include` holds and `exclude` does not (every bit
+    /// when the program has more than 64 categories: `full` then decides).
+    pub(crate) mask: u64,
+    /// The line must also pass the rule's full test (SKU conditions, or
+    /// more than 64 categories).
+    pub(crate) full: bool,
+}
+
+impl LineTest {
+    /// The test for lines in `include` (every category when `None`) and
+    /// not in `exclude`, in a program of `categories` categories; `skus`
+    /// when the rule also has SKU conditions.
+    fn new(include: Option<&CategorySet>, exclude: &CategorySet, categories: usize, skus: bool) -> LineTest {
+        if categories > 64 {
+            return LineTest { mask: u64::MAX, full: true };
+        }
+        let word = |set: &CategorySet| set.0.first().copied().unwrap_or(0);
+        let all = u64::MAX >> (64 - categories.max(1));
+        LineTest { mask: include.map_or(all, word) & !word(exclude), full: skus }
+    }
+
+    /// Whether a line of category bit `bit` passes the mask.
+    #[inline(always)]
+    pub(crate) fn passes(self, bit: u64) -> bool {
+        self.mask & bit != 0
+    }
+}
+
 /// Declared category name → its index in the sorted list of categories.
 ///
 /// Every line of every event looks its category up. A program declares a
@@ -547,6 +583,17 @@ impl CategoryLookup {
             None => sorted.iter().enumerate().map(|(i, c)| (c.len(), word_of(c.as_bytes()), i as u32)).collect(),
         };
         CategoryLookup { keys, names: sorted.into(), map }
+    }
+
+    /// The bit of category `index` in a [`LineTest`]'s mask: `1 << index`,
+    /// or every bit when there are more than 64 categories.
+    #[inline]
+    pub(crate) fn bit(&self, index: u32) -> u64 {
+        if self.names.len() > 64 {
+            u64::MAX
+        } else {
+            1 << (index % 64)
+        }
     }
 
     #[inline]
@@ -610,6 +657,8 @@ pub(crate) struct CompiledEarn {
     /// `when.categories` (`None`: every category) and `when.exclude_categories`.
     pub(crate) include: Option<CategorySet>,
     pub(crate) exclude: CategorySet,
+    /// `include`, `exclude` and the SKU conditions lowered to a bit test.
+    pub(crate) lines: LineTest,
     pub(crate) min_basket: Option<Money>,
     pub(crate) caps: Caps,
     /// `script` rules: the compiled script (boxed: built-in rules stay small).
@@ -636,6 +685,8 @@ pub(crate) struct CompiledBurn {
     pub(crate) spec: BurnRule,
     pub(crate) value: Decimal,
     pub(crate) exclude: CategorySet,
+    /// `exclude` and `exclude_skus` lowered to a bit test.
+    pub(crate) lines: LineTest,
     /// The most point units payable for eligible [`Money`] `a` are
     /// `⌊a × limit_num / limit_den_money⌋` (max share × point units per money unit).
     pub(crate) limit_num: u128,
@@ -1665,6 +1716,10 @@ fn compile(spec: ProgramSpec) -> Result<Program> {
         let name = if rule.name.is_empty() { &rule.id } else { &rule.name };
         let shape = rule.shape();
         let tiers = w.tiers.iter().filter_map(|t| level_index(t)).fold(0, |mask, i| mask | 1 << i);
+        let include = (!w.categories.is_empty()).then(|| CategorySet::of(&w.categories, &category_names));
+        let exclude = CategorySet::of(&w.exclude_categories, &category_names);
+        let skus = !w.skus.is_empty() || !w.exclude_skus.is_empty();
+        let lines = LineTest::new(include.as_ref(), &exclude, category_names.len(), skus);
         earn.push(CompiledEarn {
             index,
             id: rule.id.as_str().into(),
@@ -1679,8 +1734,9 @@ fn compile(spec: ProgramSpec) -> Result<Program> {
             rounding: rule.rounding.unwrap_or(spec.points.rounding),
             round: rule.round.unwrap_or(spec.points.round),
             exclusive: rule.stacking == Stacking::Exclusive,
-            include: (!w.categories.is_empty()).then(|| CategorySet::of(&w.categories, &category_names)),
-            exclude: CategorySet::of(&w.exclude_categories, &category_names),
+            include,
+            exclude,
+            lines,
             min_basket: match w.min_basket {
                 Some(m) => Some(to_money(m.decimal()).ok_or_else(too_precise)?),
                 None => None,
@@ -1730,10 +1786,13 @@ fn compile(spec: ProgramSpec) -> Result<Program> {
         };
         let (num, den) = ratio(share * scale_factor, Decimal::ONE_HUNDRED * value).ok_or_else(too_precise)?;
         let den_money = den.checked_mul(MONEY_ONE).filter(|d| *d < 1 << 126).ok_or_else(too_precise)?;
+        let exclude = CategorySet::of(&b.exclude_categories, &category_names);
+        let lines = LineTest::new(None, &exclude, category_names.len(), !b.exclude_skus.is_empty());
         burn.push(CompiledBurn {
             spec: b.clone(),
             value,
-            exclude: CategorySet::of(&b.exclude_categories, &category_names),
+            exclude,
+            lines,
             limit_num: num.unsigned_abs(),
             limit_den_money: den_money.unsigned_abs(),
             script: match &b.script {
@@ -1825,6 +1884,46 @@ fn compile_script(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A [`LineTest`]'s bit test says what asking the sets says: exactly,
+    /// when it needs no full test; as a necessary condition (a line the sets
+    /// accept always passes the mask) when it does. Programs of 1 to 70
+    /// categories, every include and exclude drawn from a pattern.
+    #[test]
+    fn line_tests_agree_with_the_category_sets() {
+        for count in [1, 2, 5, 31, 63, 64, 65, 70, 130] {
+            let mut names: Vec<String> = (0..count).map(|i| format!("c{i:03}")).collect();
+            names.sort();
+            let lookup = CategoryLookup::new(&names);
+            for pattern in 0_u64..40 {
+                // Include every third, or none (no include: every category);
+                // exclude by another stride.
+                let pick = |step: u64, offset: u64| -> Vec<String> {
+                    names
+                        .iter()
+                        .enumerate()
+                        .filter(|(i, _)| (*i as u64 + offset) % step == 0)
+                        .map(|(_, n)| n.clone())
+                        .collect()
+                };
+                let include = (pattern % 4 != 0).then(|| CategorySet::of(&pick(pattern % 5 + 1, pattern), &names));
+                let exclude = CategorySet::of(&pick(pattern % 7 + 2, pattern / 3), &names);
+                for skus in [false, true] {
+                    let test = LineTest::new(include.as_ref(), &exclude, count, skus);
+                    assert_eq!(test.full, skus || count > 64, "{count} categories");
+                    for i in 0..count as u32 {
+                        let accepted = include.as_ref().is_none_or(|s| s.contains(i)) && !exclude.contains(i);
+                        let passes = test.passes(lookup.bit(i));
+                        if test.full {
+                            assert!(passes || !accepted, "{count} categories, pattern {pattern}, category {i}");
+                        } else {
+                            assert_eq!(passes, accepted, "{count} categories, pattern {pattern}, category {i}");
+                        }
+                    }
+                }
+            }
+        }
+    }
 
     /// The scan and the hash table find what a search of the sorted names
     /// finds, for names that share lengths, prefixes and suffixes.
