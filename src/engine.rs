@@ -882,6 +882,8 @@ impl Program {
 
     /// Runs a burn rule's script, if it has one: `limit` is `None` when the
     /// script refuses the burn, else the most points it allows.
+    /// Inlined: most burn rules have no script, and pay for one test.
+    #[inline(always)]
     pub(crate) fn burn_script(
         &self,
         event: &str,
@@ -891,10 +893,27 @@ impl Program {
         member: &Member,
         at: DateTime<Utc>,
     ) -> Result<Option<BurnVerdict>> {
-        let (Some(script), Some(shared)) = (&rule.script, &self.scripts) else {
-            return Ok(None);
-        };
-        let (sandbox, program_view) = &**shared;
+        match (&rule.script, &self.scripts) {
+            (Some(script), Some(shared)) => self.run_burn_script(event, kind, rule, script, shared, priced, member, at),
+            _ => Ok(None),
+        }
+    }
+
+    /// [`Program::burn_script`] for a rule with a script.
+    #[allow(clippy::too_many_arguments)]
+    #[inline(never)]
+    fn run_burn_script(
+        &self,
+        event: &str,
+        kind: &'static str,
+        rule: &CompiledBurn,
+        script: &crate::script::Script,
+        shared: &(crate::script::Sandbox, crate::script::ProgramView),
+        priced: &[Priced<'_>],
+        member: &Member,
+        at: DateTime<Utc>,
+    ) -> Result<Option<BurnVerdict>> {
+        let (sandbox, program_view) = shared;
         let input = crate::script::ViewInput {
             event_id: event,
             kind,
@@ -919,6 +938,7 @@ impl Program {
     }
 
     /// The partner of a purchase, refused unless the program declares it.
+    #[inline]
     fn partner<'e>(&self, event: &str, partner: Option<&'e str>) -> Result<Option<&'e str>> {
         match partner {
             Some(p) if !self.spec.partners.iter().any(|x| x == p) => {

@@ -878,7 +878,20 @@ fn printable_ascii(bytes: &[u8]) -> bool {
 
 /// What is wrong with an id, if anything: empty, longer than
 /// [`ID_LEN_MAX`] bytes, or holding a control character.
+///
+/// Inlined: every line's SKU is checked, and almost every one is short
+/// printable ASCII, which passes without a call.
+#[inline(always)]
 pub(crate) fn id_problem(id: &str) -> Option<String> {
+    if !id.is_empty() && id.len() <= ID_LEN_MAX && printable_ascii(id.as_bytes()) {
+        return None;
+    }
+    id_problem_in_full(id)
+}
+
+/// [`id_problem`] for ids that are not short printable ASCII.
+#[inline(never)]
+fn id_problem_in_full(id: &str) -> Option<String> {
     if id.is_empty() {
         return Some("must not be empty".into());
     }
