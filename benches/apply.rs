@@ -316,11 +316,52 @@ fn count(spec: &str) {
     }
 }
 
+/// `quote` against the hand-written function from the basket, timed in
+/// alternating batches of 1 000 calls each (`LOYALTY_RATIO=<batches>`):
+/// both see the same load, minute by minute, and the fastest batch of each —
+/// the one no neighbour on the machine disturbed — approximates a quiet
+/// machine. Prints the fastest and the median batch of each, per call, and
+/// their ratios. For example: `LOYALTY_RATIO=20000 target/release/deps/apply-*`.
+fn ratio(batches: &str) {
+    const CALLS: u32 = 1_000;
+    let batches: usize = batches.parse().expect("LOYALTY_RATIO=<batches>");
+    let (program, member, _, basket) = setup();
+    let at: chrono::DateTime<chrono::Utc> = AT.parse().unwrap();
+    let time = |f: &mut dyn FnMut()| {
+        let start = std::time::Instant::now();
+        for _ in 0..CALLS {
+            f();
+        }
+        start.elapsed().as_nanos() as f64 / f64::from(CALLS)
+    };
+    let (mut by_hand, mut quoted) = (Vec::with_capacity(batches), Vec::with_capacity(batches));
+    for _ in 0..batches {
+        by_hand.push(time(&mut || {
+            black_box(hand_written_from_basket(black_box(&basket), black_box(&member), black_box(at)));
+        }));
+        quoted.push(time(&mut || {
+            black_box(program.quote(black_box(&member), black_box(&basket), at).unwrap());
+        }));
+    }
+    for v in [&mut by_hand, &mut quoted] {
+        v.sort_by(f64::total_cmp);
+    }
+    let (min_h, min_q) = (by_hand[0], quoted[0]);
+    let (med_h, med_q) = (by_hand[batches / 2], quoted[batches / 2]);
+    println!("{batches} alternating batches of {CALLS} calls, ns per call:");
+    println!("  hand-written from the basket: fastest {min_h:.1}, median {med_h:.1}");
+    println!("  quote:                        fastest {min_q:.1}, median {med_q:.1}");
+    println!("  ratio: fastest {:.2}x, median {:.2}x", min_q / min_h, med_q / med_h);
+}
+
 criterion_group!(benches, bench);
 
 fn main() {
     if let Ok(spec) = std::env::var("LOYALTY_COUNT") {
         return count(&spec);
+    }
+    if let Ok(batches) = std::env::var("LOYALTY_RATIO") {
+        return ratio(&batches);
     }
     benches();
     Criterion::default().configure_from_args().final_summary();
