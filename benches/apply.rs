@@ -321,11 +321,14 @@ fn count(spec: &str) {
 /// both see the same load, minute by minute, and the fastest batch of each —
 /// the one no neighbour on the machine disturbed — approximates a quiet
 /// machine. Prints the fastest and the median batch of each, per call, and
-/// their ratios. For example: `LOYALTY_RATIO=20000 target/release/deps/apply-*`.
+/// their ratios; and `apply` the same way, in batches of 100 calls on
+/// members copied before the batch's clock starts. For example:
+/// `LOYALTY_RATIO=20000 target/release/deps/apply-*`.
 fn ratio(batches: &str) {
     const CALLS: u32 = 1_000;
+    const APPLIES: usize = 100;
     let batches: usize = batches.parse().expect("LOYALTY_RATIO=<batches>");
-    let (program, member, _, basket) = setup();
+    let (program, member, event, basket) = setup();
     let at: chrono::DateTime<chrono::Utc> = AT.parse().unwrap();
     let time = |f: &mut dyn FnMut()| {
         let start = std::time::Instant::now();
@@ -335,6 +338,7 @@ fn ratio(batches: &str) {
         start.elapsed().as_nanos() as f64 / f64::from(CALLS)
     };
     let (mut by_hand, mut quoted) = (Vec::with_capacity(batches), Vec::with_capacity(batches));
+    let mut applied = Vec::with_capacity(batches);
     for _ in 0..batches {
         by_hand.push(time(&mut || {
             black_box(hand_written_from_basket(black_box(&basket), black_box(&member), black_box(at)));
@@ -342,8 +346,15 @@ fn ratio(batches: &str) {
         quoted.push(time(&mut || {
             black_box(program.quote(black_box(&member), black_box(&basket), at).unwrap());
         }));
+        let mut members: Vec<Member> = (0..APPLIES).map(|_| member.clone()).collect();
+        let start = std::time::Instant::now();
+        for m in &mut members {
+            black_box(program.apply(m, black_box(&event)).unwrap());
+        }
+        applied.push(start.elapsed().as_nanos() as f64 / APPLIES as f64);
+        drop(black_box(members));
     }
-    for v in [&mut by_hand, &mut quoted] {
+    for v in [&mut by_hand, &mut quoted, &mut applied] {
         v.sort_by(f64::total_cmp);
     }
     let (min_h, min_q) = (by_hand[0], quoted[0]);
@@ -352,6 +363,11 @@ fn ratio(batches: &str) {
     println!("  hand-written from the basket: fastest {min_h:.1}, median {med_h:.1}");
     println!("  quote:                        fastest {min_q:.1}, median {med_q:.1}");
     println!("  ratio: fastest {:.2}x, median {:.2}x", min_q / min_h, med_q / med_h);
+    println!(
+        "apply, {batches} batches of {APPLIES} calls between them: fastest {:.0}, median {:.0} ns per call",
+        applied[0],
+        applied[batches / 2]
+    );
 }
 
 criterion_group!(benches, bench);
