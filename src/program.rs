@@ -1887,8 +1887,8 @@ mod tests {
 
     /// A [`LineTest`]'s bit test says what asking the sets says: exactly,
     /// when it needs no full test; as a necessary condition (a line the sets
-    /// accept always passes the mask) when it does. Programs of 1 to 70
-    /// categories, every include and exclude drawn from a pattern.
+    /// accept always passes the mask) when it does. Programs of 1 to 130
+    /// categories, includes and excludes drawn from 40 patterns.
     #[test]
     fn line_tests_agree_with_the_category_sets() {
         for count in [1, 2, 5, 31, 63, 64, 65, 70, 130] {
@@ -1896,8 +1896,8 @@ mod tests {
             names.sort();
             let lookup = CategoryLookup::new(&names);
             for pattern in 0_u64..40 {
-                // Include every third, or none (no include: every category);
-                // exclude by another stride.
+                // Include the categories of one stride (or no include:
+                // every category), exclude those of another.
                 let pick = |step: u64, offset: u64| -> Vec<String> {
                     names
                         .iter()
