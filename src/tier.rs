@@ -559,6 +559,25 @@ pub(crate) struct Tiers {
     pub(crate) by_measure: bool,
 }
 
+/// `start` plus `values`, added as whole numbers at the largest scale met:
+/// `None` when that leaves 96 bits (the caller then adds as decimals, which
+/// saturate). Exact sums are what `Decimal` addition gives, at a fraction
+/// of its cost per value.
+fn sum_exact(start: Decimal, values: impl Iterator<Item = Decimal>) -> Option<Decimal> {
+    let (mut sum, mut scale) = (start.mantissa(), start.scale());
+    for v in values {
+        let (mut m, s) = (v.mantissa(), v.scale());
+        if s > scale {
+            sum = sum.checked_mul(10_i128.checked_pow(s - scale)?)?;
+            scale = s;
+        } else if s < scale {
+            m = m.checked_mul(10_i128.checked_pow(scale - s)?)?;
+        }
+        sum = sum.checked_add(m)?;
+    }
+    Decimal::try_from_i128_with_scale(sum, scale).ok()
+}
+
 /// The first instant of a local date (the start of the next one when the
 /// date's midnight does not exist), or `None` past the calendar's end.
 fn start(zone: Tz, date: NaiveDate) -> Option<DateTime<Utc>> {
@@ -576,7 +595,7 @@ impl Tiers {
     }
 
     /// The level of an optional id (the base level for `None` or an id the program no longer has).
-    fn rank(&self, id: Option<&Id>) -> usize {
+    pub(crate) fn rank(&self, id: Option<&Id>) -> usize {
         id.and_then(|id| self.levels.iter().position(|l| l.id.same(id))).unwrap_or(0)
     }
 
@@ -654,11 +673,11 @@ impl Tiers {
     /// The progress on day `d`: the records in its window, up to `d`.
     pub(crate) fn progress(&self, state: &TierState, enrolled: NaiveDate, d: NaiveDate) -> Decimal {
         let from = self.window_start(enrolled, d);
-        let mut sum = if self.spec.window == TierWindow::Lifetime { state.carried.decimal() } else { Decimal::ZERO };
-        for r in state.days.iter().filter(|r| r.date >= from && r.date <= d) {
-            sum = sum.saturating_add(r.value.decimal());
-        }
-        sum
+        let carried = if self.spec.window == TierWindow::Lifetime { state.carried.decimal() } else { Decimal::ZERO };
+        // The records are in date order: the window's are one run.
+        let first = state.days.partition_point(|r| r.date < from);
+        let records = state.days[first..].iter().take_while(|r| r.date <= d).map(|r| r.value.decimal());
+        sum_exact(carried, records.clone()).unwrap_or_else(|| records.fold(carried, Decimal::saturating_add))
     }
 
     /// The highest level a progress reaches (0: the base level).
@@ -786,7 +805,31 @@ mod tests {
         prop::collection::vec(span, 0..40)
     }
 
+    /// Decimals of any scale (0 to 28), small or near the 96-bit limit.
+    fn decimal() -> impl Strategy<Value = Decimal> {
+        let small = (-1_000_000_000_i64..1_000_000_000, 0_u32..6).prop_map(|(m, s)| Decimal::new(m, s));
+        let any = (any::<i128>(), 0_u32..=28).prop_map(|(m, s)| Decimal::from_i128_with_scale(m % (1_i128 << 96), s));
+        prop_oneof![4 => small, 1 => any]
+    }
+
     proptest! {
+        /// The whole-number sum is the decimal sum whenever it answers, and
+        /// answers for everyday values.
+        #[test]
+        fn exact_sums_are_decimal_sums(start in decimal(), values in prop::collection::vec(decimal(), 0..20)) {
+            let want = values.iter().fold(start, |a, v| a.saturating_add(*v));
+            match sum_exact(start, values.iter().copied()) {
+                Some(sum) => {
+                    prop_assert_eq!(sum, want);
+                    prop_assert_eq!(sum.scale(), want.scale());
+                }
+                None => {
+                    let everyday = |d: &Decimal| d.scale() < 6 && d.abs() < Decimal::from(1_000_000_000);
+                    prop_assert!(!(everyday(&start) && values.iter().all(everyday)));
+                }
+            }
+        }
+
         /// The sweep visits the same ends as the search one end at a
         /// time and stops at the same one, whatever stops it.
         #[test]
