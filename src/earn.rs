@@ -84,11 +84,14 @@ impl<'a> Context<'a> {
         channel: Option<&'a str>,
         store: Option<&'a str>,
         member: &'a crate::Member,
+        tier: Option<usize>,
     ) -> Context<'a> {
         // At most one conversion (none when the caller knows the local
         // time); the date and time are read off the local value.
         let local = at.local(program.zone);
-        let tier = program.tiers.as_ref().map_or(0, |t| t.level_at(&member.tier, at.utc, local.date()));
+        // The member's level at the instant, unless the caller knows it.
+        let tier = tier
+            .unwrap_or_else(|| program.tiers.as_ref().map_or(0, |t| t.level_at(&member.tier, at.utc, local.date())));
         Context {
             event,
             local,

@@ -91,6 +91,10 @@ struct Work<'p, 'm> {
     signals: Vec<crate::receipt::Signal>,
     /// Ends of tier status periods up to this instant have been processed.
     tier_clock: DateTime<Utc>,
+    /// The member's level at an instant at or after its clock, as last
+    /// worked out ([`Work::level_after`]); forgotten whenever the tier
+    /// state changes ([`Work::tier_mut`]).
+    level_memo: Option<(DateTime<Utc>, usize)>,
     /// The local date of the member's enrolment, once needed.
     enrolled_on: Option<NaiveDate>,
     /// Birthday bonuses up to this instant have been credited.
@@ -695,8 +699,8 @@ impl Program {
         check_instant("quote", at)?;
         let mut priced = PricedLines::new();
         self.price_into("quote", &basket.lines, &mut priced)?;
-        let mut ctx =
-            Context::new(self, "quote", Moment::new(at), basket.channel.as_deref(), basket.store.as_deref(), member);
+        let (channel, store) = (basket.channel.as_deref(), basket.store.as_deref());
+        let mut ctx = Context::new(self, "quote", Moment::new(at), channel, store, member, None);
         ctx.partner = self.partner("quote", basket.partner.as_deref())?;
         let mut earned = earn::Earned::default();
         if self.daily_purchases_left(member, ctx.date) {
@@ -1121,6 +1125,7 @@ impl<'p, 'm> Work<'p, 'm> {
             paid: None,
             signals: Vec::new(),
             tier_clock: clock,
+            level_memo: None,
             enrolled_on: None,
             bonus_clock: clock,
             next_birthday: None,
@@ -1495,6 +1500,7 @@ impl<'p, 'm> Work<'p, 'm> {
     /// events change no tier record, and copying the whole state for
     /// every event was a tenth of a replay.
     fn tier_mut(&mut self) -> &mut crate::tier::TierState {
+        self.level_memo = None;
         if self.undo.tier.is_none() {
             let t = &self.m.tier;
             self.undo.tier = Some(TierUndo {
@@ -1506,6 +1512,21 @@ impl<'p, 'm> Work<'p, 'm> {
             });
         }
         &mut self.m.tier
+    }
+
+    /// The member's level at `at`, an instant at or after its clock
+    /// ([`crate::tier::Tiers::level_after`]), worked out once while the tier state stays
+    /// as it is: an event asks for it several times (its earn rules, a
+    /// purchase's closeness to the next level, the level it settles on).
+    fn level_after(&mut self, tiers: &crate::tier::Tiers, at: DateTime<Utc>) -> usize {
+        match self.level_memo {
+            Some((t, level)) if t == at => level,
+            _ => {
+                let level = tiers.level_after(&self.m.tier, at);
+                self.level_memo = Some((at, level));
+                level
+            }
+        }
     }
 
     /// The member's tier state, to change its records of `from` and later
@@ -1591,7 +1612,15 @@ impl<'p, 'm> Work<'p, 'm> {
         }
         let partner = program.partner(&event.id, p.partner.as_deref())?;
         let ctx_partner_none = partner.is_none();
-        let mut ctx = Context::new(program, &event.id, self.event_at, p.channel.as_deref(), p.store.as_deref(), self.m);
+        // The level at the event: the one the tier steps after the
+        // purchase ask for again (unless they change the records).
+        let at = self.event_at.utc;
+        let tier = match program.tiers.as_ref() {
+            Some(tiers) if at >= self.m.clock => Some(self.level_after(tiers, at)),
+            _ => None,
+        };
+        let (channel, store) = (p.channel.as_deref(), p.store.as_deref());
+        let mut ctx = Context::new(program, &event.id, self.event_at, channel, store, self.m, tier);
         ctx.partner = partner;
         let date = ctx.date;
         let mut earned = earn::Earned::default();

@@ -1840,15 +1840,14 @@ fn compile(spec: ProgramSpec) -> Result<Program> {
         earn,
         burn,
         scripts: sandbox.map(|s| {
-            // A plain text search: a script that never spells `member` cannot read it.
             let sources = spec
                 .earn
                 .iter()
                 .filter_map(|r| r.script.as_ref())
                 .chain(spec.burn.iter().filter_map(|r| r.script.as_ref()))
                 .chain(spec.tiers.iter().flat_map(|t| &t.levels).filter_map(|l| l.script.as_ref()));
-            let uses_member = sources.into_iter().any(|s| s.source.contains("member"));
-            let view = ProgramView::new(&spec.id, &spec.currency, scale, &spec.constants, &category_names, uses_member);
+            let names = crate::script::ViewNames::of(sources.map(|s| s.source.as_str()));
+            let view = ProgramView::new(&spec.id, &spec.currency, scale, &spec.constants, &category_names, names);
             std::sync::Arc::new((s, view))
         }),
         spec,
@@ -1875,7 +1874,7 @@ fn compile_script(
         gives: spec.gives,
         skip_on_error: spec.skip_on_error,
         max_units,
-        // Conservative, as `uses_member` above: a script that names `line`
+        // Conservative, as `ViewNames::of`: a script that names `line`
         // nowhere (not even in a comment) cannot read the variable.
         line_free: !spec.source.contains("line"),
     })

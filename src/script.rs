@@ -417,8 +417,37 @@ pub(crate) struct ProgramData {
     constants: rhai::Map,
     /// The program's categories in index order, shared by every line view.
     categories: Vec<ImmutableString>,
-    /// Whether any script names `member` (its view is built only then).
-    uses_member: bool,
+    /// Which of `program`, `event` and `member` some script of the program
+    /// names: only those are put in a call's scope (and the member's view
+    /// is built only when named).
+    names: ViewNames,
+}
+
+/// Which views the program's scripts name (see [`ViewNames::of`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ViewNames {
+    pub(crate) program: bool,
+    pub(crate) event: bool,
+    pub(crate) member: bool,
+}
+
+impl ViewNames {
+    /// Every view.
+    #[cfg(test)]
+    pub(crate) const ALL: ViewNames = ViewNames { program: true, event: true, member: true };
+
+    /// A plain text search over the sources: a script that never spells
+    /// `member` (not even in a comment or a string) cannot read the variable,
+    /// so a call can leave it out of the scope.
+    pub(crate) fn of<'s>(sources: impl IntoIterator<Item = &'s str>) -> ViewNames {
+        let mut names = ViewNames { program: false, event: false, member: false };
+        for s in sources {
+            names.program |= s.contains("program");
+            names.event |= s.contains("event");
+            names.member |= s.contains("member");
+        }
+        names
+    }
 }
 
 /// A constant a program declares for its scripts.
@@ -452,7 +481,7 @@ impl ProgramView {
         scale: u32,
         constants: &BTreeMap<String, Constant>,
         categories: &[String],
-        uses_member: bool,
+        names: ViewNames,
     ) -> ProgramView {
         let constants = constants
             .iter()
@@ -471,7 +500,7 @@ impl ProgramView {
             scale: i64::from(scale),
             constants,
             categories: categories.iter().map(|c| c.as_str().into()).collect(),
-            uses_member,
+            names,
         }))
     }
 }
@@ -642,20 +671,28 @@ impl Views {
             total,
             earning_total,
         }));
-        let uses_member = program.scripts.as_ref().is_none_or(|s| s.1 .0.uses_member);
+        let uses_member = program.scripts.as_ref().is_none_or(|s| s.1 .0.names.member);
         let member = uses_member.then(|| member_view(program, member, date));
         Views { event, member }
     }
 
-    /// A scope holding `program`, `event` and `member`.
+    /// A scope holding those of `program`, `event` and `member` that some
+    /// script of the program names (each a name and a value to allocate).
     pub(crate) fn scope(&self, program: &ProgramView) -> Scope<'static> {
+        let names = program.0.names;
         let mut scope = Scope::new();
-        scope.push_constant("program", program.clone());
-        scope.push_constant("event", self.event.clone());
-        match &self.member {
-            Some(m) => scope.push_constant("member", m.clone()),
-            None => scope.push_constant_dynamic("member", Dynamic::UNIT),
-        };
+        if names.program {
+            scope.push_constant("program", program.clone());
+        }
+        if names.event {
+            scope.push_constant("event", self.event.clone());
+        }
+        if names.member {
+            match &self.member {
+                Some(m) => scope.push_constant("member", m.clone()),
+                None => scope.push_constant_dynamic("member", Dynamic::UNIT),
+            };
+        }
         scope
     }
 
@@ -775,6 +812,20 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_scope_holds_the_views_some_script_names() {
+        let names = ViewNames::of(["event.hour >= 15", "// member\n1"]);
+        assert_eq!(names, ViewNames { program: false, event: true, member: true });
+        let (program, views) = fixture();
+        let pv = ProgramView::new("p", "RUB", 0, &program.spec.constants, &[], names);
+        let scope = views.scope(&pv);
+        assert!(!scope.contains("program") && scope.contains("event") && scope.contains("member"));
+        // A script that names none of them is called with an empty scope.
+        let none = ViewNames::of(["1 + 2"]);
+        assert_eq!(none, ViewNames { program: false, event: false, member: false });
+        assert!(views.scope(&ProgramView::new("p", "RUB", 0, &program.spec.constants, &[], none)).is_empty());
+    }
+
+    #[test]
     fn birthdays_in_leap_and_common_years() {
         let d = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).unwrap();
         assert!(is_birthday(d(1992, 2, 29), d(2027, 2, 28)));
@@ -848,7 +899,7 @@ min = "100"
         let page = include_str!("../docs/scripts.md");
         let (program, views) = fixture();
         let sandbox = Sandbox::new();
-        let pv = ProgramView::new("corner-coffee", "RUB", 0, &program.spec.constants, &[], true);
+        let pv = ProgramView::new("corner-coffee", "RUB", 0, &program.spec.constants, &[], ViewNames::ALL);
         let (mut checked, mut wrong) = (0, Vec::new());
         for block in page.split("```rhai\n").skip(1) {
             let code = block.split("```").next().unwrap();

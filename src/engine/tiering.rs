@@ -23,7 +23,7 @@ pub(crate) struct Change {
 impl Tiers {
     /// The rank of the state's current level (0 when unset).
     pub(crate) fn current(&self, state: &TierState) -> usize {
-        state.current.as_ref().and_then(|c| self.index(c)).unwrap_or(0)
+        self.rank(state.current.as_ref())
     }
 
     /// Moves the state through the ends of kept levels in (`after`, `upto`]:
@@ -239,7 +239,7 @@ impl Work<'_, '_> {
     /// A `close_to_next_tier` signal when the progress crossed the program's
     /// `close_percent` of the next level's `min`.
     fn close_signal(&mut self, tiers: &Tiers, before: Decimal, after: Decimal) {
-        let current = tiers.level_after(&self.m.tier, self.m.clock);
+        let current = self.level_after(tiers, self.m.clock);
         let Some(next) = tiers.levels.iter().skip(current + 1).find(|l| l.min.is_some()) else { return };
         let Some(min) = next.min else { return };
         let close = min * tiers.spec.close_percent.decimal() / Decimal::ONE_HUNDRED;
@@ -361,7 +361,7 @@ impl Work<'_, '_> {
     pub(super) fn tier_settle(&mut self, event: &Event) {
         let Some(tiers) = self.program.tiers.as_ref() else { return };
         let clock = self.m.clock;
-        let now = tiers.level_after(&self.m.tier, clock);
+        let now = self.level_after(tiers, clock);
         if self.m.tier.current.is_none() {
             self.tier_mut().current = Some(tiers.id(now).clone());
             return;
@@ -387,6 +387,9 @@ impl Work<'_, '_> {
         let Some(tiers) = self.program.tiers.as_ref() else { return };
         let enrolled = self.enrolled_date();
         let keep_from = tiers.window_start(enrolled, oldest_day);
+        // Compaction keeps every level as it was (as holds), but the memo
+        // answers only for the state it was worked out on.
+        self.level_memo = None;
         let state = &mut self.m.tier;
         let cut = state.days.partition_point(|d| d.date < keep_from);
         if cut > 0 {
