@@ -553,6 +553,10 @@ pub(crate) struct Tiers {
     pub(crate) levels: Vec<Level>,
     /// Some level keeps points from expiring.
     pub(crate) keeps_points: bool,
+    /// When the levels that keep points are exactly those from this rank
+    /// up (the usual ladder: the top levels keep them), points stop being
+    /// kept when the last span at such a rank ends ([`Tiers::kept_until`]).
+    pub(crate) keeps_from: Option<usize>,
     /// Some level is reached by the measure (has a `min`). Without one,
     /// levels come only from subscriptions, assignments and scripts, and
     /// the progress never decides a level: it is not worked out per event.
@@ -778,6 +782,50 @@ impl Tiers {
         let days = state.days.iter().filter(|r| r.level.is_some()).map(|r| (r.until, self.rank(r.level.as_ref())));
         let holds = state.holds.iter().map(|h| (h.until, self.rank(Some(&h.level))));
         Some(Latest::of(days.chain(holds), self.levels.len(), at))
+    }
+
+    /// For a ladder whose levels keep points from rank `from` up
+    /// ([`Tiers::keeps_from`]): when the member stops being at such a level,
+    /// after `at` (`Some(None)`: never; `None`: it is not at one at `at`).
+    /// It is the latest end of the spans at those ranks, found in one pass:
+    /// the level stays at `from` or above while one of them lasts, and falls
+    /// below when the last ends. `Err(())` when a hold starts after `at`
+    /// (the caller then takes the general way).
+    pub(crate) fn kept_until(
+        &self,
+        state: &TierState,
+        at: DateTime<Utc>,
+        from: usize,
+    ) -> Result<Option<Option<DateTime<Utc>>>, ()> {
+        // None: no span at those ranks yet; Some(None): one lasts for ever.
+        let mut end: Option<Option<DateTime<Utc>>> = None;
+        let mut widen = |until: Option<DateTime<Utc>>| {
+            end = Some(match (end, until) {
+                (Some(None), _) | (_, None) => None,
+                (Some(Some(a)), Some(u)) => Some(a.max(u)),
+                (None, Some(u)) => Some(u),
+            });
+        };
+        for r in &state.days {
+            if let Some(level) = &r.level {
+                if self.rank(Some(level)) >= from {
+                    widen(r.until);
+                }
+            }
+        }
+        for h in &state.holds {
+            if h.since > at {
+                return Err(());
+            }
+            if self.rank(Some(&h.level)) >= from {
+                widen(h.until);
+            }
+        }
+        Ok(match end {
+            Some(None) => Some(None),
+            Some(Some(e)) if e > at => Some(Some(e)),
+            _ => None,
+        })
     }
 
     /// Whether points keep at level `level`.

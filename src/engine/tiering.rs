@@ -73,6 +73,16 @@ impl Tiers {
         if !self.keeps_points {
             return None;
         }
+        if let Some(from) = self.keeps_from {
+            if let Ok(end) = self.kept_until(state, at, from) {
+                return end;
+            }
+        }
+        self.exempt_end_by_spans(state, at)
+    }
+
+    /// [`Tiers::exempt_end`] for any ladder, from the spans' ends.
+    fn exempt_end_by_spans(&self, state: &TierState, at: DateTime<Utc>) -> Option<Option<DateTime<Utc>>> {
         if let Some(latest) = self.latest(state, at) {
             if !self.never_expire(latest.level(at)) {
                 return None;
@@ -417,5 +427,106 @@ impl Work<'_, '_> {
         state.holds.retain(|h| h.until.is_none_or(|u| u > late));
         let excess = state.history.len().saturating_sub(HISTORY_MAX);
         state.history.drain(..excess);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// A ladder of four levels whose points never expire from rank `from` up.
+    fn ladder(from: usize) -> Tiers {
+        let levels: String = (0..4)
+            .map(|i| {
+                let min = if i == 0 { String::new() } else { format!("min = \"{}\"\n", 100 * i) };
+                format!("[[tiers.levels]]\nid = \"l{i}\"\nname = \"L{i}\"\n{min}points_never_expire = {}\n", i >= from)
+            })
+            .collect();
+        let text = format!("id = \"p\"\ncurrency = \"EUR\"\ntime_zone = \"UTC\"\n[tiers]\nmeasure = \"spend\"\nwindow = \"calendar_year\"\n{levels}");
+        let program = crate::Program::from_toml_str(&text).unwrap();
+        program.tiers.clone().unwrap()
+    }
+
+    fn instant(hours: i64) -> DateTime<Utc> {
+        DateTime::<Utc>::UNIX_EPOCH + chrono::Duration::hours(hours)
+    }
+
+    /// Records and holds at any rank (or none), ending on a small grid of
+    /// instants (or never) so that ends and `at` often meet.
+    fn state() -> impl Strategy<Value = TierState> {
+        let day = (prop::option::of(0_usize..4), prop::option::of(0_i64..12));
+        let hold = (0_usize..4, 0_i64..12, prop::option::of(0_i64..12));
+        (prop::collection::vec(day, 0..12), prop::collection::vec(hold, 0..3)).prop_map(|(days, holds)| {
+            let id = |rank: usize| crate::Id::from(format!("l{rank}"));
+            TierState {
+                days: days
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, (level, until))| TierDay {
+                        date: NaiveDate::from_ymd_opt(2026, 1, 1).unwrap() + chrono::Days::new(i as u64),
+                        value: Amount::ZERO,
+                        scripted: None,
+                        level: level.map(id),
+                        until: until.map(instant),
+                    })
+                    .collect(),
+                holds: holds
+                    .into_iter()
+                    .map(|(rank, since, until)| TierHold {
+                        level: id(rank),
+                        kind: HoldKind::Reached,
+                        since: instant(since),
+                        until: until.map(instant),
+                    })
+                    .collect(),
+                ..TierState::default()
+            }
+        })
+    }
+
+    proptest! {
+        /// The one-pass answer for a ladder that keeps points from a rank
+        /// up is the answer from the spans, whenever it gives one.
+        #[test]
+        fn kept_until_is_the_spans_answer(from in 1_usize..4, state in state(), at in 0_i64..12) {
+            let tiers = ladder(from);
+            prop_assert_eq!(tiers.keeps_from, Some(from));
+            let at = instant(at);
+            let by_spans = tiers.exempt_end_by_spans(&state, at);
+            match tiers.kept_until(&state, at, from) {
+                Ok(end) => prop_assert_eq!(end, by_spans),
+                Err(()) => prop_assert!(state.holds.iter().any(|h| h.since > at)),
+            }
+            prop_assert_eq!(tiers.exempt_end(&state, at), by_spans);
+        }
+    }
+
+    #[test]
+    fn a_ladder_keeps_from_a_rank_only_when_every_level_above_keeps() {
+        assert_eq!(ladder(2).keeps_from, Some(2));
+        let text = r#"
+id = "p"
+currency = "EUR"
+time_zone = "UTC"
+[tiers]
+measure = "spend"
+window = "calendar_year"
+[[tiers.levels]]
+id = "a"
+name = "A"
+[[tiers.levels]]
+id = "b"
+name = "B"
+min = "10"
+points_never_expire = true
+[[tiers.levels]]
+id = "c"
+name = "C"
+min = "20"
+"#;
+        let tiers = crate::Program::from_toml_str(text).unwrap().tiers.clone().unwrap();
+        assert!(tiers.keeps_points);
+        assert_eq!(tiers.keeps_from, None);
     }
 }
