@@ -734,6 +734,17 @@ fn member_view(program: &crate::Program, member: &crate::Member, date: NaiveDate
     }))
 }
 
+/// A weekday's short name as a script string: the seven made once and
+/// shared (a script string is a counted buffer, so a fresh one would be an
+/// allocation per read, and happy-hour rules read it on every purchase).
+fn weekday_name(day: Weekday) -> ImmutableString {
+    static NAMES: std::sync::LazyLock<[ImmutableString; 7]> = std::sync::LazyLock::new(|| {
+        [Weekday::Mon, Weekday::Tue, Weekday::Wed, Weekday::Thu, Weekday::Fri, Weekday::Sat, Weekday::Sun]
+            .map(|d| ImmutableString::from(d.short()))
+    });
+    NAMES[day as usize].clone()
+}
+
 fn register_views(e: &mut rhai::Engine) {
     e.register_type_with_name::<ProgramView>("Program")
         .register_get("id", |p: &mut ProgramView| p.0.id.clone())
@@ -753,7 +764,7 @@ fn register_views(e: &mut rhai::Engine) {
         .register_get("year", |v: &mut EventView| i64::from(v.0.date.year()))
         .register_get("month", |v: &mut EventView| i64::from(v.0.date.month()))
         .register_get("day", |v: &mut EventView| i64::from(v.0.date.day()))
-        .register_get("weekday", |v: &mut EventView| ImmutableString::from(v.0.weekday.short()))
+        .register_get("weekday", |v: &mut EventView| weekday_name(v.0.weekday))
         .register_get("weekday_number", |v: &mut EventView| i64::from(v.0.date.weekday().number_from_monday()))
         .register_get("hour", |v: &mut EventView| v.0.hour)
         .register_get("minute", |v: &mut EventView| v.0.minute)
@@ -823,6 +834,13 @@ mod tests {
         let none = ViewNames::of(["1 + 2"]);
         assert_eq!(none, ViewNames { program: false, event: false, member: false });
         assert!(views.scope(&ProgramView::new("p", "RUB", 0, &program.spec.constants, &[], none)).is_empty());
+    }
+
+    #[test]
+    fn weekday_names_are_the_short_names() {
+        for day in [Weekday::Mon, Weekday::Tue, Weekday::Wed, Weekday::Thu, Weekday::Fri, Weekday::Sat, Weekday::Sun] {
+            assert_eq!(weekday_name(day).as_str(), day.short());
+        }
     }
 
     #[test]
