@@ -437,13 +437,20 @@ mod tests {
 
     /// A ladder of four levels whose points never expire from rank `from` up.
     fn ladder(from: usize) -> Tiers {
+        ladder_keeping([0, 1, 2, 3].map(|i| i >= from))
+    }
+
+    /// A ladder of four levels; `keeps[i]`: level `i`'s points never expire.
+    fn ladder_keeping(keeps: [bool; 4]) -> Tiers {
         let levels: String = (0..4)
             .map(|i| {
                 let min = if i == 0 { String::new() } else { format!("min = \"{}\"\n", 100 * i) };
-                format!("[[tiers.levels]]\nid = \"l{i}\"\nname = \"L{i}\"\n{min}points_never_expire = {}\n", i >= from)
+                format!("[[tiers.levels]]\nid = \"l{i}\"\nname = \"L{i}\"\n{min}points_never_expire = {}\n", keeps[i])
             })
             .collect();
-        let text = format!("id = \"p\"\ncurrency = \"EUR\"\ntime_zone = \"UTC\"\n[tiers]\nmeasure = \"spend\"\nwindow = \"calendar_year\"\n{levels}");
+        let text = format!(
+            "id = \"p\"\ncurrency = \"EUR\"\ntime_zone = \"UTC\"\n[tiers]\nmeasure = \"spend\"\nwindow = \"calendar_year\"\n{levels}"
+        );
         let program = crate::Program::from_toml_str(&text).unwrap();
         program.tiers.clone().unwrap()
     }
@@ -505,28 +512,11 @@ mod tests {
     #[test]
     fn a_ladder_keeps_from_a_rank_only_when_every_level_above_keeps() {
         assert_eq!(ladder(2).keeps_from, Some(2));
-        let text = r#"
-id = "p"
-currency = "EUR"
-time_zone = "UTC"
-[tiers]
-measure = "spend"
-window = "calendar_year"
-[[tiers.levels]]
-id = "a"
-name = "A"
-[[tiers.levels]]
-id = "b"
-name = "B"
-min = "10"
-points_never_expire = true
-[[tiers.levels]]
-id = "c"
-name = "C"
-min = "20"
-"#;
-        let tiers = crate::Program::from_toml_str(text).unwrap().tiers.clone().unwrap();
+        assert_eq!(ladder_keeping([false, false, false, true]).keeps_from, Some(3));
+        // A middle level that keeps points, under one that does not.
+        let tiers = ladder_keeping([false, true, false, false]);
         assert!(tiers.keeps_points);
         assert_eq!(tiers.keeps_from, None);
+        assert!(!ladder_keeping([false; 4]).keeps_points);
     }
 }
