@@ -1825,8 +1825,12 @@ fn compile(spec: ProgramSpec) -> Result<Program> {
                 });
             }
             let keeps_points = levels.iter().any(|l| l.never_expire);
-            let keeps_from =
-                levels.iter().position(|l| l.never_expire).filter(|&k| levels[k..].iter().all(|l| l.never_expire));
+            // Not from the base level: a member is always at a level, so
+            // points kept from rank 0 are kept for ever, spans or none.
+            let keeps_from = levels
+                .iter()
+                .position(|l| l.never_expire)
+                .filter(|&k| k > 0 && levels[k..].iter().all(|l| l.never_expire));
             let by_measure = levels.iter().any(|l| l.min.is_some());
             Some(Tiers { spec: t.clone(), levels, keeps_points, keeps_from, by_measure })
         }

@@ -554,8 +554,9 @@ pub(crate) struct Tiers {
     /// Some level keeps points from expiring.
     pub(crate) keeps_points: bool,
     /// When the levels that keep points are exactly those from this rank
-    /// up (the usual ladder: the top levels keep them), points stop being
-    /// kept when the last span at such a rank ends ([`Tiers::kept_until`]).
+    /// up, above the base level (the usual ladder: the top levels keep
+    /// them), points stop being kept when the last span at such a rank
+    /// ends ([`Tiers::kept_until`]).
     pub(crate) keeps_from: Option<usize>,
     /// Some level is reached by the measure (has a `min`). Without one,
     /// levels come only from subscriptions, assignments and scripts, and
@@ -564,20 +565,23 @@ pub(crate) struct Tiers {
 }
 
 /// `start` plus `values`, added as whole numbers at the largest scale met:
-/// `None` when that leaves 96 bits (the caller then adds as decimals, which
-/// saturate). Exact sums are what `Decimal` addition gives, at a fraction
-/// of its cost per value.
+/// `None` as soon as a value or a partial sum at that scale leaves 96 bits,
+/// where `Decimal` addition would round or saturate (the caller then adds
+/// as decimals). Until then each step is exactly what `Decimal` addition
+/// gives, at a fraction of its cost per value.
 fn sum_exact(start: Decimal, values: impl Iterator<Item = Decimal>) -> Option<Decimal> {
+    const LIMIT: u128 = 1 << 96;
+    let fits = |v: i128| (v.unsigned_abs() < LIMIT).then_some(v);
     let (mut sum, mut scale) = (start.mantissa(), start.scale());
     for v in values {
         let (mut m, s) = (v.mantissa(), v.scale());
         if s > scale {
-            sum = sum.checked_mul(10_i128.checked_pow(s - scale)?)?;
+            sum = fits(sum.checked_mul(10_i128.checked_pow(s - scale)?)?)?;
             scale = s;
         } else if s < scale {
-            m = m.checked_mul(10_i128.checked_pow(scale - s)?)?;
+            m = fits(m.checked_mul(10_i128.checked_pow(scale - s)?)?)?;
         }
-        sum = sum.checked_add(m)?;
+        sum = fits(sum.checked_add(m)?)?;
     }
     Decimal::try_from_i128_with_scale(sum, scale).ok()
 }
@@ -678,9 +682,7 @@ impl Tiers {
     pub(crate) fn progress(&self, state: &TierState, enrolled: NaiveDate, d: NaiveDate) -> Decimal {
         let from = self.window_start(enrolled, d);
         let carried = if self.spec.window == TierWindow::Lifetime { state.carried.decimal() } else { Decimal::ZERO };
-        // The records are in date order: the window's are one run.
-        let first = state.days.partition_point(|r| r.date < from);
-        let records = state.days[first..].iter().take_while(|r| r.date <= d).map(|r| r.value.decimal());
+        let records = state.days.iter().filter(|r| r.date >= from && r.date <= d).map(|r| r.value.decimal());
         sum_exact(carried, records.clone()).unwrap_or_else(|| records.fold(carried, Decimal::saturating_add))
     }
 
@@ -858,6 +860,19 @@ mod tests {
         let small = (-1_000_000_000_i64..1_000_000_000, 0_u32..6).prop_map(|(m, s)| Decimal::new(m, s));
         let any = (any::<i128>(), 0_u32..=28).prop_map(|(m, s)| Decimal::from_i128_with_scale(m % (1_i128 << 96), s));
         prop_oneof![4 => small, 1 => any]
+    }
+
+    #[test]
+    fn a_partial_sum_past_96_bits_is_left_to_decimals() {
+        // Decimal addition rounds 2^96 − 1 + 1 to fewer places; the whole
+        // numbers would not, so they give way.
+        let top = Decimal::from_i128_with_scale((1 << 96) - 1, 28);
+        let tiny = Decimal::from_i128_with_scale(1, 28);
+        assert_eq!(sum_exact(top, [tiny, -tiny].into_iter()), None);
+        assert_eq!(
+            sum_exact(Decimal::ONE, [Decimal::new(25, 1), Decimal::new(-5, 2)].into_iter()),
+            Some(Decimal::new(345, 2))
+        );
     }
 
     proptest! {
