@@ -1612,8 +1612,9 @@ impl<'p, 'm> Work<'p, 'm> {
         }
         let partner = program.partner(&event.id, p.partner.as_deref())?;
         let ctx_partner_none = partner.is_none();
-        // The level at the event: the one the tier steps after the
-        // purchase ask for again (unless they change the records).
+        // The level at the event, kept for the settle at the end when the
+        // purchase changes no tier record (one that does is worked out
+        // again, once, for both the close-to-next-level signal and the settle).
         let at = self.event_at.utc;
         let tier = match program.tiers.as_ref() {
             Some(tiers) if at >= self.m.clock => Some(self.level_after(tiers, at)),

@@ -379,11 +379,7 @@ impl Latest {
                 by_rank.resize(rank + 1, None);
             }
             let latest: &mut Option<Option<DateTime<Utc>>> = &mut by_rank[rank];
-            *latest = Some(match (*latest, until) {
-                (Some(None), _) | (_, None) => None,
-                (Some(Some(a)), Some(u)) => Some(a.max(u)),
-                (None, Some(u)) => Some(u),
-            });
+            *latest = Some(later_end(*latest, until));
         }
         Latest { by_rank, first }
     }
@@ -406,6 +402,17 @@ impl Latest {
             Some(e) => Some(Some(e)),
             None => Some(None),
         }
+    }
+}
+
+/// The later of the latest end seen so far (`None`: none yet;
+/// `Some(None)`: one lasts for ever) and `until` (`None`: for ever).
+#[inline]
+fn later_end(seen: Option<Option<DateTime<Utc>>>, until: Option<DateTime<Utc>>) -> Option<DateTime<Utc>> {
+    match (seen, until) {
+        (Some(None), _) | (_, None) => None,
+        (Some(Some(a)), Some(u)) => Some(a.max(u)),
+        (None, Some(u)) => Some(u),
     }
 }
 
@@ -801,17 +808,10 @@ impl Tiers {
     ) -> Result<Option<Option<DateTime<Utc>>>, ()> {
         // None: no span at those ranks yet; Some(None): one lasts for ever.
         let mut end: Option<Option<DateTime<Utc>>> = None;
-        let mut widen = |until: Option<DateTime<Utc>>| {
-            end = Some(match (end, until) {
-                (Some(None), _) | (_, None) => None,
-                (Some(Some(a)), Some(u)) => Some(a.max(u)),
-                (None, Some(u)) => Some(u),
-            });
-        };
         for r in &state.days {
             if let Some(level) = &r.level {
                 if self.rank(Some(level)) >= from {
-                    widen(r.until);
+                    end = Some(later_end(end, r.until));
                 }
             }
         }
@@ -820,7 +820,7 @@ impl Tiers {
                 return Err(());
             }
             if self.rank(Some(&h.level)) >= from {
-                widen(h.until);
+                end = Some(later_end(end, h.until));
             }
         }
         Ok(match end {
