@@ -8,7 +8,8 @@
 //!    (`Applied::duplicate`), else `IdReusedWithDifferentPayload`, or
 //!    `AlreadyApplied` when the receipt is no longer kept;
 //! 3. the event's fields (`InvalidEvent`);
-//! 4. its time: not older than the late window, nor than a forgotten id (`TooLate`);
+//! 4. its time: not older than the late window, and after every forgotten
+//!    event (`TooLate`);
 //! 5. the kind's own checks (`NotFound`, `ReturnExceedsPurchase`,
 //!    `ReturnWindowClosed`, `HoldClosed`, `BurnRefused`, `InsufficientPoints`,
 //!    `Overflow`).
@@ -658,14 +659,23 @@ impl Program {
 
     fn check_time(&self, member: &Member, event: &Event) -> Result<()> {
         check_instant(&event.id, event.at)?;
+        // An event at or before the latest forgotten instant may be one of
+        // the forgotten events (their ids are gone): refused, even at the
+        // member's clock, so that no id is ever applied twice.
+        if let Some(f) = member.forgotten.filter(|f| event.at <= *f) {
+            let oldest = f.checked_add_signed(chrono::TimeDelta::nanoseconds(1)).unwrap_or(f).max(member.enrolled_at);
+            return Err(Error::TooLate { event: event.id.clone(), at: event.at, clock: member.clock, oldest });
+        }
         if event.at >= member.clock {
             return Ok(());
         }
         let window = self.spec.limits.late_window.before(member.clock, self.zone).unwrap_or(member.clock);
+        // A state from a release that did not keep `forgotten` has only its
+        // oldest remembered event to go by once its id log is full.
         let forgotten = member
             .recent
             .first()
-            .filter(|_| member.recent.len() as u32 >= self.spec.limits.remember_events)
+            .filter(|_| member.forgotten.is_none() && member.recent.len() as u32 >= self.spec.limits.remember_events)
             .map(|p| p.at);
         let oldest = match forgotten {
             Some(f) if f > window => f,
@@ -1328,7 +1338,11 @@ impl<'p, 'm> Work<'p, 'm> {
         let recent = &mut self.m.recent;
         recent.push(Processed { id: self.id.clone(), fingerprint, at: event.at, receipt: Some(Arc::clone(&receipt)) });
         let excess = recent.len().saturating_sub(limits.remember_events as usize);
-        recent.drain(..excess);
+        // Late events make `recent` out of time order: the bound on what
+        // was forgotten is the latest instant among the events dropped.
+        for p in recent.drain(..excess) {
+            self.m.forgotten = self.m.forgotten.max(Some(p.at));
+        }
         // Receipts are kept for the latest events only, so those kept are a
         // run at the end: the ones that just left it are dropped walking
         // back to the first event without one (not a pass over up to

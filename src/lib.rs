@@ -107,9 +107,10 @@
 //! purchase and burn records for the return window; daily counters from the
 //! first day of the month of the oldest instant the late window accepts;
 //! event ids up to `limits.remember_events` (default 1 000) and receipts up to
-//! `limits.keep_receipts` (default 1). When the id log is full, an event
-//! older than the oldest remembered id is refused as too late, so a
-//! forgotten id can never be applied twice.
+//! `limits.keep_receipts` (default 1). The member keeps the latest instant
+//! of the events it forgot, and an event at or before that instant is
+//! refused as too late, so a forgotten id can never be applied twice (late
+//! events included).
 //!
 //! Money is computed exactly in 128-bit integers (10⁻¹² of a currency unit).
 //! A line's `unit_price × quantity` may need at most 12 decimal places, and a

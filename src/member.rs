@@ -320,6 +320,10 @@ pub struct Member {
     pub(crate) burns: Vec<BurnRecord>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub(crate) recent: Vec<Processed>,
+    /// The latest instant of the events no longer in `recent`: an event at
+    /// or before it may be one of them, so it is refused (`TooLate`).
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "crate::time::instant::option")]
+    pub(crate) forgotten: Option<DateTime<Utc>>,
     #[serde(default, skip_serializing_if = "crate::tier::TierState::is_empty")]
     pub(crate) tier: crate::tier::TierState,
     #[serde(default, skip_serializing_if = "Option::is_none", with = "crate::time::instant::option")]
@@ -379,6 +383,7 @@ impl Clone for Member {
             purchases,
             burns,
             recent,
+            forgotten,
             tier,
             last_purchase,
             rewards,
@@ -410,6 +415,7 @@ impl Clone for Member {
             purchases: roomy(purchases, 1),
             burns: burns.clone(),
             recent: roomy(recent, 1),
+            forgotten: *forgotten,
             tier: tier.clone(),
             last_purchase: *last_purchase,
             rewards: rewards.clone(),
@@ -444,6 +450,7 @@ impl Member {
             purchases: Vec::new(),
             burns: Vec::new(),
             recent: Vec::new(),
+            forgotten: None,
             tier: crate::tier::TierState::default(),
             last_purchase: None,
             rewards: Vec::new(),

@@ -74,6 +74,8 @@ pub(super) struct Rare<'a> {
     tier_holds: Cow<'a, [TierHold]>,
     #[serde(default, skip_serializing_if = "<[_]>::is_empty")]
     tier_history: Cow<'a, [TierChange]>,
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "crate::time::instant::option")]
+    forgotten: Option<DateTime<Utc>>,
 }
 
 /// Lot flags (see the module docs).
@@ -123,6 +125,7 @@ pub(super) fn write(w: &mut Writer, m: &Member) -> Result<(), PackError> {
         purchases,
         burns,
         recent,
+        forgotten,
         tier,
         last_purchase,
         rewards,
@@ -219,6 +222,7 @@ pub(super) fn write(w: &mut Writer, m: &Member) -> Result<(), PackError> {
         referrals: Cow::Borrowed(referrals),
         tier_holds: Cow::Borrowed(tier_holds),
         tier_history: Cow::Borrowed(tier_history),
+        forgotten: *forgotten,
     })
 }
 
@@ -424,6 +428,7 @@ pub(super) fn read(r: &mut Reader<'_>) -> Result<Member, PackError> {
         purchases,
         burns,
         recent,
+        forgotten: rare.forgotten,
         tier: TierState {
             current,
             days: tier_days,

@@ -1406,6 +1406,7 @@ mod tests {
           ],
           "variants": [{"campaign": "spring", "variant": "b"}]}}
       ],
+      "forgotten": "2026-01-05T09:59:59.5Z",
       "tier": {"current": "gold",
                "days": [{"date": "2026-01-06", "value": "1500", "scripted": "gold", "level": "gold", "until": "2027-01-06T10:00:00Z"}],
                "carried": "10", "holds": [{"level": "gold", "kind": "paid", "since": "2026-01-06T10:00:00Z", "until": "2026-02-06T10:00:00Z"}],
