@@ -324,15 +324,20 @@ pub const LATEST: &str = "9999-12-31T23:59:59Z";
 /// Refuses instants outside [`EARLIEST`, `LATEST`]: calendar arithmetic past
 /// them leaves the range of the date library.
 fn check_instant(event: &str, at: DateTime<Utc>) -> Result<()> {
+    if !in_range(at) {
+        return Err(Error::event(event, "at", format!("{} is outside {EARLIEST} to {LATEST}", at.to_rfc3339())));
+    }
+    Ok(())
+}
+
+/// Whether `at` is from [`EARLIEST`] to [`LATEST`].
+pub(crate) fn in_range(at: DateTime<Utc>) -> bool {
     // EARLIEST and LATEST as Unix seconds (checked by a unit test): no
     // calendar arithmetic on every event.
     const EARLIEST_SECS: i64 = -2_208_988_800;
     const LATEST_SECS: i64 = 253_402_300_799;
     let secs = at.timestamp();
-    if !(EARLIEST_SECS..=LATEST_SECS).contains(&secs) || (secs == LATEST_SECS && at.timestamp_subsec_nanos() > 0) {
-        return Err(Error::event(event, "at", format!("{} is outside {EARLIEST} to {LATEST}", at.to_rfc3339())));
-    }
-    Ok(())
+    (EARLIEST_SECS..=LATEST_SECS).contains(&secs) && !(secs == LATEST_SECS && at.timestamp_subsec_nanos() > 0)
 }
 
 /// A line's gross price and discount as [`Money`] when its quantity,
@@ -662,32 +667,23 @@ impl Program {
         // An event at or before the latest forgotten instant may be one of
         // the forgotten events (their ids are gone): refused, even at the
         // member's clock, so that no id is ever applied twice.
-        if let Some(f) = member.forgotten.filter(|f| event.at <= *f) {
-            let oldest = f.checked_add_signed(chrono::TimeDelta::nanoseconds(1)).unwrap_or(f).max(member.enrolled_at);
-            return Err(Error::TooLate { event: event.id.clone(), at: event.at, clock: member.clock, oldest });
-        }
-        if event.at >= member.clock {
+        let after_forgotten =
+            member.forgotten.map(|f| f.checked_add_signed(chrono::TimeDelta::nanoseconds(1)).unwrap_or(f));
+        if event.at >= member.clock && after_forgotten.is_none_or(|a| event.at >= a) {
             return Ok(());
         }
         let window = self.spec.limits.late_window.before(member.clock, self.zone).unwrap_or(member.clock);
         // A state from a release that did not keep `forgotten` has only its
         // oldest remembered event to go by once its id log is full.
-        let forgotten = member
+        let legacy = member
             .recent
             .first()
             .filter(|_| member.forgotten.is_none() && member.recent.len() as u32 >= self.spec.limits.remember_events)
             .map(|p| p.at);
-        let oldest = match forgotten {
-            Some(f) if f > window => f,
-            _ => window,
-        };
-        if event.at < oldest || event.at < member.enrolled_at {
-            return Err(Error::TooLate {
-                event: event.id.clone(),
-                at: event.at,
-                clock: member.clock,
-                oldest: oldest.max(member.enrolled_at),
-            });
+        let oldest = [Some(window), legacy, after_forgotten, Some(member.enrolled_at)].into_iter().flatten().max();
+        let oldest = oldest.unwrap_or(window);
+        if event.at < oldest {
+            return Err(Error::TooLate { event: event.id.clone(), at: event.at, clock: member.clock, oldest });
         }
         Ok(())
     }

@@ -98,7 +98,8 @@ pub enum Error {
         /// What is wrong.
         reason: String,
     },
-    /// A member state could not be decoded or has a format this release cannot read.
+    /// A member state could not be decoded, has a format this release cannot
+    /// read, or contradicts itself (see [`Member::from_json_str`](crate::Member::from_json_str)).
     #[error("member state: {reason}")]
     MemberState {
         /// What is wrong.
@@ -136,9 +137,11 @@ pub enum Error {
         /// The event id.
         event: String,
     },
-    /// The event is older than the program's late window allows.
+    /// The event is older than the program's late window allows, or not
+    /// after an event whose id the member no longer remembers (it could be
+    /// that event again).
     #[error(
-        "event '{event}' at {at} is older than the late window allows (member clock {clock}, oldest accepted {oldest})"
+        "event '{event}' at {at} is too late: the member accepts events from {oldest} (member clock {clock}; the late window and the events whose ids it forgot set that)"
     )]
     TooLate {
         /// The event id.

@@ -110,7 +110,8 @@
 //! `limits.keep_receipts` (default 1). The member keeps the latest instant
 //! of the events it forgot, and an event at or before that instant is
 //! refused as too late, so a forgotten id can never be applied twice (late
-//! events included).
+//! events included; more than `remember_events` events at one instant
+//! cannot all be applied).
 //!
 //! Money is computed exactly in 128-bit integers (10⁻¹² of a currency unit).
 //! A line's `unit_price × quantity` may need at most 12 decimal places, and a
@@ -154,6 +155,7 @@ mod error;
 mod event;
 mod lint;
 mod member;
+mod member_check;
 mod number;
 mod pack;
 mod program;

@@ -290,8 +290,7 @@ pub struct Processed {
 /// let json = member.to_json();
 /// assert_eq!(loyalty::Member::from_json_str(&json).unwrap(), member);
 /// ```
-#[derive(Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, PartialEq, Eq, Serialize)]
 pub struct Member {
     pub(crate) format: u32,
     pub(crate) id: crate::Id,
@@ -348,6 +347,72 @@ pub struct Member {
     /// Members this one referred and was rewarded for: (referee, when).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub(crate) referrals: Vec<(crate::Id, DateTime<Utc>)>,
+}
+
+/// The member's fields as serde decodes them, before [`Member`]'s own
+/// `Deserialize` checks them (`crate::member_check`). Serde's `remote`
+/// builds a `Member` from these: a field missing here fails to compile.
+#[derive(Deserialize)]
+#[serde(remote = "Member", deny_unknown_fields)]
+struct Unchecked {
+    format: u32,
+    id: crate::Id,
+    program: String,
+    #[serde(with = "crate::time::instant")]
+    enrolled_at: DateTime<Utc>,
+    profile: Profile,
+    #[serde(with = "crate::time::instant")]
+    clock: DateTime<Utc>,
+    next_lot: u64,
+    next_entry: u64,
+    #[serde(default)]
+    lots: Vec<Lot>,
+    #[serde(default)]
+    holds: Vec<HoldRecord>,
+    #[serde(default)]
+    debt: Points,
+    totals: Totals,
+    #[serde(default)]
+    days: Vec<DayCount>,
+    #[serde(default)]
+    lifetime: BTreeMap<crate::Id, Points>,
+    #[serde(default)]
+    purchases: Vec<PurchaseRecord>,
+    #[serde(default)]
+    burns: Vec<BurnRecord>,
+    #[serde(default)]
+    recent: Vec<Processed>,
+    #[serde(default, with = "crate::time::instant::option")]
+    forgotten: Option<DateTime<Utc>>,
+    #[serde(default)]
+    tier: crate::tier::TierState,
+    #[serde(default, with = "crate::time::instant::option")]
+    last_purchase: Option<DateTime<Utc>>,
+    #[serde(default)]
+    rewards: Vec<crate::reward::IssuedReward>,
+    #[serde(default)]
+    referred_by: Option<crate::Id>,
+    #[serde(default)]
+    challenges: Vec<crate::engagement::ChallengeProgress>,
+    #[serde(default)]
+    badges: Vec<crate::engagement::Badge>,
+    #[serde(default)]
+    transfers_in: Vec<(crate::Id, String, DateTime<Utc>)>,
+    #[serde(default)]
+    status: crate::engagement::MemberStatus,
+    #[serde(default)]
+    chosen: Vec<(crate::Id, NaiveDate)>,
+    #[serde(default)]
+    referrals: Vec<(crate::Id, DateTime<Utc>)>,
+}
+
+/// Decoding checks the state (see [`Member::from_json_str`]).
+impl<'de> Deserialize<'de> for Member {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Member, D::Error> {
+        let m = Unchecked::deserialize(d)?;
+        crate::member_check::check(&m).map_err(serde::de::Error::custom)?;
+        Ok(m)
+    }
 }
 
 /// A list cloned with room for `room` more elements: the next event then
@@ -522,13 +587,37 @@ impl Member {
         &self.badges
     }
 
-    /// Decodes a member state, refusing formats this release cannot read.
+    /// Decodes a member state, refusing formats this release cannot read
+    /// and states the engine could not apply events to safely, with the
+    /// field at fault: an event's instant (the clock, a remembered event)
+    /// outside [`EARLIEST`](crate::EARLIEST) to [`LATEST`](crate::LATEST)
+    /// or after the clock, any other instant outside the years 1000 to
+    /// 99 999, records that contradict the ledger (a lot holding other than
+    /// what the open holds reserve from it, two lots with one number, a
+    /// reward whose takes are not its cost, a negative counter), tier
+    /// records out of date order or after the clock. Serde's `Deserialize`
+    /// and [`Member::from_bytes`] check the same.
     ///
     /// ```
     /// let err = loyalty::Member::from_json_str(r#"{"format": 99}"#).unwrap_err();
     /// assert!(err.to_string().contains("format 99"));
+    ///
+    /// # let program = loyalty::Program::from_json_str(r#"{"id":"p","currency":"EUR","time_zone":"UTC"}"#).unwrap();
+    /// let m = program.enroll("m", "2026-01-01T00:00:00Z".parse().unwrap(), Default::default()).unwrap();
+    /// let edited = m.to_json().replace(r#""clock":"2026-01-01T00:00:00Z""#, r#""clock":"+262142-01-01T00:00:00Z""#);
+    /// let err = loyalty::Member::from_json_str(&edited).unwrap_err();
+    /// assert!(err.to_string().contains("clock: +262142-01-01T00:00:00+00:00 is outside 1900"), "{err}");
     /// ```
     pub fn from_json_str(text: &str) -> Result<Member> {
+        let m = Member::from_json_unchecked(text)?;
+        // Checked apart from decoding: a check's error names its field, not
+        // the place in the text where the member ends.
+        crate::member_check::check(&m).map_err(|reason| Error::MemberState { reason })?;
+        Ok(m)
+    }
+
+    /// [`Member::from_json_str`] without the checks of the state itself.
+    pub(crate) fn from_json_unchecked(text: &str) -> Result<Member> {
         #[derive(Deserialize)]
         struct Head {
             format: u32,
@@ -553,7 +642,8 @@ impl Member {
                 reason: format!("format {} is not readable by this release (it reads format {MEMBER_FORMAT})", format),
             });
         }
-        serde_json::from_str(text).map_err(|e| state_error(text, &e))
+        let mut de = serde_json::Deserializer::from_str(text);
+        Unchecked::deserialize(&mut de).and_then(|m| de.end().map(|()| m)).map_err(|e| state_error(text, &e))
     }
 
     /// Encodes the state in the packed form: a compact binary encoding of
@@ -590,7 +680,11 @@ impl Member {
     /// assert!(err.to_string().contains("not a packed member"));
     /// ```
     pub fn from_bytes(bytes: &[u8]) -> Result<Member> {
-        crate::pack::member_from_bytes(bytes).map_err(|e| Error::MemberState { reason: format!("packed member, {e}") })
+        let m = crate::pack::member_from_bytes(bytes)
+            .map_err(|e| Error::MemberState { reason: format!("packed member, {e}") })?;
+        crate::member_check::check(&m)
+            .map_err(|reason| Error::MemberState { reason: format!("packed member, {reason}") })?;
+        Ok(m)
     }
 
     /// Gives back the room the member's lists keep to grow: each list (and

@@ -18,6 +18,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::rc::Rc;
 
 use loyalty::{EntryKind, Error, Event, Member, Program};
+use serde_json::json;
 
 /// The program every event row runs against.
 const SHOP: &str = r#"
@@ -449,7 +450,35 @@ fn member_rows(good: &str) -> Vec<(&'static str, String, Check)> {
         ("a format that is not a number", good.replacen("\"format\":1,", "\"format\":\"1\",", 1), state("line 1, column 13: format: invalid type: string \"1\", expected u32")),
         ("a lot's instant that is not one", good.replacen("\"earned_at\":\"", "\"earned_at\":\"yesterday ", 1), state(": lots[0].earned_at: input contains invalid characters")),
         ("a lot's points that are text", good.replacen("\"remaining\":", "\"remaining\":\"ten\",\"x\":", 1), state(": lots[0].remaining: invalid type: string \"ten\", expected i64")),
+        // States that decode but contradict themselves (the checks of `Member::from_json_str`).
+        ("a clock past the year 9999", edit(good, |m| m["clock"] = json!("+262142-01-01T00:00:00Z")), state("clock: +262142-01-01T00:00:00+00:00 is outside 1900-01-01T00:00:00Z to 9999-12-31T23:59:59Z")),
+        ("a lot expiring in the year 262142", edit(good, |m| m["lots"][0]["expires_at"] = json!("+262142-01-01T00:00:00Z")), state("lots[0].expires_at: +262142-01-01 is outside the years 1000 to 99999")),
+        ("lots holding nothing for an open hold", edit(good, |m| for lot in m["lots"].as_array_mut().unwrap() { lot.as_object_mut().unwrap().remove("held"); }), state(".held: 0 points, but the open holds reserve 40 from it")),
+        ("an open hold taking from a lot the member does not have", edit(good, |m| open_hold(m)["takes"][0]["lot"] = json!(999)), state("].takes[0].lot: the member has no lot 999")),
+        ("an open hold whose takes are not its points", edit(good, |m| open_hold(m)["points"] = json!(41)), state("].takes: they take 40 points, the hold is of 41")),
+        ("two lots with one number", edit(good, |m| m["lots"][1]["seq"] = m["lots"][0]["seq"].clone()), state("lots[1].seq: lot 1 appears twice")),
+        ("a lot numbered past next_lot", edit(good, |m| m["next_lot"] = json!(1)), state("lots[0].seq: 1 is not below next_lot 1")),
+        ("next_lot at the end of u64", edit(good, |m| m["next_lot"] = json!(u64::MAX)), state("next_lot: 18446744073709551615 is not from 1 to 9223372036854775807")),
+        ("a negative debt", edit(good, |m| m["debt"] = json!(-1000)), state("debt: -1000 is negative")),
+        ("a burn refunded a negative amount", edit(good, |m| m["burns"][0]["refunded"] = json!(-1000)), state("burn rd1: refunded -1000 of 30")),
+        ("a line returned more than bought", edit(good, |m| m["purchases"][0]["lines"][1]["returned"] = json!("4")), state("purchases[0].lines[1].returned: 4 is not from 0 to the quantity 3")),
+        ("a negative daily counter", edit(good, |m| m["days"][0]["points"] = json!(-5)), state("days[0].points: -5 is negative")),
+        ("a remembered event after the clock", edit(good, |m| m["recent"][0]["at"] = json!("2027-01-01T00:00:00Z")), state("recent[0].at: 2027-01-01T00:00:00+00:00 is after the member's clock")),
+        ("tier records out of date order", edit(good, |m| m["tier"] = json!({"days": [{"date": "2026-05-01", "value": "10"}, {"date": "2026-04-30", "value": "5"}]})), state("tier.days[1].date: 2026-04-30 is not after the record before it (2026-05-01)")),
+        ("a tier record after the clock", edit(good, |m| m["tier"] = json!({"days": [{"date": "2026-06-01", "value": "10", "level": "gold"}]})), state("tier.days[0].date: 2026-06-01 is after the member's clock")),
     ]
+}
+
+/// `good` with `change` made to its JSON.
+fn edit(good: &str, change: impl FnOnce(&mut serde_json::Value)) -> String {
+    let mut m: serde_json::Value = serde_json::from_str(good).unwrap();
+    change(&mut m);
+    m.to_string()
+}
+
+/// The member's open hold (`h2`, 40 points).
+fn open_hold(m: &mut serde_json::Value) -> &mut serde_json::Value {
+    m["holds"].as_array_mut().unwrap().iter_mut().find(|h| h["status"] == "open").unwrap()
 }
 
 /// A check of the member after a documented row's events.

@@ -192,6 +192,31 @@ fn a_transfer_is_received_once_and_keeps_its_expiry() {
         json!({"id": "t2-in", "at": "2026-05-10T10:00:00Z", "type": "transfer_in", "from": "mum", "points": 1, "transfer": "t2"}),
     );
     assert!(err.to_string().contains("at least 10 points"), "{err}");
+    // An expiry no state could keep is refused as it arrives, naming the field.
+    let before = kid.to_json();
+    let err = refused(
+        &p,
+        &mut kid,
+        json!({"id": "t3-in", "at": "2026-05-10T10:00:00Z", "type": "transfer_in", "from": "mum", "points": 10,
+            "transfer": "t3", "expires_at": "+100000-01-01T00:00:00Z"}),
+    );
+    assert!(
+        err.to_string().contains("expires_at: +100000-01-01T00:00:00+00:00 is outside the years 1000 to 99999"),
+        "{err}"
+    );
+    assert_eq!(kid.to_json(), before);
+    assert_eq!(Member::from_json_str(&before).unwrap(), kid, "the member still decodes");
+}
+
+/// The engine never reads a birth date's year, and accepts any: a state
+/// with a placeholder year still decodes.
+#[test]
+fn a_placeholder_birth_year_round_trips() {
+    let p = program();
+    let profile: loyalty::Profile = serde_json::from_value(json!({"birth_date": "0001-01-01"})).unwrap();
+    let m = p.enroll("m", "2026-05-01T10:00:00Z".parse().unwrap(), profile).unwrap();
+    assert_eq!(Member::from_json_str(&m.to_json()).unwrap(), m);
+    assert_eq!(Member::from_bytes(&m.to_bytes()).unwrap(), m);
 }
 
 #[test]

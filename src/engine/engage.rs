@@ -144,7 +144,7 @@ impl Work<'_, '_> {
         self.bonus(rule.points, event.at, &id, label)?;
         let day_key = Id::from(key.as_str());
         self.count_day(date, "activity", &rule.id, || day_key.clone(), rule.points)?;
-        let old = self.m.lifetime.insert(day_key, ever + 1);
+        let old = self.m.lifetime.insert(day_key, ever.saturating_add(1));
         self.undo.lifetime_owned.push((key, old));
         Ok(())
     }

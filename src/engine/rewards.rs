@@ -112,7 +112,7 @@ impl Work<'_, '_> {
         }
         let key = format!("reward:{}", reward.id);
         let old = self.m.lifetime.get(key.as_str()).copied();
-        self.m.lifetime.insert(Id::from(key.as_str()), old.unwrap_or(0) + 1);
+        self.m.lifetime.insert(Id::from(key.as_str()), old.unwrap_or(0).saturating_add(1));
         self.undo.lifetime_owned.push((key, old));
         self.m.rewards.push(IssuedReward {
             id: self.id.clone(),

@@ -6,6 +6,7 @@ use crate::engagement::MemberStatus;
 use crate::error::{Error, Result};
 use crate::event::{check_id, Event, EventKind, TransferIn, TransferOut};
 use crate::member::{HoldStatus, LotOrigin};
+use crate::member_check::YEARS;
 use crate::receipt::{EntryKind, Id, Signal, Text};
 use crate::Points;
 
@@ -150,6 +151,14 @@ impl Work<'_, '_> {
         }
         self.transfer_limit(event, "in", spec.max_in_per_month, t.points)?;
         let expires_at = match t.expires_at {
+            // Kept in the member's state, so held to the range a state's instants take.
+            Some(e) if !crate::member_check::in_stored_range(e) => {
+                return Err(Error::event(
+                    &event.id,
+                    "expires_at",
+                    format!("{} is outside the years {} to {}", e.to_rfc3339(), YEARS.0, YEARS.1),
+                ));
+            }
             Some(e) => Some(e),
             None => program.expiry(self.event_at, self.event_at)?,
         };
