@@ -6,7 +6,7 @@ use crate::engagement::MemberStatus;
 use crate::error::{Error, Result};
 use crate::event::{check_id, Event, EventKind, TransferIn, TransferOut};
 use crate::member::{HoldStatus, LotOrigin};
-use crate::member_check::YEARS;
+use crate::member_check::{in_stored_range, YEARS};
 use crate::receipt::{EntryKind, Id, Signal, Text};
 use crate::Points;
 
@@ -152,7 +152,7 @@ impl Work<'_, '_> {
         self.transfer_limit(event, "in", spec.max_in_per_month, t.points)?;
         let expires_at = match t.expires_at {
             // Kept in the member's state, so held to the range a state's instants take.
-            Some(e) if !crate::member_check::in_stored_range(e) => {
+            Some(e) if !in_stored_range(e) => {
                 return Err(Error::event(
                     &event.id,
                     "expires_at",
