@@ -11,8 +11,6 @@
 //! only the program can tell (rule and level ids, the zone) and what no
 //! state can prove (that the counters are historically true) is left out.
 
-use std::collections::BTreeMap;
-
 use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::member::{HoldStatus, Member, Take};
@@ -73,7 +71,17 @@ fn not_after_clock(path: impl std::fmt::Display, at: DateTime<Utc>, clock: DateT
     }
 }
 
-fn takes(path: &str, list: &[Take]) -> std::result::Result<i128, String> {
+/// An item of a list in a field path (`holds[2]`), written only in an error.
+#[derive(Clone, Copy)]
+struct Item(&'static str, usize);
+
+impl std::fmt::Display for Item {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}[{}]", self.0, self.1)
+    }
+}
+
+fn takes(path: Item, list: &[Take]) -> std::result::Result<i128, String> {
     let mut sum = 0_i128;
     for (j, t) in list.iter().enumerate() {
         maybe(format_args!("{path}.takes[{j}].expires_at"), t.expires_at)?;
@@ -104,8 +112,11 @@ pub(crate) fn check(m: &Member) -> Checked {
         }
     }
 
-    // Lots: in range, numbered once each and below `next_lot`.
-    let mut held_by_lot: BTreeMap<u64, i128> = BTreeMap::new();
+    // Lots: in range, numbered once each and below `next_lot`. What the
+    // open holds reserve from each, by number (a sorted list: a member has
+    // a few dozen lots at most, and this allocates once).
+    let mut held_by_lot: Vec<(u64, i128)> = m.lots.iter().map(|l| (l.seq, 0)).collect();
+    held_by_lot.sort_unstable();
     for (i, lot) in m.lots.iter().enumerate() {
         instant(format_args!("lots[{i}].earned_at"), lot.earned_at)?;
         instant(format_args!("lots[{i}].available_at"), lot.available_at)?;
@@ -114,19 +125,20 @@ pub(crate) fn check(m: &Member) -> Checked {
         if lot.seq >= m.next_lot {
             return Err(format!("lots[{i}].seq: {} is not below next_lot {}", lot.seq, m.next_lot));
         }
-        if held_by_lot.insert(lot.seq, 0).is_some() {
-            return Err(format!("lots[{i}].seq: lot {} appears twice", lot.seq));
-        }
+    }
+    if let Some(w) = held_by_lot.windows(2).find(|w| w[0].0 == w[1].0) {
+        let i = m.lots.iter().rposition(|l| l.seq == w[0].0).unwrap_or(0);
+        return Err(format!("lots[{i}].seq: lot {} appears twice", w[0].0));
     }
     // Holds: an open one reserves exactly its points, from lots the member
     // has, and each lot holds what the open holds reserve from it.
     for (i, h) in m.holds.iter().enumerate() {
-        let path = format!("holds[{i}]");
+        let path = Item("holds", i);
         event_instant(format_args!("{path}.at"), h.at)?;
         instant(format_args!("{path}.timeout_at"), h.timeout_at)?;
         maybe(format_args!("{path}.closed_at"), h.closed_at)?;
         not_after_clock(format_args!("{path}.at"), h.at, clock)?;
-        let sum = takes(&path, &h.takes)?;
+        let sum = takes(path, &h.takes)?;
         if h.status != HoldStatus::Open {
             continue;
         }
@@ -134,21 +146,21 @@ pub(crate) fn check(m: &Member) -> Checked {
             return Err(format!("{path}.takes: they take {sum} points, the hold is of {}", h.points));
         }
         for (j, t) in h.takes.iter().enumerate() {
-            let Some(held) = held_by_lot.get_mut(&t.lot) else {
+            let Ok(k) = held_by_lot.binary_search_by_key(&t.lot, |&(seq, _)| seq) else {
                 return Err(format!("{path}.takes[{j}].lot: the member has no lot {}", t.lot));
             };
-            *held += i128::from(t.points);
+            held_by_lot[k].1 += i128::from(t.points);
         }
     }
     for (i, lot) in m.lots.iter().enumerate() {
-        let reserved = held_by_lot.get(&lot.seq).copied().unwrap_or(0);
+        let reserved = held_by_lot.binary_search_by_key(&lot.seq, |&(seq, _)| seq).map_or(0, |k| held_by_lot[k].1);
         if reserved != i128::from(lot.held) {
             return Err(format!("lots[{i}].held: {} points, but the open holds reserve {reserved} from it", lot.held));
         }
     }
     for (i, b) in m.burns.iter().enumerate() {
         event_instant(format_args!("burns[{i}].at"), b.at)?;
-        takes(&format!("burns[{i}]"), &b.takes)?;
+        takes(Item("burns", i), &b.takes)?;
     }
     for (i, p) in m.purchases.iter().enumerate() {
         event_instant(format_args!("purchases[{i}].at"), p.at)?;
@@ -189,11 +201,11 @@ pub(crate) fn check(m: &Member) -> Checked {
     }
     check_tier(m)?;
     for (i, r) in m.rewards.iter().enumerate() {
-        let path = format!("rewards[{i}]");
+        let path = Item("rewards", i);
         instant(format_args!("{path}.issued_at"), r.issued_at)?;
         maybe(format_args!("{path}.expires_at"), r.expires_at)?;
         maybe(format_args!("{path}.closed_at"), r.closed_at)?;
-        let sum = takes(&path, &r.takes)?;
+        let sum = takes(path, &r.takes)?;
         if sum != i128::from(r.cost) {
             return Err(format!("{path}.takes: they take {sum} points, the reward cost {}", r.cost));
         }
