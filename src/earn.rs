@@ -261,10 +261,12 @@ pub(crate) fn day_and_month(days: &[DayCount], kind: &str, id: &str, date: Naive
     let (mut day, mut month, mut count) = (0, 0, 0);
     for d in days {
         if d.date.year() == date.year() && d.date.month() == date.month() && day_key_matches(&d.key, kind, id) {
-            month += d.points;
+            // Saturating: a state's counters may be large enough, each in
+            // range, to overflow together (a limit is then simply reached).
+            month = Points::saturating_add(month, d.points);
             if d.date == date {
-                day += d.points;
-                count += d.count;
+                day = Points::saturating_add(day, d.points);
+                count = u32::saturating_add(count, d.count);
             }
         }
     }

@@ -1596,7 +1596,7 @@ impl<'p, 'm> Work<'p, 'm> {
         match self.m.days.iter_mut().find(|d| d.date == date && earn::day_key_matches(&d.key, kind, id)) {
             Some(d) => {
                 d.points = add(d.points, points, "a daily counter")?;
-                d.count += 1;
+                d.count = d.count.saturating_add(1);
             }
             None => self.m.days.push(DayCount { date, key: key(), points, count: 1 }),
         }
@@ -2002,14 +2002,10 @@ impl<'p, 'm> Work<'p, 'm> {
         if let Some(limit) = program.burn_limit(rule, &priced)? {
             // The share is of the order: points already paid (less what
             // returns gave back) or held for the same order count against it.
-            let paid: Points = self.m.burns.iter().filter(|b| b.order == order).map(|b| b.points - b.refunded).sum();
-            let held: Points = self
-                .m
-                .holds
-                .iter()
-                .filter(|h| h.status == HoldStatus::Open && h.order == order)
-                .map(|h| h.points)
-                .sum();
+            let paid = (self.m.burns.iter().filter(|b| b.order == order))
+                .fold(0, |sum: Points, b| sum.saturating_add(b.points - b.refunded));
+            let held = (self.m.holds.iter().filter(|h| h.status == HoldStatus::Open && h.order == order))
+                .fold(0, |sum: Points, h| sum.saturating_add(h.points));
             let before = paid.saturating_add(held);
             if points.saturating_add(before) > limit {
                 return Err(refuse(if before > 0 {

@@ -242,3 +242,27 @@ fn a_suspended_member_gets_no_bonuses_either() {
     assert_eq!(r.total(EntryKind::Earn), 40 + 30);
     assert_eq!(m.balances().available, 70);
 }
+
+/// Counters that a stored state may hold, each in range, can overflow
+/// when summed: limits are then simply reached, without a panic or a wrap.
+#[test]
+fn counters_too_large_to_sum_reach_their_limits() {
+    let p = program();
+    let m = member(&p, "kid", 0);
+    let mut state: Value = serde_json::from_str(&m.to_json()).unwrap();
+    let half = i64::MAX / 2 + 1;
+    state["days"] = json!([
+        {"date": "2026-05-01", "key": "transfer:in", "points": half, "count": u32::MAX},
+        {"date": "2026-05-02", "key": "transfer:in", "points": half, "count": u32::MAX},
+    ]);
+    let mut m = Member::from_json_str(&state.to_string()).unwrap();
+    let err = refused(
+        &p,
+        &mut m,
+        json!({"id": "t1-in", "at": "2026-05-03T09:00:00Z", "type": "transfer_in", "from": "mum", "points": 60, "transfer": "t1"}),
+    );
+    assert!(
+        err.to_string().contains("would bring this month's transfers in to 9223372036854775807, above 800"),
+        "{err}"
+    );
+}

@@ -17,8 +17,7 @@ fn month_count(days: &[crate::DayCount], kind: &str, id: &str, date: NaiveDate) 
     days.iter()
         .filter(|d| d.date.year() == date.year() && d.date.month() == date.month())
         .filter(|d| crate::earn::day_key_matches(&d.key, kind, id))
-        .map(|d| d.count)
-        .sum()
+        .fold(0, |sum, d| u32::saturating_add(sum, d.count))
 }
 
 /// The birthday of someone born on `birth` in `year` (29 February: 28 February in common years).
@@ -163,7 +162,7 @@ impl Work<'_, '_> {
         if let Some(max) = r.max_per_month {
             let date = self.event_date();
             let (_, month, _) = crate::earn::day_and_month(&self.m.days, "adjust", reason, date);
-            allowed = points.min((max - month).max(0));
+            allowed = points.min(max.saturating_sub(month).max(0));
             if allowed < points {
                 self.notes.push(format!(
                     "{reason}: {} of {} points credited, the limit of {} a month is reached",

@@ -91,7 +91,10 @@ impl Work<'_, '_> {
                 return Err(Error::event(
                     &event.id,
                     "points",
-                    format!("{points} would bring this month's transfers {kind} to {}, above {max}", month + points),
+                    format!(
+                        "{points} would bring this month's transfers {kind} to {}, above {max}",
+                        month.saturating_add(points)
+                    ),
                 ));
             }
         }
