@@ -680,8 +680,8 @@ impl Program {
             .first()
             .filter(|_| member.forgotten.is_none() && member.recent.len() as u32 >= self.spec.limits.remember_events)
             .map(|p| p.at);
-        let oldest = [Some(window), legacy, after_forgotten, Some(member.enrolled_at)].into_iter().flatten().max();
-        let oldest = oldest.unwrap_or(window);
+        let oldest =
+            [legacy, after_forgotten, Some(member.enrolled_at)].into_iter().flatten().fold(window, DateTime::max);
         if event.at < oldest {
             return Err(Error::TooLate { event: event.id.clone(), at: event.at, clock: member.clock, oldest });
         }

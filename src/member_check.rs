@@ -4,10 +4,11 @@
 //! edited, truncated into another valid shape, or written by a faulty tool.
 //! [`check`] refuses, naming the field, the states the engine cannot apply
 //! events to safely: instants outside the ranges the engine can produce
-//! (the calendar code panics near the ends of chrono's), ledger records that contradict
-//! one another (points would be minted or lost), sequence numbers that
-//! would overflow, and tier records out of date order. It needs no program, so
-//! `Member::from_json_str`, `Member::from_bytes` and serde all run it. What
+//! (the calendar code panics near the ends of chrono's), ledger records
+//! that contradict one another (points would be minted or lost), sequence
+//! numbers that would overflow, and tier records out of date order. It
+//! needs no program, so `Member::from_json_str`, `Member::from_bytes` and
+//! serde all run it. What
 //! only the program can tell (rule and level ids, the zone) and what no
 //! state can prove (that the counters are historically true) is left out.
 
@@ -42,8 +43,12 @@ pub(crate) const YEARS: (i32, i32) = (1000, 99_999);
 
 /// Whether `at` is in the [`YEARS`] a state's instants may take.
 pub(crate) fn in_stored_range(at: DateTime<Utc>) -> bool {
+    date_in_range(at.date_naive())
+}
+
+fn date_in_range(d: NaiveDate) -> bool {
     use chrono::Datelike;
-    (YEARS.0..=YEARS.1).contains(&at.date_naive().year())
+    (YEARS.0..=YEARS.1).contains(&d.year())
 }
 
 fn instant(path: impl std::fmt::Display, at: DateTime<Utc>) -> Checked {
@@ -55,8 +60,7 @@ fn maybe(path: impl std::fmt::Display, at: Option<DateTime<Utc>>) -> Checked {
 }
 
 fn date(path: impl std::fmt::Display, d: NaiveDate) -> Checked {
-    use chrono::Datelike;
-    if (YEARS.0..=YEARS.1).contains(&d.year()) {
+    if date_in_range(d) {
         Ok(())
     } else {
         Err(format!("{path}: {d} is outside the years {} to {}", YEARS.0, YEARS.1))
